@@ -1,0 +1,83 @@
+//! The one place AWS configuration is built.
+//!
+//! Everything comes from the standard AWS configuration: `AWS_ENDPOINT_URL`
+//! (the emulator, or nothing for real AWS), the credential chain, profiles.
+//! The region is resolved by us (flag, document, environment, profile) so the SDK
+//! never probes the instance metadata service for it.
+
+use std::time::Duration;
+
+use aws_config::meta::region::RegionProviderChain;
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+
+/// Resolves the region from the environment and the profile file only.
+pub async fn region_from_environment() -> Option<String> {
+    let chain = RegionProviderChain::first_try(
+        aws_config::environment::EnvironmentVariableRegionProvider::new(),
+    )
+    .or_else(aws_config::profile::ProfileFileRegionProvider::new());
+    chain.region().await.map(|r| r.to_string())
+}
+
+/// The shared SDK configuration for a region.
+///
+/// Retries are adaptive (client-side rate limiting when AWS throttles) with more
+/// attempts than the default three: a platform makes hundreds of calls and a
+/// throttled account answers a share of them with "Rate exceeded".
+pub async fn sdk_config(region: &str) -> SdkConfig {
+    let attempts = std::env::var("FP_MAX_ATTEMPTS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10);
+    aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new(region.to_owned()))
+        .retry_config(
+            RetryConfig::adaptive()
+                .with_max_attempts(attempts)
+                .with_initial_backoff(Duration::from_millis(100))
+                .with_max_backoff(Duration::from_secs(20)),
+        )
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(Duration::from_secs(5))
+                .operation_attempt_timeout(Duration::from_secs(60))
+                .build(),
+        )
+        .load()
+        .await
+}
+
+/// Checks a region name's shape (`eu-central-1`, `us-gov-west-1`).
+pub fn valid_region(r: &str) -> bool {
+    let parts: Vec<&str> = r.split('-').collect();
+    parts.len() >= 3
+        && parts[0].len() == 2
+        && parts.iter().all(|p| {
+            !p.is_empty()
+                && p.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        })
+        && parts
+            .last()
+            .is_some_and(|p| p.chars().all(|c| c.is_ascii_digit()))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn region_shapes() {
+        for ok in [
+            "us-east-1",
+            "eu-central-1",
+            "us-gov-west-1",
+            "ap-southeast-2",
+        ] {
+            assert!(super::valid_region(ok), "{ok}");
+        }
+        for bad in ["", "useast1", "US-EAST-1", "us-east-", "us--1"] {
+            assert!(!super::valid_region(bad), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,270 @@
+//! One error type for every tool, and the exit-code table that goes with it.
+//!
+//! Each variant is one row of the table printed in every tool's `--help` and in
+//! `docs/document.md`; scripts branch on the code, people read the one-line message.
+
+use std::fmt;
+
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can stop a tool. The message is one line that says what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Bad flags: unknown flag, missing value, value out of range.
+    #[error("{0}")]
+    Usage(String),
+    /// stdin is not a JSON object (empty, truncated, not JSON).
+    #[error("{0}")]
+    Document(String),
+    /// The document's `version` is one this build does not read.
+    #[error("{0}")]
+    Version(String),
+    /// The spec asks for something impossible (bad CIDR, CPU/memory pair, AZ count...).
+    #[error("{0}")]
+    Spec(String),
+    /// A layer this tool builds on is not in the document.
+    #[error(
+        "the document has no .{section} section: run {tool} first (e.g. {tool} < spec.json | ...)"
+    )]
+    MissingLayer {
+        section: &'static str,
+        tool: &'static str,
+    },
+    /// AWS (or the emulator) answered with an error we do not retry, or retries ran out.
+    #[error("{0}")]
+    Aws(AwsError),
+    /// A bounded wait ran out of time.
+    #[error("timed out after {secs}s waiting for {what}")]
+    Timeout { what: String, secs: u64 },
+    /// Teardown could not remove everything; each leftover is named.
+    #[error("{} resource(s) left behind: {}", .0.len(), .0.join("; "))]
+    Leftovers(Vec<String>),
+    /// Reading stdin or writing stdout failed.
+    #[error("{0}")]
+    Io(String),
+}
+
+/// The exit-code table. Stable: scripts depend on it.
+pub const EXIT_CODES: &[(u8, &str)] = &[
+    (0, "success"),
+    (1, "I/O error reading stdin or writing stdout"),
+    (2, "usage: unknown flag or bad flag value"),
+    (
+        3,
+        "malformed document on stdin (empty, not JSON, not an object)",
+    ),
+    (4, "document version not supported by this build"),
+    (
+        5,
+        "invalid spec (CIDR, AZ count, CPU/memory, names, ports...)",
+    ),
+    (
+        6,
+        "missing upstream layer: run the tool that writes it first",
+    ),
+    (7, "AWS error (after retries)"),
+    (8, "a wait timed out"),
+    (9, "teardown left resources behind (each is named)"),
+];
+
+impl Error {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::Io(_) => 1,
+            Error::Usage(_) => 2,
+            Error::Document(_) => 3,
+            Error::Version(_) => 4,
+            Error::Spec(_) => 5,
+            Error::MissingLayer { .. } => 6,
+            Error::Aws(_) => 7,
+            Error::Timeout { .. } => 8,
+            Error::Leftovers(_) => 9,
+        }
+    }
+
+    pub fn spec(msg: impl Into<String>) -> Self {
+        Error::Spec(msg.into())
+    }
+
+    /// The AWS error code, when this is an AWS error.
+    pub fn aws_code(&self) -> Option<&str> {
+        match self {
+            Error::Aws(e) => e.code.as_deref(),
+            _ => None,
+        }
+    }
+}
+
+/// The exit-code table as text, for `--help` (after_help) of every tool.
+pub fn exit_code_help() -> String {
+    let mut s = String::from("Exit codes:\n");
+    for (code, what) in EXIT_CODES {
+        s.push_str(&format!("  {code}  {what}\n"));
+    }
+    s
+}
+
+/// An AWS failure with what we were doing, the service's code and message, and the request id.
+#[derive(Debug)]
+pub struct AwsError {
+    pub op: String,
+    pub code: Option<String>,
+    pub message: String,
+    pub request_id: Option<String>,
+    /// Throttling, 5xx, timeouts and dispatch failures: worth another attempt.
+    pub transient: bool,
+}
+
+impl fmt::Display for AwsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} failed: ", self.op)?;
+        if let Some(code) = &self.code {
+            write!(f, "{code}: ")?;
+        }
+        write!(f, "{}", self.message)?;
+        if let Some(id) = &self.request_id {
+            write!(f, " (request id {id})")?;
+        }
+        Ok(())
+    }
+}
+
+/// Turns any SDK error into ours, naming the operation (`CreateVpc demo-vpc-dev`).
+pub fn aws_error<E, R>(op: impl Into<String>, err: SdkError<E, R>) -> Error
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: fmt::Debug,
+{
+    let op = op.into();
+    let transient = matches!(
+        err,
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_)
+    );
+    let (code, message, request_id) = match &err {
+        SdkError::ServiceError(service) => {
+            let e = service.err();
+            (
+                e.code().map(str::to_owned),
+                e.message().unwrap_or("no message").to_owned(),
+                e.meta().extra("aws_request_id").map(str::to_owned),
+            )
+        }
+        SdkError::DispatchFailure(failure) => {
+            let why = if failure.is_io() {
+                "connection failed"
+            } else if failure.is_timeout() {
+                "connection timed out"
+            } else {
+                "request could not be sent"
+            };
+            (
+                None,
+                format!(
+                    "{why}: could not reach AWS (check AWS_ENDPOINT_URL, or start the emulator with scripts/local-aws start)"
+                ),
+                None,
+            )
+        }
+        SdkError::TimeoutError(_) => (None, "request timed out".to_owned(), None),
+        other => (None, one_line(&error_chain(other)), None),
+    };
+    let code_transient = code.as_deref().is_some_and(is_throttling_code);
+    Error::Aws(AwsError {
+        op,
+        code,
+        message: one_line(&message),
+        request_id,
+        transient: transient || code_transient,
+    })
+}
+
+fn is_throttling_code(code: &str) -> bool {
+    matches!(
+        code,
+        "Throttling"
+            | "ThrottlingException"
+            | "ThrottledException"
+            | "RequestThrottled"
+            | "RequestLimitExceeded"
+            | "TooManyRequestsException"
+            | "ServiceUnavailable"
+            | "InternalError"
+            | "InternalFailure"
+    )
+}
+
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut s = err.to_string();
+    let mut source = err.source();
+    while let Some(e) = source {
+        s.push_str(": ");
+        s.push_str(&e.to_string());
+        source = e.source();
+    }
+    s
+}
+
+/// Messages are printed on one line, whatever AWS sent.
+pub fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// `.aws("CreateVpc demo-vpc-dev")?` on any SDK call result.
+pub trait AwsResultExt<T> {
+    fn aws(self, op: impl Into<String>) -> Result<T>;
+}
+
+impl<T, E, R> AwsResultExt<T> for std::result::Result<T, SdkError<E, R>>
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: fmt::Debug,
+{
+    fn aws(self, op: impl Into<String>) -> Result<T> {
+        self.map_err(|e| aws_error(op, e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_codes_are_distinct_and_documented() {
+        let errors = [
+            Error::Io(String::new()),
+            Error::Usage(String::new()),
+            Error::Document(String::new()),
+            Error::Version(String::new()),
+            Error::Spec(String::new()),
+            Error::MissingLayer {
+                section: "network",
+                tool: "net-up",
+            },
+            Error::Timeout {
+                what: String::new(),
+                secs: 1,
+            },
+            Error::Leftovers(vec![]),
+        ];
+        let mut codes: Vec<u8> = errors.iter().map(Error::exit_code).collect();
+        codes.push(7);
+        let mut unique = codes.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), codes.len());
+        for code in codes {
+            assert!(
+                EXIT_CODES.iter().any(|(c, _)| *c == code),
+                "{code} undocumented"
+            );
+        }
+    }
+
+    #[test]
+    fn messages_are_one_line() {
+        assert_eq!(one_line("a\n  b\tc\n"), "a b c");
+    }
+}

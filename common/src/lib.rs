@@ -1,0 +1,24 @@
+//! What every fargate-pipes tool shares: the document, names and tags, AWS
+//! configuration, errors and exit codes, the runner, retries and waits.
+//!
+//! Each layer crate (`net-up`, `ecr-up`, ...) holds only its own resources;
+//! nothing here knows about a particular AWS resource kind.
+
+pub mod aws;
+pub mod cidr;
+pub mod document;
+#[cfg(feature = "ec2")]
+pub mod ec2;
+pub mod error;
+pub mod naming;
+pub mod plan;
+pub mod retry;
+pub mod runner;
+pub mod sections;
+
+pub use document::Document;
+pub use error::{AwsResultExt, Error, Result};
+pub use runner::{CommonArgs, Context};
+
+/// Runs independent AWS calls concurrently; the first error wins.
+pub use futures_util::future::{join_all, try_join_all};

@@ -1,0 +1,38 @@
+//! The typed output sections the layers write, read by the layers after them.
+//! Field by field in `docs/document.md`; adding a field is not a breaking change.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// `.network`, written by net-up.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Network {
+    pub vpc_id: String,
+    pub cidr: String,
+    pub azs: Vec<String>,
+    pub public_subnet_ids: Vec<String>,
+    pub private_subnet_ids: Vec<String>,
+    pub public_subnets: Vec<Subnet>,
+    pub private_subnets: Vec<Subnet>,
+    pub internet_gateway_id: String,
+    /// `none`, `single` or `per-az`.
+    pub nat: String,
+    pub nat_gateway_ids: Vec<String>,
+    pub nat_public_ips: Vec<String>,
+    pub elastic_ip_allocation_ids: Vec<String>,
+    pub public_route_table_id: String,
+    pub private_route_table_ids: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint_security_group_id: Option<String>,
+    /// Endpoint service short name (`ecr.api`, `s3`...) to endpoint id.
+    #[serde(default)]
+    pub endpoints: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Subnet {
+    pub id: String,
+    pub az: String,
+    pub cidr: String,
+}
