@@ -5,6 +5,7 @@
 
 use std::fmt;
 
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
@@ -133,22 +134,26 @@ impl fmt::Display for AwsError {
 }
 
 /// Turns any SDK error into ours, naming the operation (`CreateVpc demo-vpc-dev`).
-pub fn aws_error<E, R>(op: impl Into<String>, err: SdkError<E, R>) -> Error
+pub fn aws_error<E>(op: impl Into<String>, err: SdkError<E, HttpResponse>) -> Error
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: fmt::Debug,
 {
     let op = op.into();
-    let transient = matches!(
-        err,
-        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_)
-    );
+    let transient = match &err {
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            true
+        }
+        SdkError::ServiceError(s) => s.raw().status().is_server_error(),
+        _ => false,
+    };
     let (code, message, request_id) = match &err {
         SdkError::ServiceError(service) => {
             let e = service.err();
+            let status = service.raw().status().as_u16();
             (
                 e.code().map(str::to_owned),
-                e.message().unwrap_or("no message").to_owned(),
+                e.message()
+                    .map_or_else(|| format!("HTTP {status} without a message"), str::to_owned),
                 e.meta().extra("aws_request_id").map(str::to_owned),
             )
         }
@@ -217,10 +222,9 @@ pub trait AwsResultExt<T> {
     fn aws(self, op: impl Into<String>) -> Result<T>;
 }
 
-impl<T, E, R> AwsResultExt<T> for std::result::Result<T, SdkError<E, R>>
+impl<T, E> AwsResultExt<T> for std::result::Result<T, SdkError<E, HttpResponse>>
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: fmt::Debug,
 {
     fn aws(self, op: impl Into<String>) -> Result<T> {
         self.map_err(|e| aws_error(op, e))

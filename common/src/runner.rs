@@ -308,6 +308,19 @@ fn clap_exit(tool: &str, e: clap::Error) -> ExitCode {
     }
 }
 
+/// Our crates, whose progress -v shows; everything else (the SDK) stays at warn.
+const OUR_CRATES: &[&str] = &[
+    "common",
+    "net_up",
+    "ecr_up",
+    "secrets_up",
+    "cluster_up",
+    "alb_up",
+    "svc_up",
+    "scale_up",
+    "teardown",
+];
+
 fn init_logging(tool: &str, common: &CommonArgs) {
     let ours = match (common.quiet, common.verbose) {
         (true, _) => "error",
@@ -320,14 +333,16 @@ fn init_logging(tool: &str, common: &CommonArgs) {
     // The SDK's own logs only at -vvv, and never above debug: request bodies stay out.
     let sdk = if common.verbose >= 3 { "debug" } else { "warn" };
     let filter = std::env::var("FP_LOG").unwrap_or_else(|_| {
-        format!(
-            "{ours},aws_config={sdk},aws_smithy_runtime={sdk},aws_smithy_runtime_api={sdk},\
-             aws_sdk_ec2={sdk},hyper={sdk},hyper_util={sdk},h2={sdk},rustls={sdk},tower={sdk}"
-        )
+        let mut f = sdk.to_owned();
+        for krate in OUR_CRATES {
+            f.push_str(&format!(",{krate}={ours}"));
+        }
+        f
     });
     let _ = tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::new(filter))
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .event_format(LineFormat {
             tool: tool.to_owned(),
         })

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use aws_sdk_ec2::client::Waiters;
 use aws_sdk_ec2::types::{
-    AttributeBooleanValue, DomainType, NatGatewayState, ResourceType, RouteTable, State,
-    VpcAttributeName, VpcEndpointType,
+    AttributeBooleanValue, DomainType, NatGatewayState, ResourceType, RouteTable, VpcAttributeName,
+    VpcEndpointType,
 };
 use aws_sdk_ec2::Client;
 use common::cidr::Ipv4Net;
@@ -110,7 +110,7 @@ pub async fn converge(
         associations.push(ensure_association(ec2, ctx, &all_tables, rt, &s.id));
     }
     let private_subnet_ids: Vec<String> = private.iter().map(|s| s.id.clone()).collect();
-    let private_rt_ids: Vec<String> = private_rts.iter().map(|rt| id_of(rt)).collect();
+    let private_rt_ids: Vec<String> = private_rts.iter().map(id_of).collect();
     let endpoints = shape.endpoints.iter().map(|short| {
         ensure_endpoint(
             ec2,
@@ -681,16 +681,10 @@ async fn ensure_endpoint(
         .send()
         .await
         .aws(format!("DescribeVpcEndpoints {name}"))?;
-    let live = |s: Option<&State>| {
-        !matches!(
-            s,
-            Some(State::Deleted | State::Deleting | State::Failed | State::Rejected)
-        )
-    };
     if let Some(e) = found
         .vpc_endpoints()
         .iter()
-        .find(|e| owned(ctx, e.tags()) && live(e.state()))
+        .find(|e| owned(ctx, e.tags()) && crate::teardown::endpoint_live(e))
     {
         let id = e.vpc_endpoint_id().unwrap_or_default().to_owned();
         ctx.report.adopted("vpc endpoint", &name, &id);

@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use aws_sdk_ec2::client::Waiters;
 use aws_sdk_ec2::types::{
-    Address, InternetGateway, NatGateway, NatGatewayState, RouteTable, SecurityGroup, State,
-    Subnet, Tag, Vpc, VpcEndpoint,
+    Address, InternetGateway, NatGateway, NatGatewayState, RouteTable, SecurityGroup, Subnet, Tag,
+    Vpc, VpcEndpoint,
 };
 use aws_sdk_ec2::Client;
 
@@ -128,9 +128,7 @@ pub async fn discover(ec2: &Client, ctx: &Context, doc: Option<&Network>) -> Res
         endpoints: endpoints
             .vpc_endpoints()
             .iter()
-            .filter(|e| {
-                mine(e.tags()) && !matches!(e.state(), Some(State::Deleted | State::Deleting))
-            })
+            .filter(|e| mine(e.tags()) && endpoint_live(e))
             .cloned()
             .collect(),
         addresses: addresses
@@ -288,11 +286,26 @@ impl Found {
             let names = endpoint_ids.join(", ");
             let ok = left
                 .attempt("vpc endpoints", &names, async {
-                    ec2.delete_vpc_endpoints()
+                    let out = ec2
+                        .delete_vpc_endpoints()
                         .set_vpc_endpoint_ids(Some(endpoint_ids.clone()))
                         .send()
                         .await
                         .aws("DeleteVpcEndpoints")?;
+                    // A batch call: failures come back per item, not as an error.
+                    if let Some(item) = out.unsuccessful().first() {
+                        let why = item.error().and_then(|e| e.message()).unwrap_or("refused");
+                        return Err(common::Error::Aws(common::error::AwsError {
+                            op: format!(
+                                "DeleteVpcEndpoints {}",
+                                item.resource_id().unwrap_or_default()
+                            ),
+                            code: item.error().and_then(|e| e.code()).map(str::to_owned),
+                            message: why.to_owned(),
+                            request_id: None,
+                            transient: false,
+                        }));
+                    }
                     wait_endpoints_gone(ec2, &endpoint_ids).await
                 })
                 .await;
@@ -461,6 +474,22 @@ impl Found {
     }
 }
 
+/// An endpoint's state, lower case: AWS answers `available`, `deleted`..., which
+/// the SDK's `State` enum (capitalised variants) does not recognise.
+pub fn endpoint_state(e: &VpcEndpoint) -> String {
+    e.state()
+        .map(|s| s.as_str().to_ascii_lowercase())
+        .unwrap_or_default()
+}
+
+/// Not deleted, not on its way out, not failed.
+pub fn endpoint_live(e: &VpcEndpoint) -> bool {
+    !matches!(
+        endpoint_state(e).as_str(),
+        "deleted" | "deleting" | "failed" | "rejected" | "expired"
+    )
+}
+
 async fn wait_endpoints_gone(ec2: &Client, ids: &[String]) -> Result<()> {
     retry::wait_for(
         "VPC endpoints to be deleted",
@@ -469,7 +498,7 @@ async fn wait_endpoints_gone(ec2: &Client, ids: &[String]) -> Result<()> {
         || async {
             let out = ec2
                 .describe_vpc_endpoints()
-                .filters(filter("vpc-endpoint-id", ids.iter().map(String::as_str)))
+                .set_vpc_endpoint_ids(Some(ids.to_vec()))
                 .send()
                 .await;
             let out = match out.aws("DescribeVpcEndpoints") {
@@ -480,7 +509,7 @@ async fn wait_endpoints_gone(ec2: &Client, ids: &[String]) -> Result<()> {
             let remaining = out
                 .vpc_endpoints()
                 .iter()
-                .any(|e| !matches!(e.state(), Some(State::Deleted)));
+                .any(|e| endpoint_state(e) != "deleted");
             Ok((!remaining).then_some(()))
         },
     )
