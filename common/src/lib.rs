@@ -10,6 +10,8 @@ pub mod document;
 #[cfg(feature = "ec2")]
 pub mod ec2;
 pub mod error;
+#[cfg(feature = "iam")]
+pub mod iam;
 pub mod naming;
 pub mod plan;
 pub mod retry;

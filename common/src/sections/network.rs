@@ -1,5 +1,4 @@
-//! The typed output sections the layers write, read by the layers after them.
-//! Field by field in `docs/document.md`; adding a field is not a breaking change.
+//! `.network`, written by net-up.
 
 use std::collections::BTreeMap;
 

@@ -1,0 +1,1 @@
+common::main!(cluster_up);

@@ -1,0 +1,609 @@
+//! cluster-up against the emulator: what it creates (read back through the SDK),
+//! that a re-run creates nothing, that changes converge in place, that the
+//! region follows the document, that teardown leaves nothing, and that a stack
+//! brought up again gets its log key back.
+
+use std::sync::Once;
+
+use serde_json::{json, Value};
+
+use common::plan::Leftovers;
+use common::sections::Cluster;
+use common::Context;
+use testkit::{counts, json as parse, unique_stack, Emulator};
+
+const MANAGED: &str = "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy";
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// The test process talks to the emulator like the tools do: through the
+/// standard AWS environment. Set once, to the same values, for every test.
+fn point_at(em: &Emulator) {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        std::env::set_var("AWS_ENDPOINT_URL", &em.endpoint);
+        std::env::set_var("AWS_ACCESS_KEY_ID", "testing");
+        std::env::set_var("AWS_SECRET_ACCESS_KEY", "testing");
+        std::env::set_var("AWS_REGION", "us-east-1");
+        std::env::set_var("AWS_EC2_METADATA_DISABLED", "true");
+        std::env::remove_var("AWS_PROFILE");
+    });
+}
+
+async fn sdk(em: &Emulator, region: &str) -> aws_config::SdkConfig {
+    point_at(em);
+    common::aws::sdk_config(region).await
+}
+
+async fn context(em: &Emulator, stack: &str, env: &str, region: &str) -> Context {
+    Context {
+        tool: "teardown".into(),
+        stack: stack.into(),
+        env: env.into(),
+        region: region.into(),
+        user_tags: Default::default(),
+        sdk: sdk(em, region).await,
+        report: Default::default(),
+    }
+}
+
+fn up(em: &Emulator, args: &[&str], stdin: &str) -> (Value, String) {
+    let out = em
+        .tool("cluster-up")
+        .args(args)
+        .write_stdin(stdin)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(out.status.success(), "cluster-up failed: {stderr}");
+    (parse(&out.stdout), stderr)
+}
+
+/// Tears the layer down through the library, as the teardown tool does, and
+/// checks what the plan listed.
+fn teardown(em: &Emulator, stack: &str, region: &str, doc: &Value, kinds: &[&str]) {
+    runtime().block_on(async {
+        let ctx = context(em, stack, "dev", region).await;
+        let section: Option<Cluster> = doc
+            .get("cluster")
+            .map(|c| serde_json::from_value(c.clone()).unwrap());
+        let found = cluster_up::teardown::discover(&ctx, section.as_ref())
+            .await
+            .unwrap();
+        let planned: Vec<&str> = found.plan(&ctx).iter().map(|s| s.kind).collect();
+        assert_eq!(planned, kinds, "the plan");
+        let left = Leftovers::default();
+        found.destroy(&ctx, &left).await;
+        left.into_result().unwrap();
+        let again = cluster_up::teardown::discover(&ctx, section.as_ref())
+            .await
+            .unwrap();
+        assert!(again.is_empty(), "nothing left to find: {again:?}");
+    });
+    assert!(
+        em.inventory(region, stack, "dev").is_empty(),
+        "{:?}",
+        em.inventory(region, stack, "dev")
+    );
+}
+
+struct Described {
+    providers: Vec<String>,
+    strategy: Vec<(String, i32, i32)>,
+    insights: String,
+    exec_key: Option<String>,
+    exec_logging: Option<String>,
+    arn: String,
+}
+
+fn describe_cluster(em: &Emulator, region: &str, name: &str) -> Described {
+    use aws_sdk_ecs::types::ClusterField;
+    runtime().block_on(async {
+        let ecs = aws_sdk_ecs::Client::new(&sdk(em, region).await);
+        let out = ecs
+            .describe_clusters()
+            .clusters(name)
+            .include(ClusterField::Settings)
+            .include(ClusterField::Configurations)
+            .send()
+            .await
+            .unwrap();
+        let c = &out.clusters()[0];
+        let mut providers = c.capacity_providers().to_vec();
+        providers.sort();
+        let mut strategy: Vec<_> = c
+            .default_capacity_provider_strategy()
+            .iter()
+            .map(|s| (s.capacity_provider().to_owned(), s.base(), s.weight()))
+            .collect();
+        strategy.sort();
+        let exec = c
+            .configuration()
+            .and_then(|c| c.execute_command_configuration());
+        Described {
+            providers,
+            strategy,
+            insights: c
+                .settings()
+                .iter()
+                .find(|s| s.name().map(|n| n.as_str()) == Some("containerInsights"))
+                .and_then(|s| s.value())
+                .unwrap_or_default()
+                .to_owned(),
+            exec_key: exec.and_then(|e| e.kms_key_id()).map(str::to_owned),
+            exec_logging: exec
+                .and_then(|e| e.logging())
+                .map(|l| l.as_str().to_owned()),
+            arn: c.cluster_arn().unwrap_or_default().to_owned(),
+        }
+    })
+}
+
+/// The role's managed policies and its inline `secrets` policy (parsed), if any.
+fn role_policies(em: &Emulator, role: &str) -> (Vec<String>, Option<Value>, Value) {
+    runtime().block_on(async {
+        let iam = aws_sdk_iam::Client::new(&sdk(em, "us-east-1").await);
+        let attached = iam
+            .list_attached_role_policies()
+            .role_name(role)
+            .send()
+            .await
+            .unwrap();
+        let managed = attached
+            .attached_policies()
+            .iter()
+            .filter_map(|p| p.policy_arn().map(str::to_owned))
+            .collect();
+        let inline = match iam
+            .get_role_policy()
+            .role_name(role)
+            .policy_name("secrets")
+            .send()
+            .await
+        {
+            Ok(p) => Some(common::iam::parse_policy(p.policy_document()).unwrap()),
+            Err(e) => {
+                let e = e.into_service_error();
+                assert!(e.is_no_such_entity_exception(), "{e}");
+                None
+            }
+        };
+        let got = iam.get_role().role_name(role).send().await.unwrap();
+        let trust = common::iam::parse_policy(
+            got.role()
+                .unwrap()
+                .assume_role_policy_document()
+                .unwrap_or_default(),
+        )
+        .unwrap();
+        (managed, inline, trust)
+    })
+}
+
+/// The key's policy (parsed) and whether rotation is on.
+fn key_policy(em: &Emulator, region: &str, key_id: &str) -> (Value, bool) {
+    runtime().block_on(async {
+        let kms = aws_sdk_kms::Client::new(&sdk(em, region).await);
+        let policy = kms
+            .get_key_policy()
+            .key_id(key_id)
+            .policy_name("default")
+            .send()
+            .await
+            .unwrap();
+        let rotation = kms
+            .get_key_rotation_status()
+            .key_id(key_id)
+            .send()
+            .await
+            .unwrap();
+        (
+            serde_json::from_str(policy.policy().unwrap()).unwrap(),
+            rotation.key_rotation_enabled(),
+        )
+    })
+}
+
+/// Two untagged secrets (not counted by the inventory), the second encrypted
+/// with a key of its own. Returns their ARNs and that key's ARN and id.
+fn two_secrets(em: &Emulator, stack: &str) -> (String, String, String, String) {
+    runtime().block_on(async {
+        let sdk = sdk(em, "us-east-1").await;
+        let kms = aws_sdk_kms::Client::new(&sdk);
+        let key = kms
+            .create_key()
+            .description("test: a secret's own key")
+            .send()
+            .await
+            .unwrap();
+        let key = key.key_metadata().unwrap();
+        let sm = aws_sdk_secretsmanager::Client::new(&sdk);
+        let db = sm
+            .create_secret()
+            .name(format!("{stack}-db-credentials-dev"))
+            .secret_string("{\"password\":\"x\"}")
+            .send()
+            .await
+            .unwrap();
+        let api = sm
+            .create_secret()
+            .name(format!("{stack}-api-key-dev"))
+            .secret_string("y")
+            .kms_key_id(key.key_id())
+            .send()
+            .await
+            .unwrap();
+        (
+            db.arn().unwrap().to_owned(),
+            api.arn().unwrap().to_owned(),
+            key.arn().unwrap().to_owned(),
+            key.key_id().to_owned(),
+        )
+    })
+}
+
+fn secret(name: &str, arn: &str, kms_key: Option<&str>) -> Value {
+    json!({"name": name, "arn": arn, "kms_key": kms_key, "has_value": true, "json_keys": []})
+}
+
+#[test]
+fn the_whole_layer_converges_reruns_quietly_updates_in_place_and_comes_back_after_teardown() {
+    let em = Emulator::shared();
+    let stack = unique_stack("cl");
+    let (db_arn, api_arn, secret_key_arn, secret_key_id) = two_secrets(em, &stack);
+    let doc = json!({
+        "version": 1, "stack": stack, "env": "dev", "region": "us-east-1",
+        "spec": {"cluster": {"strategy": [
+            {"provider": "FARGATE", "base": 1, "weight": 1},
+            {"provider": "FARGATE_SPOT", "weight": 4}
+        ]}},
+        "secrets": {
+            "db-credentials": secret(&format!("{stack}-db-credentials-dev"), &db_arn, None),
+            // Named by id, as Secrets Manager may report it: the policy needs the ARN.
+            "api-key": secret(&format!("{stack}-api-key-dev"), &api_arn, Some(&secret_key_id)),
+        },
+        "custom": {"keep": true}
+    })
+    .to_string();
+
+    let (first, log) = up(em, &["-v"], &doc);
+    assert!(log.contains("created"), "{log}");
+    assert_eq!(first["custom"]["keep"], true, "unknown keys pass through");
+    let inv = em.inventory("us-east-1", &stack, "dev");
+    assert_eq!(
+        inv.counts(),
+        counts(&[("ecs_cluster", 1), ("iam_role", 1), ("kms_key", 1)])
+    );
+
+    // The output section, complete.
+    let c = &first["cluster"];
+    assert_eq!(c["name"], format!("{stack}-cluster-dev"));
+    assert_eq!(
+        c["arn"].as_str(),
+        inv.ids["ecs_cluster"].first().map(String::as_str)
+    );
+    assert_eq!(
+        c["execution_role_name"],
+        format!("{stack}-task-execution-dev")
+    );
+    assert_eq!(
+        c["execution_role_arn"].as_str(),
+        inv.ids["iam_role"].first().map(String::as_str)
+    );
+    assert!(c["execution_role_arn"]
+        .as_str()
+        .unwrap()
+        .contains(":role/fargate-pipes/"));
+    assert_eq!(
+        c["log_kms_key_id"].as_str(),
+        inv.ids["kms_key"].first().map(String::as_str)
+    );
+    let key_arn = c["log_kms_key_arn"].as_str().unwrap().to_owned();
+    assert!(key_arn.ends_with(c["log_kms_key_id"].as_str().unwrap()));
+    assert_eq!(c["container_insights"], true);
+    assert_eq!(c["capacity_providers"], json!(["FARGATE", "FARGATE_SPOT"]));
+    assert_eq!(
+        c["default_strategy"],
+        json!([
+            {"provider": "FARGATE", "base": 1, "weight": 1},
+            {"provider": "FARGATE_SPOT", "base": 0, "weight": 4}
+        ])
+    );
+
+    // The cluster, read back.
+    let d = describe_cluster(em, "us-east-1", c["name"].as_str().unwrap());
+    assert_eq!(d.providers, ["FARGATE", "FARGATE_SPOT"]);
+    assert_eq!(
+        d.strategy,
+        [
+            ("FARGATE".to_owned(), 1, 1),
+            ("FARGATE_SPOT".to_owned(), 0, 4)
+        ]
+    );
+    assert_eq!(d.insights, "enabled");
+    assert_eq!(d.exec_key.as_deref(), Some(key_arn.as_str()));
+    assert_eq!(d.exec_logging.as_deref(), Some("DEFAULT"));
+
+    // The role: the managed policy, exactly the two secrets, exactly their key.
+    let (managed, inline, trust) = role_policies(em, c["execution_role_name"].as_str().unwrap());
+    assert_eq!(managed, [MANAGED]);
+    assert_eq!(
+        trust["Statement"][0]["Principal"]["Service"],
+        "ecs-tasks.amazonaws.com"
+    );
+    let inline = inline.expect("an inline secrets policy");
+    let statements = inline["Statement"].as_array().unwrap();
+    assert_eq!(statements.len(), 2, "{inline}");
+    assert_eq!(statements[0]["Action"], "secretsmanager:GetSecretValue");
+    let mut want = vec![db_arn.clone(), api_arn.clone()];
+    want.sort();
+    assert_eq!(statements[0]["Resource"], json!(want));
+    assert_eq!(statements[1]["Action"], "kms:Decrypt");
+    assert_eq!(statements[1]["Resource"], json!([secret_key_arn]));
+    assert_eq!(
+        statements[1]["Condition"]["StringEquals"]["kms:ViaService"],
+        "secretsmanager.us-east-1.amazonaws.com"
+    );
+    assert!(!inline.to_string().contains('*'), "no wildcards: {inline}");
+
+    // The key: CloudWatch Logs of this region may use it; rotation is on.
+    let (policy, rotation) = key_policy(em, "us-east-1", c["log_kms_key_id"].as_str().unwrap());
+    assert!(rotation);
+    let text = policy.to_string();
+    assert!(text.contains("logs.us-east-1.amazonaws.com"), "{text}");
+    assert!(
+        text.contains("arn:aws:logs:us-east-1:123456789012:log-group:*"),
+        "{text}"
+    );
+    assert!(text.contains("arn:aws:iam::123456789012:root"), "{text}");
+
+    // A second run changes nothing.
+    let (second, log) = up(em, &["-v"], &doc);
+    assert!(!log.contains("created"), "nothing created:\n{log}");
+    assert!(!log.contains("updated"), "nothing updated:\n{log}");
+    assert!(log.contains("unchanged"), "{log}");
+    assert_eq!(second["cluster"], first["cluster"]);
+    assert_eq!(em.inventory("us-east-1", &stack, "dev"), inv);
+
+    // A new strategy, and Container Insights off: updated in place.
+    let (third, log) = up(
+        em,
+        &[
+            "-v",
+            "--strategy",
+            "FARGATE:2:1,FARGATE_SPOT:0:3",
+            "--no-container-insights",
+        ],
+        &second.to_string(),
+    );
+    assert!(!log.contains("created"), "{log}");
+    assert!(log.contains("updated"), "{log}");
+    assert_eq!(third["cluster"]["arn"], first["cluster"]["arn"]);
+    assert_eq!(
+        third["spec"]["cluster"]["container_insights"], false,
+        "flags are recorded"
+    );
+    let d = describe_cluster(em, "us-east-1", c["name"].as_str().unwrap());
+    assert_eq!(
+        d.strategy,
+        [
+            ("FARGATE".to_owned(), 2, 1),
+            ("FARGATE_SPOT".to_owned(), 0, 3)
+        ]
+    );
+    assert_eq!(d.insights, "disabled");
+    assert_eq!(d.arn, first["cluster"]["arn"].as_str().unwrap());
+    assert_eq!(em.inventory("us-east-1", &stack, "dev"), inv);
+
+    // Teardown leaves nothing; the key waits out its deletion window.
+    teardown(
+        em,
+        &stack,
+        "us-east-1",
+        &third,
+        &["ecs cluster", "iam role", "kms key"],
+    );
+
+    // Up again: the same key, restored rather than a second one.
+    let (again, log) = up(em, &["-v"], &doc);
+    assert!(log.contains("restored"), "{log}");
+    assert_eq!(
+        again["cluster"]["log_kms_key_arn"],
+        first["cluster"]["log_kms_key_arn"]
+    );
+    assert_eq!(
+        em.inventory("us-east-1", &stack, "dev").counts(),
+        counts(&[("ecs_cluster", 1), ("iam_role", 1), ("kms_key", 1)])
+    );
+    teardown(
+        em,
+        &stack,
+        "us-east-1",
+        &again,
+        &["ecs cluster", "iam role", "kms key"],
+    );
+}
+
+#[test]
+fn strategy_by_env_picks_the_envs_strategy_and_the_secrets_policy_follows_the_document() {
+    let em = Emulator::shared();
+    let stack = unique_stack("env");
+    let (db_arn, _, _, _) = two_secrets(em, &stack);
+    let mut doc = json!({
+        "version": 1, "stack": stack, "env": "dev", "region": "us-east-1",
+        "spec": {"cluster": {
+            "strategy": [{"provider": "FARGATE", "base": 1, "weight": 1}],
+            "strategy_by_env": {"dev": [{"provider": "FARGATE_SPOT", "weight": 1}]},
+            "log_encryption": false
+        }},
+        "secrets": {"db-credentials": secret("db", &db_arn, None)}
+    });
+    let (out, _) = up(em, &[], &doc.to_string());
+    let c = &out["cluster"];
+    assert_eq!(
+        c["default_strategy"],
+        json!([{"provider": "FARGATE_SPOT", "base": 0, "weight": 1}])
+    );
+    assert!(c["log_kms_key_arn"].is_null());
+    let d = describe_cluster(em, "us-east-1", c["name"].as_str().unwrap());
+    assert_eq!(d.strategy, [("FARGATE_SPOT".to_owned(), 0, 1)]);
+    assert_eq!(d.exec_key, None, "no log key, no exec encryption key");
+    assert_eq!(
+        em.inventory("us-east-1", &stack, "dev").counts(),
+        counts(&[("ecs_cluster", 1), ("iam_role", 1)])
+    );
+    let role = c["execution_role_name"].as_str().unwrap();
+    let (_, inline, _) = role_policies(em, role);
+    assert_eq!(inline.unwrap()["Statement"][0]["Resource"], json!([db_arn]));
+
+    // Drift made by hand: another trust, the managed policy detached, another
+    // one attached.
+    runtime().block_on(async {
+        let iam = aws_sdk_iam::Client::new(&sdk(em, "us-east-1").await);
+        iam.update_assume_role_policy()
+            .role_name(role)
+            .policy_document(common::iam::trust_policy("ec2.amazonaws.com").to_string())
+            .send()
+            .await
+            .unwrap();
+        iam.detach_role_policy()
+            .role_name(role)
+            .policy_arn(MANAGED)
+            .send()
+            .await
+            .unwrap();
+        iam.attach_role_policy()
+            .role_name(role)
+            .policy_arn("arn:aws:iam::aws:policy/ReadOnlyAccess")
+            .send()
+            .await
+            .unwrap();
+    });
+
+    // The secrets gone from the document: the role may read none; the drift is undone.
+    doc.as_object_mut().unwrap().remove("secrets");
+    let (out, log) = up(em, &["-v"], &doc.to_string());
+    assert!(!log.contains("created"), "{log}");
+    for change in [
+        "trust policy reset",
+        "attached",
+        "detached",
+        "inline policy secrets removed",
+    ] {
+        assert!(log.contains(change), "{change}: {log}");
+    }
+    let (managed, inline, trust) = role_policies(em, role);
+    assert_eq!(inline, None);
+    assert_eq!(managed, [MANAGED]);
+    assert_eq!(
+        trust["Statement"][0]["Principal"]["Service"],
+        "ecs-tasks.amazonaws.com"
+    );
+    let (_, log) = up(em, &["-v"], &doc.to_string());
+    assert!(!log.contains("updated"), "converged: {log}");
+
+    teardown(em, &stack, "us-east-1", &out, &["ecs cluster", "iam role"]);
+}
+
+#[test]
+fn the_region_follows_the_document_and_a_key_without_its_alias_is_found_by_tag() {
+    let em = Emulator::shared();
+    let stack = unique_stack("euw");
+    let args = [
+        "-n",
+        "--stack",
+        &stack,
+        "--env",
+        "dev",
+        "--region",
+        "eu-west-1",
+        "-v",
+    ];
+    let (first, _) = up(em, &args, "");
+    let c = &first["cluster"];
+    assert!(c["arn"].as_str().unwrap().contains(":eu-west-1:"), "{c}");
+    let key_id = c["log_kms_key_id"].as_str().unwrap().to_owned();
+    let (policy, _) = key_policy(em, "eu-west-1", &key_id);
+    let text = policy.to_string();
+    assert!(text.contains("logs.eu-west-1.amazonaws.com"), "{text}");
+    assert!(!text.contains("us-east-1"), "no other region: {text}");
+    assert!(
+        text.contains("arn:aws:logs:eu-west-1:123456789012:log-group:*"),
+        "{text}"
+    );
+    assert_eq!(
+        em.inventory("eu-west-1", &stack, "dev").counts(),
+        counts(&[("ecs_cluster", 1), ("iam_role", 1), ("kms_key", 1)])
+    );
+
+    // A run killed between CreateKey and CreateAlias leaves a key without its
+    // alias: the next run finds it by its tags instead of making a second.
+    runtime().block_on(async {
+        let kms = aws_sdk_kms::Client::new(&sdk(em, "eu-west-1").await);
+        kms.delete_alias()
+            .alias_name(format!("alias/{stack}-logs-dev"))
+            .send()
+            .await
+            .unwrap();
+    });
+    let (second, log) = up(em, &args, "");
+    assert!(!log.contains("created"), "{log}");
+    assert!(log.contains("alias restored"), "{log}");
+    assert_eq!(second["cluster"]["log_kms_key_id"], key_id.as_str());
+    assert_eq!(
+        em.inventory("eu-west-1", &stack, "dev").counts()["kms_key"],
+        1
+    );
+    teardown(
+        em,
+        &stack,
+        "eu-west-1",
+        &second,
+        &["ecs cluster", "iam role", "kms key"],
+    );
+}
+
+#[test]
+fn a_role_of_the_same_name_that_is_not_ours_is_refused() {
+    let em = Emulator::shared();
+    let stack = unique_stack("own");
+    let name = format!("{stack}-task-execution-dev");
+    runtime().block_on(async {
+        let iam = aws_sdk_iam::Client::new(&sdk(em, "us-east-1").await);
+        iam.create_role()
+            .role_name(&name)
+            .assume_role_policy_document(
+                common::iam::trust_policy("ecs-tasks.amazonaws.com").to_string(),
+            )
+            .send()
+            .await
+            .unwrap();
+    });
+    let out = em
+        .tool("cluster-up")
+        .args([
+            "-n",
+            "--stack",
+            &stack,
+            "--env",
+            "dev",
+            "--no-log-encryption",
+        ])
+        .output()
+        .unwrap();
+    let err = testkit::assert_one_line_error(&out, "cluster-up", 5);
+    assert!(err.contains(&name), "{err}");
+    assert!(
+        em.inventory("us-east-1", &stack, "dev").is_empty(),
+        "nothing made"
+    );
+    runtime().block_on(async {
+        let iam = aws_sdk_iam::Client::new(&sdk(em, "us-east-1").await);
+        common::iam::delete_role(&iam, &name).await.unwrap();
+    });
+}

@@ -1,0 +1,15 @@
+//! The typed output sections the layers write, read by the layers after them.
+//! One file per layer; field by field in `docs/document.md`. Adding a field is not
+//! a breaking change.
+
+mod alb;
+mod cluster;
+mod ecr;
+mod network;
+mod secrets;
+
+pub use alb::*;
+pub use cluster::*;
+pub use ecr::*;
+pub use network::*;
+pub use secrets::*;

@@ -1,0 +1,1 @@
+common::main!(ecr_up);

@@ -1,0 +1,1 @@
+common::main!(secrets_up);

@@ -1,0 +1,207 @@
+//! secrets-up's command line: help, versions, and every kind of bad input, each a
+//! one-line error with its own exit code and no AWS call (the tool is pointed at a
+//! dead endpoint, where any call would end in the AWS exit code 7 instead), and
+//! no way to hand it a secret value on the command line.
+
+use testkit::{assert_one_line_error, offline_tool};
+
+fn secrets_up() -> testkit::ToolCommand {
+    offline_tool("secrets-up")
+}
+
+fn doc(secrets: &str) -> String {
+    format!(r#"{{"version":1,"stack":"a","env":"dev","spec":{{"secrets":{secrets}}}}}"#)
+}
+
+#[test]
+fn help_says_what_it_reads_writes_and_how_values_come_in() {
+    let out = secrets_up().arg("--help").output().unwrap();
+    assert!(out.status.success());
+    let help = String::from_utf8(out.stdout).unwrap();
+    for needle in [
+        "spec.secrets",
+        ".secrets",
+        "Names and ARNs only",
+        "never printed",
+        "--value-file",
+        "--value-env",
+        "never from the command line",
+        "--overwrite",
+        "teardown",
+        "Exit codes",
+        "5  invalid spec",
+    ] {
+        assert!(help.contains(needle), "--help mentions {needle}:\n{help}");
+    }
+}
+
+#[test]
+fn version() {
+    let out = secrets_up().arg("--version").output().unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8(out.stdout)
+        .unwrap()
+        .starts_with("secrets-up "));
+}
+
+#[test]
+fn unknown_flag_is_a_usage_error() {
+    let out = secrets_up()
+        .args(["--stack", "a", "--env", "dev", "--frobnicate"])
+        .output()
+        .unwrap();
+    let err = assert_one_line_error(&out, "secrets-up", 2);
+    assert!(err.contains("--frobnicate"), "{err}");
+}
+
+#[test]
+fn a_value_cannot_be_passed_on_the_command_line_and_is_not_echoed() {
+    const VALUE: &str = "s3cr3t-CLI-value-77";
+    let attempts: [&[&str]; 5] = [
+        &["--value", VALUE],
+        &[&format!("--value={VALUE}")],
+        &[&format!("--secret-string={VALUE}")],
+        // A value where a flag's argument or a stray word would go.
+        &["--secret", "db", VALUE],
+        &["--value-env", VALUE],
+    ];
+    for extra in attempts {
+        let out = secrets_up()
+            .args(["-n", "--stack", "a", "--env", "dev"])
+            .args(extra)
+            .output()
+            .unwrap();
+        let err = assert_one_line_error(&out, "secrets-up", 2);
+        assert!(!err.contains(VALUE), "{extra:?} echoed the value: {err}");
+    }
+}
+
+#[test]
+fn empty_stdin_is_a_document_error() {
+    let out = secrets_up()
+        .args(["--stack", "a", "--env", "dev"])
+        .write_stdin("")
+        .output()
+        .unwrap();
+    let err = assert_one_line_error(&out, "secrets-up", 3);
+    assert!(err.contains("empty"), "{err}");
+}
+
+#[test]
+fn malformed_json_is_a_document_error() {
+    let out = secrets_up()
+        .write_stdin("{\"version\": 1, \"stack\": ")
+        .output()
+        .unwrap();
+    assert_one_line_error(&out, "secrets-up", 3);
+}
+
+#[test]
+fn unknown_version_is_its_own_error() {
+    let out = secrets_up()
+        .write_stdin(r#"{"version": 9, "stack": "a", "env": "dev"}"#)
+        .output()
+        .unwrap();
+    let err = assert_one_line_error(&out, "secrets-up", 4);
+    assert!(err.contains("version 9"), "{err}");
+}
+
+#[test]
+fn a_value_file_that_does_not_exist_is_a_spec_error_naming_the_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("no-such-password-file");
+    let arg = format!("db-credentials={}", path.display());
+    let out = secrets_up()
+        .args(["-n", "--stack", "a", "--env", "dev", "--value-file", &arg])
+        .output()
+        .unwrap();
+    let err = assert_one_line_error(&out, "secrets-up", 5);
+    assert!(err.contains(&path.display().to_string()), "{err}");
+    assert!(err.contains("db-credentials"), "{err}");
+}
+
+#[test]
+fn an_unset_environment_variable_is_a_spec_error_naming_it() {
+    let out = secrets_up()
+        .env_remove("FP_TEST_UNSET_SECRET")
+        .args([
+            "-n",
+            "--stack",
+            "a",
+            "--env",
+            "dev",
+            "--value-env",
+            "api-keys=FP_TEST_UNSET_SECRET",
+        ])
+        .output()
+        .unwrap();
+    let err = assert_one_line_error(&out, "secrets-up", 5);
+    assert!(err.contains("FP_TEST_UNSET_SECRET"), "{err}");
+    assert!(err.contains("not set"), "{err}");
+}
+
+#[test]
+fn both_a_file_and_a_variable_is_a_spec_error() {
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), "v").unwrap();
+    let spec = format!(
+        r#"{{"db":{{"value_file":"{}","value_env":"HOME"}}}}"#,
+        file.path().display()
+    );
+    let out = secrets_up().write_stdin(doc(&spec)).output().unwrap();
+    let err = assert_one_line_error(&out, "secrets-up", 5);
+    assert!(err.contains("not both"), "{err}");
+
+    let out = secrets_up()
+        .args(["-n", "--stack", "a", "--env", "dev"])
+        .args(["--value-file", &format!("db={}", file.path().display())])
+        .args(["--value-env", "db=HOME"])
+        .output()
+        .unwrap();
+    let err = assert_one_line_error(&out, "secrets-up", 5);
+    assert!(err.contains("not both"), "{err}");
+}
+
+#[test]
+fn a_recovery_window_outside_7_to_30_is_a_spec_error() {
+    for days in ["3", "31"] {
+        let spec = format!(r#"{{"db":{{"recovery_window_days":{days}}}}}"#);
+        let out = secrets_up().write_stdin(doc(&spec)).output().unwrap();
+        let err = assert_one_line_error(&out, "secrets-up", 5);
+        assert!(err.contains(days) && err.contains("7..=30"), "{err}");
+    }
+}
+
+#[test]
+fn invalid_secret_names_are_spec_errors() {
+    for name in ["DB_Creds", "9db", "db--x", "db/prod", "db-"] {
+        let out = secrets_up()
+            .args(["-n", "--stack", "a", "--env", "dev", "--secret", name])
+            .output()
+            .unwrap();
+        let err = assert_one_line_error(&out, "secrets-up", 5);
+        assert!(err.contains(name), "{err}");
+    }
+}
+
+#[test]
+fn typos_in_the_spec_are_spec_errors() {
+    let out = secrets_up()
+        .write_stdin(doc(r#"{"db":{"value_fiel":"x"}}"#))
+        .output()
+        .unwrap();
+    let err = assert_one_line_error(&out, "secrets-up", 5);
+    assert!(err.contains("value_fiel"), "{err}");
+}
+
+#[test]
+fn a_valid_spec_reaches_aws() {
+    // The counterpart of the tests above: with good input the tool gets as far as
+    // the (dead) endpoint, so their codes really come from validation.
+    let out = secrets_up()
+        .args(["-n", "--stack", "a", "--env", "dev", "--secret", "db"])
+        .output()
+        .unwrap();
+    let err = assert_one_line_error(&out, "secrets-up", 7);
+    assert!(err.contains("DescribeSecret"), "{err}");
+}

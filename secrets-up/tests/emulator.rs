@@ -1,0 +1,505 @@
+//! secrets-up against the emulator: what it creates, that a re-run changes
+//! nothing, that a value reaches Secrets Manager and nowhere else, that existing
+//! values are kept unless --overwrite, and that teardown schedules the deletion
+//! (with the recovery window) of this stack's secrets only, after which a
+//! bring-up restores them.
+//!
+//! What the emulator holds is read through the SDK, independently of the tool.
+
+use std::collections::BTreeMap;
+use std::sync::Once;
+
+use aws_sdk_secretsmanager::types::Tag;
+use aws_sdk_secretsmanager::Client;
+use serde_json::Value;
+use testkit::{counts, json, unique_stack, Emulator};
+
+use common::plan::Leftovers;
+use common::sections::Secrets;
+use common::Context;
+
+const FILE_VALUE: &str = "s3cr3t-VALUE-42-do-not-print";
+const ENV_VALUE: &str = "s3cr3t-ENV-43-do-not-print";
+
+/// One run of the tool, which must succeed: (document, stdout, stderr).
+struct Run {
+    doc: Value,
+    stdout: String,
+    stderr: String,
+}
+
+fn up(em: &Emulator, args: &[&str], stdin: Option<&str>, envs: &[(&str, &str)]) -> Run {
+    let mut cmd = em.tool("secrets-up");
+    cmd.args(args);
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    match stdin {
+        Some(doc) => cmd.write_stdin(doc),
+        None => cmd.arg("-n"),
+    };
+    let out = cmd.output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(out.status.success(), "secrets-up failed: {stderr}");
+    Run {
+        doc: json(&out.stdout),
+        stdout: String::from_utf8_lossy(&out.stdout).to_string(),
+        stderr,
+    }
+}
+
+fn spec_doc(stack: &str, secrets: &str) -> String {
+    format!(r#"{{"version":1,"stack":"{stack}","env":"dev","spec":{{"secrets":{secrets}}}}}"#)
+}
+
+/// Points this process's SDK configuration at the emulator, once.
+fn sdk_env(em: &Emulator) {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        std::env::remove_var("AWS_PROFILE");
+        std::env::set_var("AWS_ENDPOINT_URL", &em.endpoint);
+        std::env::set_var("AWS_ACCESS_KEY_ID", "testing");
+        std::env::set_var("AWS_SECRET_ACCESS_KEY", "testing");
+        std::env::set_var("AWS_REGION", "us-east-1");
+        std::env::set_var("AWS_EC2_METADATA_DISABLED", "true");
+    });
+}
+
+async fn context(em: &Emulator, stack: &str, env: &str) -> Context {
+    sdk_env(em);
+    Context {
+        tool: "teardown".into(),
+        stack: stack.into(),
+        env: env.into(),
+        region: "us-east-1".into(),
+        user_tags: BTreeMap::new(),
+        sdk: common::aws::sdk_config("us-east-1").await,
+        report: Default::default(),
+    }
+}
+
+async fn client(em: &Emulator) -> Client {
+    sdk_env(em);
+    Client::new(&common::aws::sdk_config("us-east-1").await)
+}
+
+/// The inventory builds its own runtime, so it runs off this one.
+async fn inventory(em: &'static Emulator, stack: &str, env: &str) -> testkit::inventory::Inventory {
+    let (stack, env) = (stack.to_owned(), env.to_owned());
+    tokio::task::spawn_blocking(move || em.inventory("us-east-1", &stack, &env))
+        .await
+        .unwrap()
+}
+
+async fn current_value(sm: &Client, name: &str) -> Option<String> {
+    sm.get_secret_value()
+        .secret_id(name)
+        .send()
+        .await
+        .ok()
+        .and_then(|v| v.secret_string().map(str::to_owned))
+}
+
+fn secrets_of(doc: &Value) -> Secrets {
+    serde_json::from_value(doc["secrets"].clone()).expect(".secrets reads as the typed section")
+}
+
+#[tokio::test]
+async fn two_secrets_without_values_then_a_rerun_changes_nothing() {
+    let em = Emulator::shared();
+    let stack = unique_stack("sec");
+    let args = [
+        "--stack",
+        &stack,
+        "--env",
+        "dev",
+        "--secret",
+        "db-credentials",
+        "--secret",
+        "api-keys",
+        "-v",
+    ];
+    let first = up(em, &args, None, &[]);
+    assert_eq!(
+        first.stderr.matches("created secret").count(),
+        2,
+        "{}",
+        first.stderr
+    );
+
+    let inv = inventory(em, &stack, "dev").await;
+    assert_eq!(inv.counts(), counts(&[("secret", 2)]));
+    let section = first.doc["secrets"].as_object().unwrap();
+    assert_eq!(
+        section.keys().collect::<Vec<_>>(),
+        ["api-keys", "db-credentials"]
+    );
+    for (short, s) in section {
+        let fields: Vec<&str> = s.as_object().unwrap().keys().map(String::as_str).collect();
+        assert_eq!(
+            fields,
+            [
+                "name",
+                "arn",
+                "kms_key",
+                "has_value",
+                "json_keys",
+                "recovery_window_days"
+            ],
+            "metadata only, no value"
+        );
+        assert_eq!(s["name"], format!("{stack}-{short}-dev"));
+        assert!(s["arn"]
+            .as_str()
+            .unwrap()
+            .starts_with("arn:aws:secretsmanager:us-east-1:"));
+        assert_eq!(s["has_value"], false);
+        assert!(s["kms_key"].is_null());
+        assert!(inv.ids["secret"].contains(&s["name"].as_str().unwrap().to_owned()));
+    }
+    assert_eq!(
+        first.doc["spec"]["secrets"]["api-keys"],
+        serde_json::json!({})
+    );
+
+    let second = up(em, &args, None, &[]);
+    assert_eq!(
+        second.doc["secrets"], first.doc["secrets"],
+        "same names and ARNs"
+    );
+    assert!(
+        !second.stderr.contains("created") && !second.stderr.contains("updated"),
+        "a re-run changes nothing:\n{}",
+        second.stderr
+    );
+    assert!(second.stderr.contains("2 unchanged"), "{}", second.stderr);
+    assert_eq!(inventory(em, &stack, "dev").await, inv);
+}
+
+#[tokio::test]
+async fn values_reach_secrets_manager_and_nothing_else() {
+    let em = Emulator::shared();
+    let stack = unique_stack("val");
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), FILE_VALUE).unwrap();
+    let doc = spec_doc(
+        &stack,
+        &format!(
+            r#"{{"db-credentials":{{"value_file":"{}","description":"the database"}},
+                "api-keys":{{"value_env":"FP_TEST_API_KEYS","recovery_window_days":10}}}}"#,
+            file.path().display()
+        ),
+    );
+    let run = up(
+        em,
+        &["-vvv"],
+        Some(&doc),
+        &[("FP_TEST_API_KEYS", ENV_VALUE)],
+    );
+    // The logs really were on at -vvv (ours and the SDK's), so their silence means something.
+    assert!(run.stderr.contains("created secret"), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("aws_smithy_runtime::client::orchestrator"),
+        "{}",
+        run.stderr
+    );
+    for value in [FILE_VALUE, ENV_VALUE] {
+        assert!(!run.stdout.contains(value), "the value is in the document");
+        assert!(!run.stderr.contains(value), "the value is on stderr");
+    }
+    assert_eq!(run.doc["secrets"]["db-credentials"]["has_value"], true);
+    assert_eq!(run.doc["secrets"]["api-keys"]["has_value"], true);
+    assert_eq!(run.doc["secrets"]["api-keys"]["recovery_window_days"], 10);
+    // The spec keeps where a value comes from, not the value.
+    assert_eq!(
+        run.doc["spec"]["secrets"]["api-keys"]["value_env"],
+        "FP_TEST_API_KEYS"
+    );
+    assert_eq!(
+        run.doc["spec"]["secrets"]["db-credentials"]["value_file"],
+        file.path().display().to_string()
+    );
+
+    let sm = client(em).await;
+    let db = format!("{stack}-db-credentials-dev");
+    let api = format!("{stack}-api-keys-dev");
+    assert_eq!(current_value(&sm, &db).await.as_deref(), Some(FILE_VALUE));
+    assert_eq!(current_value(&sm, &api).await.as_deref(), Some(ENV_VALUE));
+    let described = sm.describe_secret().secret_id(&db).send().await.unwrap();
+    assert_eq!(described.description(), Some("the database"));
+}
+
+#[tokio::test]
+async fn an_existing_value_is_kept_unless_overwrite() {
+    let em = Emulator::shared();
+    let stack = unique_stack("ovr");
+    let sm = client(em).await;
+    let name = format!("{stack}-db-credentials-dev");
+    let file = tempfile::NamedTempFile::new().unwrap();
+    let value_arg = format!("db-credentials={}", file.path().display());
+    let base = ["--stack", &stack, "--env", "dev", "-v"];
+
+    // Created empty, then a value given later is set: nothing is overwritten.
+    let empty = up(
+        em,
+        &[&base[..], &["--secret", "db-credentials"]].concat(),
+        None,
+        &[],
+    );
+    assert_eq!(empty.doc["secrets"]["db-credentials"]["has_value"], false);
+    std::fs::write(file.path(), "first-value").unwrap();
+    let with_file = [&base[..], &["--value-file", &value_arg]].concat();
+    let set = up(em, &with_file, None, &[]);
+    assert!(set.stderr.contains("value set"), "{}", set.stderr);
+    assert_eq!(set.doc["secrets"]["db-credentials"]["has_value"], true);
+    assert_eq!(
+        current_value(&sm, &name).await.as_deref(),
+        Some("first-value")
+    );
+
+    // A changed file without --overwrite: the value in Secrets Manager stays.
+    std::fs::write(file.path(), "second-value").unwrap();
+    let kept = up(em, &with_file, None, &[]);
+    assert!(!kept.stderr.contains("updated"), "{}", kept.stderr);
+    assert_eq!(
+        current_value(&sm, &name).await.as_deref(),
+        Some("first-value")
+    );
+    assert_eq!(kept.doc["secrets"], set.doc["secrets"]);
+
+    // With --overwrite it changes, once: the same value again is no new version.
+    let overwrite = [&with_file[..], &["--overwrite"]].concat();
+    let replaced = up(em, &overwrite, None, &[]);
+    assert!(
+        replaced.stderr.contains("value replaced"),
+        "{}",
+        replaced.stderr
+    );
+    assert_eq!(
+        current_value(&sm, &name).await.as_deref(),
+        Some("second-value")
+    );
+    let again = up(em, &overwrite, None, &[]);
+    assert!(!again.stderr.contains("updated"), "{}", again.stderr);
+    let versions = sm
+        .list_secret_version_ids()
+        .secret_id(&name)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        versions.versions().len(),
+        2,
+        "first-value and second-value only"
+    );
+}
+
+#[tokio::test]
+async fn a_secret_of_that_name_not_tagged_for_the_stack_is_refused_and_left_alone() {
+    let em = Emulator::shared();
+    let stack = unique_stack("own");
+    let sm = client(em).await;
+    let name = format!("{stack}-db-credentials-dev");
+    sm.create_secret()
+        .name(&name)
+        .secret_string("someone-elses")
+        .tags(Tag::builder().key("team").value("other").build())
+        .send()
+        .await
+        .unwrap();
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), "ours").unwrap();
+    let out = em
+        .tool("secrets-up")
+        .args(["-n", "--stack", &stack, "--env", "dev", "--overwrite"])
+        .args([
+            "--value-file",
+            &format!("db-credentials={}", file.path().display()),
+        ])
+        .output()
+        .unwrap();
+    let err = testkit::assert_one_line_error(&out, "secrets-up", 5);
+    assert!(err.contains(&name) && err.contains("not tagged"), "{err}");
+    assert_eq!(
+        current_value(&sm, &name).await.as_deref(),
+        Some("someone-elses")
+    );
+}
+
+#[tokio::test]
+async fn teardown_schedules_deletion_of_this_stack_only_and_bring_up_restores() {
+    let em = Emulator::shared();
+    let stack = unique_stack("tdn");
+    // Another stack whose name starts with this one's (ListSecrets' tag filters match
+    // prefixes), and this stack's other env: neither may be touched.
+    let longer = format!("{stack}b");
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), FILE_VALUE).unwrap();
+    let spec = format!(
+        r#"{{"db-credentials":{{"value_file":"{}","recovery_window_days":12}},"api-keys":{{}}}}"#,
+        file.path().display()
+    );
+    let first = up(em, &[], Some(&spec_doc(&stack, &spec)), &[]);
+    up(
+        em,
+        &["--stack", &longer, "--env", "dev", "--secret", "api-keys"],
+        None,
+        &[],
+    );
+    up(
+        em,
+        &["--stack", &stack, "--env", "prod", "--secret", "api-keys"],
+        None,
+        &[],
+    );
+    assert_eq!(
+        inventory(em, &stack, "dev").await.counts(),
+        counts(&[("secret", 2)])
+    );
+
+    let ctx = context(em, &stack, "dev").await;
+    let section = secrets_of(&first.doc);
+    let found = secrets_up::teardown::discover(&ctx, Some(&section))
+        .await
+        .unwrap();
+    let plan = found.plan(&ctx);
+    assert_eq!(plan.len(), 2, "{plan:?}");
+    assert!(plan
+        .iter()
+        .all(|s| s.layer == "secrets" && s.kind == "secret"));
+    let mut planned: Vec<&str> = plan.iter().map(|s| s.id.as_str()).collect();
+    planned.sort_unstable();
+    let mut arns: Vec<&str> = section.arns().collect();
+    arns.sort_unstable();
+    assert_eq!(planned, arns);
+
+    let left = Leftovers::default();
+    found.destroy(&ctx, &left, false).await;
+    assert!(left.is_empty());
+    assert_eq!(ctx.report.count("deleted"), 2);
+    assert!(inventory(em, &stack, "dev").await.is_empty());
+    assert_eq!(
+        inventory(em, &longer, "dev").await.counts(),
+        counts(&[("secret", 1)])
+    );
+    assert_eq!(
+        inventory(em, &stack, "prod").await.counts(),
+        counts(&[("secret", 1)])
+    );
+
+    // Scheduled with each secret's own window (the emulator reports the deletion date).
+    let sm = client(em).await;
+    let db = section.get("db-credentials").unwrap();
+    let days_left =
+        |d: &aws_sdk_secretsmanager::operation::describe_secret::DescribeSecretOutput| {
+            let at = d.deleted_date().expect("scheduled for deletion").secs();
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_secs() as i64;
+            ((at - now) as f64 / 86_400.0).round() as i64
+        };
+    let described = sm
+        .describe_secret()
+        .secret_id(&db.arn)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(days_left(&described), 12);
+    let api = section.get("api-keys").unwrap();
+    let described = sm
+        .describe_secret()
+        .secret_id(&api.arn)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(days_left(&described), 7);
+
+    // A second teardown finds nothing left to do (by tag alone, without the document).
+    let again = secrets_up::teardown::discover(&ctx, None).await.unwrap();
+    assert!(again.is_empty());
+
+    // Brought up again within the window: restored, same ARNs, value intact.
+    let back = up(em, &["-v"], Some(&spec_doc(&stack, &spec)), &[]);
+    assert_eq!(
+        back.stderr.matches("restored").count(),
+        2,
+        "{}",
+        back.stderr
+    );
+    assert!(!back.stderr.contains("created"), "{}", back.stderr);
+    assert_eq!(back.doc["secrets"], first.doc["secrets"]);
+    assert_eq!(
+        current_value(&sm, &db.name).await.as_deref(),
+        Some(FILE_VALUE)
+    );
+    assert_eq!(
+        inventory(em, &stack, "dev").await.counts(),
+        counts(&[("secret", 2)])
+    );
+
+    // Forced, by tag alone: gone at once, the scheduled-and-restored ones included.
+    let ctx = context(em, &stack, "dev").await;
+    let found = secrets_up::teardown::discover(&ctx, None).await.unwrap();
+    let left = Leftovers::default();
+    found.destroy(&ctx, &left, true).await;
+    assert!(left.is_empty());
+    for s in section.values() {
+        let gone = sm.describe_secret().secret_id(&s.arn).send().await;
+        assert!(gone.is_err(), "{} still exists", s.name);
+    }
+    assert_eq!(
+        inventory(em, &longer, "dev").await.counts(),
+        counts(&[("secret", 1)])
+    );
+    assert_eq!(
+        inventory(em, &stack, "prod").await.counts(),
+        counts(&[("secret", 1)])
+    );
+}
+
+#[tokio::test]
+async fn a_forced_teardown_purges_secrets_an_earlier_teardown_scheduled() {
+    let em = Emulator::shared();
+    let stack = unique_stack("pur");
+    let first = up(
+        em,
+        &["--stack", &stack, "--env", "dev", "--secret", "api-keys"],
+        None,
+        &[],
+    );
+    let arn = first.doc["secrets"]["api-keys"]["arn"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let ctx = context(em, &stack, "dev").await;
+
+    let left = Leftovers::default();
+    let found = secrets_up::teardown::discover(&ctx, None).await.unwrap();
+    found.destroy(&ctx, &left, false).await;
+    let found = secrets_up::teardown::discover(&ctx, None).await.unwrap();
+    assert!(found.is_empty() && found.plan(&ctx).is_empty());
+    found.destroy(&ctx, &left, true).await;
+    assert!(left.is_empty());
+
+    let sm = client(em).await;
+    let err = sm
+        .describe_secret()
+        .secret_id(&arn)
+        .send()
+        .await
+        .unwrap_err();
+    assert!(err.into_service_error().is_resource_not_found_exception());
+    // And the name is free: a new bring-up creates a new secret.
+    let fresh = up(
+        em,
+        &[
+            "--stack", &stack, "--env", "dev", "--secret", "api-keys", "-v",
+        ],
+        None,
+        &[],
+    );
+    assert!(fresh.stderr.contains("created secret"), "{}", fresh.stderr);
+    assert_ne!(fresh.doc["secrets"]["api-keys"]["arn"], arn.as_str());
+}
