@@ -1,0 +1,126 @@
+//! alb-up: the load balancer layer of a fargate-pipes platform.
+//!
+//! An application load balancer in the public subnets (private when internal)
+//! with its own security group, an HTTP listener (and HTTPS with a certificate,
+//! HTTP then redirecting), one IP target group per routed service, and listener
+//! rules by path, host or header whose priorities stay put across re-runs.
+//! Reads `.network`, `spec.alb` and the routing parts of `spec.services`; writes
+//! `.alb`. `teardown` removes it with the code in `teardown.rs`.
+//!
+//! ECS services are not attached here: svc-up reads `.alb.target_groups` and
+//! registers each service with its target group.
+
+use clap::Parser;
+
+use common::sections::{Alb, Network};
+use common::{CommonArgs, Context, Document, Error, Result};
+
+mod converge;
+mod elb;
+pub mod spec;
+pub mod teardown;
+
+use spec::AlbSpec;
+
+/// Build the load balancer: ALB, its security group, listeners, target groups, routing rules.
+///
+/// Reads `.network` (from net-up), `spec.alb` (flags override it) and, from
+/// `spec.services`, each service's `port`, `route` (paths, hosts, headers,
+/// priority, default), `health_check` and `deregistration_delay`; services
+/// without a `route` are not behind the ALB. Writes `.alb`: the ALB's ARN, DNS
+/// name and zone, its security group, the listener ARNs, and the target group
+/// and rule of each routed service. Re-running changes nothing; rule priorities
+/// never move when services are added or removed. `teardown` removes what it made.
+#[derive(Debug, Parser)]
+#[command(name = "alb-up", version)]
+pub struct Args {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// Certificate ARN (ACM): adds HTTPS on 443, HTTP redirects to it [spec.alb.certificate_arn]
+    #[arg(long, value_name = "ARN")]
+    pub certificate_arn: Option<String>,
+    /// Who may connect, repeatable [spec.alb.ingress_cidrs; default 0.0.0.0/0]
+    #[arg(long = "ingress-cidr", value_name = "CIDR")]
+    pub ingress_cidrs: Vec<String>,
+    /// Deletion protection [spec.alb.deletion_protection; default: true when env is prod]
+    #[arg(long, value_name = "BOOL", action = clap::ArgAction::Set)]
+    pub deletion_protection: Option<bool>,
+    /// Idle connection timeout in seconds, 1-4000 [spec.alb.idle_timeout; default 60]
+    #[arg(long, value_name = "SECS")]
+    pub idle_timeout: Option<u32>,
+    /// TLS policy of the HTTPS listener [spec.alb.ssl_policy; default ELBSecurityPolicy-TLS13-1-2-2021-06]
+    #[arg(long, value_name = "POLICY")]
+    pub ssl_policy: Option<String>,
+    /// An internal ALB in the private subnets [spec.alb.internal]
+    #[arg(long)]
+    pub internal: bool,
+    /// The service that gets requests no rule matches [spec.alb.default_service]
+    #[arg(long, value_name = "SERVICE")]
+    pub default_service: Option<String>,
+}
+
+impl AsRef<CommonArgs> for Args {
+    fn as_ref(&self) -> &CommonArgs {
+        &self.common
+    }
+}
+
+impl Args {
+    /// The spec with the flags applied.
+    fn apply(&self, mut spec: AlbSpec) -> AlbSpec {
+        if let Some(c) = &self.certificate_arn {
+            spec.certificate_arn = Some(c.clone());
+        }
+        if !self.ingress_cidrs.is_empty() {
+            spec.ingress_cidrs = Some(self.ingress_cidrs.clone());
+        }
+        if let Some(d) = self.deletion_protection {
+            spec.deletion_protection = Some(d);
+        }
+        if let Some(t) = self.idle_timeout {
+            spec.idle_timeout = Some(t);
+        }
+        if let Some(p) = &self.ssl_policy {
+            spec.ssl_policy = Some(p.clone());
+        }
+        if self.internal {
+            spec.internal = Some(true);
+        }
+        if let Some(d) = &self.default_service {
+            spec.default_service = Some(d.clone());
+        }
+        spec
+    }
+}
+
+pub async fn run(args: Args, ctx: Context, mut doc: Document) -> Result<Document> {
+    let network: Network = doc.require("network", "net-up")?;
+    let alb_spec = args.apply(doc.spec("alb")?);
+    let services: std::collections::BTreeMap<String, serde_json::Value> = doc.spec("services")?;
+    let plan = spec::plan(&alb_spec, &services, &ctx.env)?;
+    check_network(&network, plan.internal)?;
+    doc.set_spec("alb", &alb_spec);
+
+    let alb: Alb = converge::converge(&ctx, &network, &plan).await?;
+    doc.set_layer("alb", &alb);
+    Ok(doc)
+}
+
+/// What the ALB needs from the network, checked before any call: AWS wants
+/// subnets in at least two AZs, and the VPC's CIDR bounds the egress rule.
+fn check_network(network: &Network, internal: bool) -> Result<()> {
+    common::cidr::parse(".network.cidr", &network.cidr)
+        .map_err(|e| Error::Document(format!("{e} (the document's .network is damaged)")))?;
+    let (tier, subnets) = if internal {
+        ("private", &network.private_subnet_ids)
+    } else {
+        ("public", &network.public_subnet_ids)
+    };
+    if subnets.len() < 2 {
+        return Err(Error::spec(format!(
+            "an ALB needs {tier} subnets in at least two AZs, the network has {}: run net-up with --azs 2 or more",
+            subnets.len()
+        )));
+    }
+    Ok(())
+}

@@ -1,0 +1,1 @@
+common::main!(alb_up);

@@ -1,0 +1,631 @@
+//! `spec.alb`, the routing parts of `spec.services`, and the plan derived from both.
+//!
+//! Everything here is checked before the first AWS call: a route to an unknown
+//! service, a duplicate path, two defaults, a bad CIDR or health check is a
+//! one-line spec error, not a half-built load balancer.
+//!
+//! `spec.services` belongs to svc-up and carries much more (image, cpu, env...):
+//! only `port`, `route`, `health_check` and `deregistration_delay` are read here,
+//! every other field is ignored. `route` and `health_check` are ours alone, so a
+//! typo inside them is an error.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+use common::cidr::{self, Ipv4Net};
+use common::{naming, Error, Result};
+
+pub const DEFAULT_INGRESS: &str = "0.0.0.0/0";
+/// TLS 1.3 with TLS 1.2 fallback: AWS's recommended policy.
+pub const DEFAULT_SSL_POLICY: &str = "ELBSecurityPolicy-TLS13-1-2-2021-06";
+pub const DEFAULT_IDLE_TIMEOUT: u32 = 60;
+/// Seconds a draining target keeps its connections. AWS's default is 300, which
+/// makes every ECS rolling deploy wait five minutes per task; 30 suits HTTP services.
+pub const DEFAULT_DEREGISTRATION_DELAY: u32 = 30;
+/// AWS: at most five condition values (paths, hosts, header values) per rule.
+pub const MAX_CONDITION_VALUES: usize = 5;
+/// Listener rule priorities AWS accepts.
+pub const PRIORITIES: std::ops::RangeInclusive<u32> = 1..=50_000;
+
+/// `spec.alb`. Unknown fields are an error: a typo must not build the wrong load balancer.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AlbSpec {
+    /// Who may reach ports 80/443 [default: 0.0.0.0/0].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ingress_cidrs: Option<Vec<String>>,
+    /// An ACM (or IAM) certificate: adds HTTPS on 443 and makes HTTP redirect to it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub certificate_arn: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ssl_policy: Option<String>,
+    /// Seconds, 1 to 4000 [default 60].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub idle_timeout: Option<u32>,
+    /// [default: on when env is "prod"].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deletion_protection: Option<bool>,
+    /// An internal ALB in the private subnets [default false: internet-facing, public subnets].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub internal: Option<bool>,
+    /// The service the listener forwards to when no rule matches (same as `route.default`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub default_service: Option<String>,
+}
+
+/// The fields of one `spec.services` entry that alb-up reads; the rest is svc-up's.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+struct ServiceView {
+    port: Option<i64>,
+    route: Option<RouteSpec>,
+    health_check: Option<HealthCheckSpec>,
+    deregistration_delay: Option<i64>,
+}
+
+/// `spec.services.<name>.route`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RouteSpec {
+    pub paths: Vec<String>,
+    pub hosts: Vec<String>,
+    /// Header name to the values any of which matches.
+    pub headers: BTreeMap<String, Vec<String>>,
+    /// An explicit rule priority (1..=50000); otherwise one is picked and kept.
+    pub priority: Option<i64>,
+    /// The listener's default action forwards here.
+    pub default: bool,
+}
+
+/// `spec.services.<name>.health_check`: the target group's health check.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HealthCheckSpec {
+    pub path: Option<String>,
+    pub interval: Option<i64>,
+    pub timeout: Option<i64>,
+    pub healthy: Option<i64>,
+    pub unhealthy: Option<i64>,
+    pub matcher: Option<String>,
+}
+
+/// A target group health check, resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HealthCheck {
+    pub path: String,
+    pub interval: i32,
+    pub timeout: i32,
+    pub healthy: i32,
+    pub unhealthy: i32,
+    pub matcher: String,
+}
+
+/// A rule's match: all conditions must hold; within one, any value.
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Conditions {
+    pub paths: Vec<String>,
+    pub hosts: Vec<String>,
+    pub headers: BTreeMap<String, Vec<String>>,
+}
+
+impl Conditions {
+    pub fn is_empty(&self) -> bool {
+        self.paths.is_empty() && self.hosts.is_empty() && self.headers.is_empty()
+    }
+
+    fn value_count(&self) -> usize {
+        self.paths.len() + self.hosts.len() + self.headers.values().map(Vec::len).sum::<usize>()
+    }
+
+    /// Sorted, for comparing with what AWS holds.
+    pub fn normalized(mut self) -> Self {
+        self.paths.sort();
+        self.hosts.sort();
+        self.hosts.iter_mut().for_each(|h| h.make_ascii_lowercase());
+        self.headers = self
+            .headers
+            .into_iter()
+            .map(|(k, mut v)| {
+                v.sort();
+                (k.to_ascii_lowercase(), v)
+            })
+            .collect();
+        self
+    }
+}
+
+/// One service behind the ALB.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Routed {
+    pub name: String,
+    pub port: u16,
+    pub health: HealthCheck,
+    pub deregistration_delay: u32,
+    /// Empty for a default service without paths: it gets no rule.
+    pub conditions: Conditions,
+    pub priority: Option<u32>,
+}
+
+/// What the spec resolves to.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    pub ingress: Vec<Ipv4Net>,
+    pub certificate_arn: Option<String>,
+    pub ssl_policy: String,
+    pub idle_timeout: u32,
+    pub deletion_protection: bool,
+    pub internal: bool,
+    /// Sorted by name.
+    pub services: Vec<Routed>,
+    pub default_service: Option<String>,
+}
+
+impl Plan {
+    /// The routed services that need a listener rule.
+    pub fn ruled(&self) -> impl Iterator<Item = &Routed> {
+        self.services.iter().filter(|s| !s.conditions.is_empty())
+    }
+
+    /// The lowest and highest port of the routed services (the ALB's egress).
+    pub fn port_range(&self) -> Option<(u16, u16)> {
+        let ports = self.services.iter().map(|s| s.port);
+        Some((ports.clone().min()?, ports.max()?))
+    }
+}
+
+/// Reads `spec.services` loosely (only what alb-up needs) and checks the whole plan.
+pub fn plan(
+    alb: &AlbSpec,
+    services: &BTreeMap<String, serde_json::Value>,
+    env: &str,
+) -> Result<Plan> {
+    let ingress = alb
+        .ingress_cidrs
+        .clone()
+        .unwrap_or_else(|| vec![DEFAULT_INGRESS.to_owned()])
+        .iter()
+        .map(|c| cidr::parse("spec.alb.ingress_cidrs", c))
+        .collect::<Result<Vec<_>>>()?;
+    if ingress.is_empty() {
+        return Err(Error::spec(
+            "spec.alb.ingress_cidrs is empty: nobody could reach the load balancer",
+        ));
+    }
+    if let Some(arn) = &alb.certificate_arn {
+        if !arn.starts_with("arn:") || !(arn.contains(":acm:") || arn.contains(":iam:")) {
+            return Err(Error::spec(format!(
+                "invalid certificate ARN '{arn}': expected arn:aws:acm:REGION:ACCOUNT:certificate/ID"
+            )));
+        }
+    }
+    let idle_timeout = alb.idle_timeout.unwrap_or(DEFAULT_IDLE_TIMEOUT);
+    if !(1..=4000).contains(&idle_timeout) {
+        return Err(Error::spec(format!(
+            "invalid idle timeout {idle_timeout}: AWS allows 1 to 4000 seconds"
+        )));
+    }
+
+    let mut routed = Vec::new();
+    let mut defaults: Vec<String> = alb.default_service.iter().cloned().collect();
+    if let Some(d) = &alb.default_service {
+        if !services.contains_key(d) {
+            let known: Vec<&str> = services.keys().map(String::as_str).collect();
+            return Err(Error::spec(format!(
+                "spec.alb.default_service routes to unknown service '{d}' (spec.services has: {})",
+                if known.is_empty() {
+                    "none".to_owned()
+                } else {
+                    known.join(", ")
+                }
+            )));
+        }
+    }
+    for (name, value) in services {
+        let view: ServiceView = serde_json::from_value(value.clone()).map_err(|e| {
+            Error::spec(format!(
+                "spec.services.{name}: {}",
+                common::error::one_line(&e.to_string())
+            ))
+        })?;
+        let is_default = alb.default_service.as_deref() == Some(name.as_str());
+        let route = match (&view.route, is_default) {
+            (Some(r), _) => r.clone(),
+            // Named as the default service: routed even without a route object.
+            (None, true) => RouteSpec::default(),
+            (None, false) => continue,
+        };
+        if route.default && !is_default {
+            defaults.push(name.clone());
+        }
+        routed.push(routed_service(
+            name,
+            &view,
+            &route,
+            route.default || is_default,
+        )?);
+    }
+    if defaults.len() > 1 {
+        return Err(Error::spec(format!(
+            "more than one default service ({}): only one can take the requests no rule matches",
+            defaults.join(", ")
+        )));
+    }
+    check_priorities(&routed)?;
+    check_duplicates(&routed)?;
+    Ok(Plan {
+        ingress,
+        certificate_arn: alb.certificate_arn.clone(),
+        ssl_policy: alb
+            .ssl_policy
+            .clone()
+            .unwrap_or_else(|| DEFAULT_SSL_POLICY.to_owned()),
+        idle_timeout,
+        deletion_protection: alb.deletion_protection.unwrap_or(env == "prod"),
+        internal: alb.internal.unwrap_or(false),
+        services: routed,
+        default_service: defaults.pop(),
+    })
+}
+
+fn routed_service(
+    name: &str,
+    view: &ServiceView,
+    route: &RouteSpec,
+    is_default: bool,
+) -> Result<Routed> {
+    // The name becomes part of a target group name: letters, digits and hyphens.
+    naming::check_label("service name", name, 64)?;
+    let port = match view.port {
+        Some(p) if (1..=65535).contains(&p) => p as u16,
+        Some(p) => {
+            return Err(Error::spec(format!(
+                "spec.services.{name}.port {p} is not a port (1 to 65535)"
+            )))
+        }
+        None => {
+            return Err(Error::spec(format!(
+                "spec.services.{name} has a route but no port: the target group needs the container port"
+            )))
+        }
+    };
+    let conditions = Conditions {
+        paths: route.paths.clone(),
+        hosts: route.hosts.clone(),
+        headers: route.headers.clone(),
+    };
+    if conditions.is_empty() && !is_default {
+        return Err(Error::spec(format!(
+            "spec.services.{name}.route has no condition: give paths, hosts or headers (or \"default\": true)"
+        )));
+    }
+    if conditions.value_count() > MAX_CONDITION_VALUES {
+        return Err(Error::spec(format!(
+            "spec.services.{name}.route has {} condition values: AWS allows {MAX_CONDITION_VALUES} per rule",
+            conditions.value_count()
+        )));
+    }
+    for p in &conditions.paths {
+        if !p.starts_with('/') || p.len() > 128 {
+            return Err(Error::spec(format!(
+                "spec.services.{name}.route path '{p}' must start with '/' and be at most 128 characters"
+            )));
+        }
+    }
+    for h in &conditions.hosts {
+        if h.is_empty() || h.len() > 128 || h.contains('/') || h.contains(' ') {
+            return Err(Error::spec(format!(
+                "spec.services.{name}.route host '{h}' is not a host name"
+            )));
+        }
+    }
+    for (header, values) in &conditions.headers {
+        if header.is_empty() || header.len() > 40 || values.is_empty() {
+            return Err(Error::spec(format!(
+                "spec.services.{name}.route header '{header}' needs a name of 1-40 characters and at least one value"
+            )));
+        }
+    }
+    let priority = match route.priority {
+        None => None,
+        Some(p) if p >= 1 && p <= i64::from(*PRIORITIES.end()) => Some(p as u32),
+        Some(p) => {
+            return Err(Error::spec(format!(
+                "spec.services.{name}.route.priority {p} is out of range: AWS allows 1 to 50000"
+            )))
+        }
+    };
+    if priority.is_some() && conditions.is_empty() {
+        return Err(Error::spec(format!(
+            "spec.services.{name}.route.priority is set but the route has no condition, so no rule"
+        )));
+    }
+    let delay = view
+        .deregistration_delay
+        .unwrap_or(i64::from(DEFAULT_DEREGISTRATION_DELAY));
+    if !(0..=3600).contains(&delay) {
+        return Err(Error::spec(format!(
+            "spec.services.{name}.deregistration_delay {delay} is out of range: 0 to 3600 seconds"
+        )));
+    }
+    Ok(Routed {
+        name: name.to_owned(),
+        port,
+        health: health_check(name, view.health_check.as_ref())?,
+        deregistration_delay: delay as u32,
+        conditions,
+        priority,
+    })
+}
+
+fn health_check(name: &str, spec: Option<&HealthCheckSpec>) -> Result<HealthCheck> {
+    let spec = spec.cloned().unwrap_or_default();
+    let path = spec.path.unwrap_or_else(|| "/".to_owned());
+    if !path.starts_with('/') || path.len() > 1024 {
+        return Err(Error::spec(format!(
+            "spec.services.{name}.health_check.path '{path}' must start with '/'"
+        )));
+    }
+    let field = |what: &str, value: Option<i64>, default: i64, range: (i64, i64)| {
+        let v = value.unwrap_or(default);
+        if v < range.0 || v > range.1 {
+            Err(Error::spec(format!(
+                "spec.services.{name}.health_check.{what} {v} is out of range: AWS allows {} to {}",
+                range.0, range.1
+            )))
+        } else {
+            Ok(v as i32)
+        }
+    };
+    let interval = field("interval", spec.interval, 30, (5, 300))?;
+    let timeout = field("timeout", spec.timeout, 5, (2, 120))?;
+    let healthy = field("healthy", spec.healthy, 2, (2, 10))?;
+    let unhealthy = field("unhealthy", spec.unhealthy, 3, (2, 10))?;
+    if timeout >= interval {
+        return Err(Error::spec(format!(
+            "spec.services.{name}.health_check.timeout {timeout} must be shorter than the interval {interval}"
+        )));
+    }
+    let matcher = spec.matcher.unwrap_or_else(|| "200-399".to_owned());
+    let valid_code = |c: &str| {
+        let codes: Vec<&str> = c.split('-').collect();
+        codes.len() <= 2
+            && codes.iter().all(|n| {
+                n.len() == 3
+                    && n.chars().all(|c| c.is_ascii_digit())
+                    && (200..=499).contains(&n.parse::<u16>().unwrap_or(0))
+            })
+    };
+    if matcher.is_empty() || !matcher.split(',').all(valid_code) {
+        return Err(Error::spec(format!(
+            "spec.services.{name}.health_check.matcher '{matcher}' is not like 200, 200-399 or 200,204 (codes 200 to 499)"
+        )));
+    }
+    Ok(HealthCheck {
+        path,
+        interval,
+        timeout,
+        healthy,
+        unhealthy,
+        matcher,
+    })
+}
+
+fn check_priorities(routed: &[Routed]) -> Result<()> {
+    let mut seen: BTreeMap<u32, &str> = BTreeMap::new();
+    for s in routed {
+        if let Some(p) = s.priority {
+            if let Some(other) = seen.insert(p, &s.name) {
+                return Err(Error::spec(format!(
+                    "rule priority {p} is given to both {other} and {}: priorities must be unique",
+                    s.name
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Two rules with the same hosts and headers and a common path pattern would
+/// race on priority: the second could never match.
+fn check_duplicates(routed: &[Routed]) -> Result<()> {
+    for (i, a) in routed.iter().enumerate() {
+        for b in &routed[i + 1..] {
+            if a.conditions.is_empty() || b.conditions.is_empty() {
+                continue;
+            }
+            let (ca, cb) = (
+                a.conditions.clone().normalized(),
+                b.conditions.clone().normalized(),
+            );
+            if ca.hosts != cb.hosts || ca.headers != cb.headers {
+                continue;
+            }
+            let pa: BTreeSet<&String> = ca.paths.iter().collect();
+            if let Some(p) = cb.paths.iter().find(|p| pa.contains(p)) {
+                return Err(Error::spec(format!(
+                    "duplicate path '{p}': routed to both {} and {}",
+                    a.name, b.name
+                )));
+            }
+            if ca.paths.is_empty() && cb.paths.is_empty() {
+                return Err(Error::spec(format!(
+                    "duplicate route: {} and {} match the same hosts and headers",
+                    a.name, b.name
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The first priority a new rule tries, and the step between them: room to slot
+/// explicit priorities in between by hand.
+pub const FIRST_PRIORITY: u32 = 100;
+pub const PRIORITY_STEP: u32 = 10;
+
+/// Each ruled service's priority. Explicit priorities win; a service whose rule
+/// already exists keeps its priority; a new one takes the lowest free slot of
+/// 100, 110, 120... (skipping `taken`, the priorities of rules that are not ours).
+/// So adding or removing a service never renumbers another.
+pub fn assign_priorities(
+    ruled: &[(&str, Option<u32>)],
+    existing: &BTreeMap<String, u32>,
+    taken: &BTreeSet<u32>,
+) -> Result<BTreeMap<String, u32>> {
+    let mut used: BTreeSet<u32> = taken.clone();
+    let mut out = BTreeMap::new();
+    for (name, p) in ruled {
+        if let Some(p) = p {
+            used.insert(*p);
+            out.insert((*name).to_owned(), *p);
+        }
+    }
+    for (name, p) in ruled {
+        if p.is_some() {
+            continue;
+        }
+        if let Some(&have) = existing.get(*name) {
+            if used.insert(have) {
+                out.insert((*name).to_owned(), have);
+            }
+        }
+    }
+    let mut next = FIRST_PRIORITY;
+    for (name, _) in ruled {
+        if out.contains_key(*name) {
+            continue;
+        }
+        while used.contains(&next) {
+            next += PRIORITY_STEP;
+        }
+        if !PRIORITIES.contains(&next) {
+            return Err(Error::spec("no free listener rule priority left"));
+        }
+        used.insert(next);
+        out.insert((*name).to_owned(), next);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn services(v: serde_json::Value) -> BTreeMap<String, serde_json::Value> {
+        serde_json::from_value(v).unwrap()
+    }
+
+    fn seed_001() -> BTreeMap<String, serde_json::Value> {
+        services(json!({
+            "frontend": {"port": 3000, "cpu": 512, "route": {"default": true}, "health_check": {"path": "/"}},
+            "api-gateway": {"port": 8080, "image": "x", "route": {"paths": ["/api/*"]}, "health_check": {"path": "/health"}},
+            "processing": {"port": 9000}
+        }))
+    }
+
+    fn err(alb: &AlbSpec, s: serde_json::Value) -> String {
+        plan(alb, &services(s), "dev").unwrap_err().to_string()
+    }
+
+    #[test]
+    fn seed_001_routes_two_services_and_defaults_to_the_frontend() {
+        let p = plan(&AlbSpec::default(), &seed_001(), "dev").unwrap();
+        let names: Vec<&str> = p.services.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["api-gateway", "frontend"]);
+        assert_eq!(p.default_service.as_deref(), Some("frontend"));
+        assert_eq!(p.ruled().count(), 1);
+        assert_eq!(p.port_range(), Some((3000, 8080)));
+        let api = &p.services[0];
+        assert_eq!(api.health.path, "/health");
+        assert_eq!(
+            (
+                api.health.healthy,
+                api.health.unhealthy,
+                api.health.interval
+            ),
+            (2, 3, 30)
+        );
+        assert!(!p.deletion_protection);
+        assert!(
+            plan(&AlbSpec::default(), &seed_001(), "prod")
+                .unwrap()
+                .deletion_protection
+        );
+    }
+
+    #[test]
+    fn bad_routes_are_refused() {
+        let a = AlbSpec::default();
+        assert!(err(&a, json!({"a": {"port": 1, "route": {"paths": ["/x"]}}, "b": {"port": 2, "route": {"paths": ["/x"]}}})).contains("duplicate path"));
+        // The same path on different hosts is fine.
+        assert!(plan(&a, &services(json!({"a": {"port": 1, "route": {"paths": ["/x"], "hosts": ["a.example.com"]}}, "b": {"port": 2, "route": {"paths": ["/x"]}}})), "dev").is_ok());
+        assert!(err(&a, json!({"a": {"port": 1, "route": {}}})).contains("no condition"));
+        assert!(err(&a, json!({"a": {"port": 1, "route": {"default": true}}, "b": {"port": 2, "route": {"default": true}}})).contains("more than one default"));
+        assert!(err(&a, json!({"a": {"route": {"paths": ["/a"]}}})).contains("no port"));
+        assert!(
+            err(&a, json!({"a": {"port": 0, "route": {"paths": ["/a"]}}})).contains("not a port")
+        );
+        assert!(err(&a, json!({"a": {"port": 1, "route": {"paths": ["/a"]}, "health_check": {"path": "health"}}})).contains("must start with '/'"));
+        assert!(err(&a, json!({"a": {"port": 1, "route": {"paths": ["/a","/b","/c"], "hosts": ["h"], "headers": {"x": ["1","2"]}}}})).contains("condition values"));
+        assert!(err(
+            &a,
+            json!({"a": {"port": 1, "route": {"paths": ["/a"], "priority": 0}}})
+        )
+        .contains("out of range"));
+        assert!(err(&a, json!({"a": {"port": 1, "route": {"paths": ["/a"], "priority": 5}}, "b": {"port": 1, "route": {"paths": ["/b"], "priority": 5}}})).contains("priority 5"));
+        assert!(err(&a, json!({"a": {"port": 1, "route": {"path": ["/a"]}}})).contains("path"));
+        let unknown = AlbSpec {
+            default_service: Some("web".into()),
+            ..Default::default()
+        };
+        assert!(err(&unknown, json!({"a": {"port": 1}})).contains("unknown service 'web'"));
+        let cidr = AlbSpec {
+            ingress_cidrs: Some(vec!["10.0.0.1/8".into()]),
+            ..Default::default()
+        };
+        assert!(err(&cidr, json!({})).contains("10.0.0.1/8"));
+    }
+
+    #[test]
+    fn priorities_are_stable_when_services_come_and_go() {
+        let none = BTreeSet::new();
+        let first =
+            assign_priorities(&[("api", None), ("web", None)], &BTreeMap::new(), &none).unwrap();
+        assert_eq!(first["api"], 100);
+        assert_eq!(first["web"], 110);
+        // "admin" sorts first but arrives later: the others keep theirs.
+        let second = assign_priorities(
+            &[("admin", None), ("api", None), ("web", None)],
+            &first,
+            &none,
+        )
+        .unwrap();
+        assert_eq!(
+            (second["api"], second["web"], second["admin"]),
+            (100, 110, 120)
+        );
+        // Removing api leaves web alone; a newcomer reuses the freed slot.
+        let mut third_existing = second.clone();
+        third_existing.remove("api");
+        let third = assign_priorities(
+            &[("admin", None), ("new", None), ("web", None)],
+            &third_existing,
+            &none,
+        )
+        .unwrap();
+        assert_eq!(
+            (third["admin"], third["web"], third["new"]),
+            (120, 110, 100)
+        );
+        // Explicit wins, and a service pushed off its old slot moves to a free one.
+        let fourth =
+            assign_priorities(&[("admin", None), ("web", Some(120))], &second, &none).unwrap();
+        assert_eq!((fourth["web"], fourth["admin"]), (120, 100));
+        // Priorities held by rules that are not ours are skipped.
+        let foreign: BTreeSet<u32> = [100].into();
+        let fifth = assign_priorities(&[("api", None)], &BTreeMap::new(), &foreign).unwrap();
+        assert_eq!(fifth["api"], 110);
+    }
+}

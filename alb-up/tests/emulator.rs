@@ -1,0 +1,426 @@
+//! alb-up against the emulator: seed 001's routing (frontend as the default,
+//! the API under /api/*, an unrouted worker), what exists afterwards as read
+//! independently through the SDK, that a re-run changes nothing, that rule
+//! priorities survive services coming and going, HTTPS with a real (emulated)
+//! ACM certificate, and that teardown removes exactly this stack's ALB.
+
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+
+use aws_sdk_elasticloadbalancingv2::types::{ActionTypeEnum, Listener, Rule};
+use serde_json::{json, Value};
+use testkit::{json, unique_stack, Emulator};
+
+fn run(em: &Emulator, tool: &str, args: &[&str], stdin: &str) -> (Value, String) {
+    let out = em
+        .tool(tool)
+        .args(args)
+        .write_stdin(stdin)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(out.status.success(), "{tool} failed: {stderr}");
+    (json(&out.stdout), stderr)
+}
+
+/// net-up for a two-AZ network without NAT, then seed 001's services.
+fn network_with_services(em: &Emulator, stack: &str, env: &str) -> Value {
+    let (mut doc, _) = run(
+        em,
+        "net-up",
+        &[
+            "-n", "--stack", stack, "--env", env, "--azs", "2", "--nat", "none",
+        ],
+        "",
+    );
+    doc["spec"]["services"] = json!({
+        "frontend": {"port": 3000, "cpu": 512, "memory": 1024, "image": "frontend:1",
+                     "route": {"default": true}, "health_check": {"path": "/"}},
+        "api": {"port": 8080, "cpu": 1024, "route": {"paths": ["/api/*"]},
+                "health_check": {"path": "/health", "healthy": 2, "unhealthy": 3, "interval": 30}},
+        "processing": {"port": 9000, "cpu": 2048}
+    });
+    doc
+}
+
+fn alb_up(em: &Emulator, doc: &Value, args: &[&str]) -> (Value, String) {
+    let mut all = vec!["-v"];
+    all.extend_from_slice(args);
+    run(em, "alb-up", &all, &doc.to_string())
+}
+
+/// A context for the library calls (teardown) and the SDK configuration of the
+/// checks, from the same environment the tools get.
+fn context(em: &Emulator, rt: &tokio::runtime::Runtime, stack: &str, env: &str) -> common::Context {
+    static ENV: OnceLock<()> = OnceLock::new();
+    ENV.get_or_init(|| {
+        std::env::set_var("AWS_ENDPOINT_URL", &em.endpoint);
+        std::env::set_var("AWS_ACCESS_KEY_ID", "testing");
+        std::env::set_var("AWS_SECRET_ACCESS_KEY", "testing");
+        std::env::set_var("AWS_REGION", "us-east-1");
+        std::env::set_var("AWS_EC2_METADATA_DISABLED", "true");
+        std::env::set_var("FP_RETRY_BUDGET_SECS", "20");
+    });
+    common::Context {
+        tool: "alb-up-test".into(),
+        stack: stack.into(),
+        env: env.into(),
+        region: "us-east-1".into(),
+        user_tags: BTreeMap::new(),
+        sdk: rt.block_on(common::aws::sdk_config("us-east-1")),
+        report: common::runner::Report::default(),
+    }
+}
+
+fn elb(em: &Emulator, rt: &tokio::runtime::Runtime) -> aws_sdk_elasticloadbalancingv2::Client {
+    aws_sdk_elasticloadbalancingv2::Client::new(&context(em, rt, "probe", "dev").sdk)
+}
+
+fn listeners(em: &Emulator, rt: &tokio::runtime::Runtime, lb: &str) -> Vec<Listener> {
+    rt.block_on(
+        elb(em, rt)
+            .describe_listeners()
+            .load_balancer_arn(lb)
+            .send(),
+    )
+    .unwrap()
+    .listeners()
+    .to_vec()
+}
+
+fn rules(em: &Emulator, rt: &tokio::runtime::Runtime, listener: &str) -> Vec<Rule> {
+    rt.block_on(elb(em, rt).describe_rules().listener_arn(listener).send())
+        .unwrap()
+        .rules()
+        .iter()
+        .filter(|r| r.is_default() != Some(true))
+        .cloned()
+        .collect()
+}
+
+fn attributes(em: &Emulator, rt: &tokio::runtime::Runtime, lb: &str) -> BTreeMap<String, String> {
+    rt.block_on(
+        elb(em, rt)
+            .describe_load_balancer_attributes()
+            .load_balancer_arn(lb)
+            .send(),
+    )
+    .unwrap()
+    .attributes()
+    .iter()
+    .map(|a| (a.key().unwrap().to_owned(), a.value().unwrap().to_owned()))
+    .collect()
+}
+
+/// A rule's path patterns, in whichever form the answer holds them.
+fn paths(r: &Rule) -> Vec<String> {
+    r.conditions()
+        .iter()
+        .filter(|c| c.field() == Some("path-pattern"))
+        .flat_map(|c| {
+            let config = c.path_pattern_config().map(|p| p.values().to_vec());
+            config.unwrap_or_else(|| c.values().to_vec())
+        })
+        .collect()
+}
+
+fn forward_target(actions: &[aws_sdk_elasticloadbalancingv2::types::Action]) -> Option<String> {
+    let [a] = actions else { return None };
+    assert_eq!(a.r#type(), Some(&ActionTypeEnum::Forward));
+    a.target_group_arn().map(str::to_owned)
+}
+
+fn counts(em: &Emulator, stack: &str, env: &str) -> BTreeMap<String, usize> {
+    em.inventory("us-east-1", stack, env).counts()
+}
+
+fn alb_counts(c: &BTreeMap<String, usize>) -> [usize; 4] {
+    let n = |k: &str| c.get(k).copied().unwrap_or(0);
+    [
+        n("load_balancer"),
+        n("listener"),
+        n("target_group"),
+        n("listener_rule"),
+    ]
+}
+
+/// Tears the ALB down through the library, then the network through `teardown`.
+fn teardown(em: &Emulator, rt: &tokio::runtime::Runtime, stack: &str, env: &str, alb: &Value) {
+    let ctx = context(em, rt, stack, env);
+    let section: common::sections::Alb = serde_json::from_value(alb.clone()).unwrap();
+    let found = rt
+        .block_on(alb_up::teardown::discover(&ctx, Some(&section)))
+        .unwrap();
+    let kinds: Vec<&str> = found.plan(&ctx).iter().map(|s| s.kind).collect();
+    assert!(
+        kinds.contains(&"load balancer") && kinds.contains(&"security group"),
+        "{kinds:?}"
+    );
+    let left = common::plan::Leftovers::default();
+    rt.block_on(found.destroy(&ctx, &left));
+    left.into_result()
+        .expect("the ALB layer went away completely");
+    assert!(rt
+        .block_on(alb_up::teardown::discover(&ctx, Some(&section)))
+        .unwrap()
+        .is_empty());
+    let out = em
+        .tool("teardown")
+        .args(["-n", "--stack", stack, "--env", env])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "teardown failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        em.inventory("us-east-1", stack, env).is_empty(),
+        "{:?}",
+        em.inventory("us-east-1", stack, env)
+    );
+}
+
+#[test]
+fn seed_001_routing_converges_keeps_priorities_and_tears_down() {
+    let em = Emulator::shared();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let stack = unique_stack("alb");
+    let doc = network_with_services(em, &stack, "dev");
+    let (out, _) = alb_up(em, &doc, &[]);
+    let alb = &out["alb"];
+
+    // What exists, read independently of the tool.
+    let inv = counts(em, &stack, "dev");
+    assert_eq!(alb_counts(&inv), [1, 1, 2, 1], "{inv:?}");
+    assert_eq!(inv["security_group"], 1, "the ALB's group: {inv:?}");
+    assert_eq!(
+        out["spec"]["alb"],
+        json!({}),
+        "nothing overridden, nothing recorded"
+    );
+    assert_eq!(alb["default_service"], "frontend");
+    assert!(alb["dns_name"]
+        .as_str()
+        .unwrap()
+        .contains("elb.amazonaws.com"));
+    assert!(alb.get("https_listener_arn").is_none());
+    let tgs = alb["target_groups"].as_object().unwrap();
+    assert_eq!(tgs.keys().collect::<Vec<_>>(), ["api", "frontend"]);
+    assert_eq!(alb["target_groups"]["api"]["port"], 8080);
+    assert_eq!(alb["rules"].as_object().unwrap().len(), 1);
+    let api_priority = alb["rules"]["api"]["priority"].as_u64().unwrap();
+
+    let lb = alb["arn"].as_str().unwrap();
+    let ls = listeners(em, &rt, lb);
+    assert_eq!(ls.len(), 1);
+    assert_eq!(ls[0].port(), Some(80));
+    assert_eq!(
+        forward_target(ls[0].default_actions()).as_deref(),
+        alb["target_groups"]["frontend"]["arn"].as_str(),
+        "no rule matched: the frontend"
+    );
+    let rs = rules(em, &rt, ls[0].listener_arn().unwrap());
+    assert_eq!(rs.len(), 1);
+    assert_eq!(paths(&rs[0]), ["/api/*"]);
+    assert_eq!(rs[0].priority(), Some(api_priority.to_string().as_str()));
+    assert_eq!(
+        forward_target(rs[0].actions()).as_deref(),
+        alb["target_groups"]["api"]["arn"].as_str()
+    );
+
+    // Target groups: IP targets, health checks as asked, deregistration delay.
+    let tg = rt
+        .block_on(
+            elb(em, &rt)
+                .describe_target_groups()
+                .target_group_arns(alb["target_groups"]["api"]["arn"].as_str().unwrap())
+                .send(),
+        )
+        .unwrap();
+    let tg = &tg.target_groups()[0];
+    assert_eq!(tg.target_type().map(|t| t.as_str()), Some("ip"));
+    assert_eq!(tg.health_check_path(), Some("/health"));
+    assert_eq!(
+        (
+            tg.healthy_threshold_count(),
+            tg.unhealthy_threshold_count(),
+            tg.health_check_interval_seconds()
+        ),
+        (Some(2), Some(3), Some(30))
+    );
+    assert_eq!(tg.matcher().and_then(|m| m.http_code()), Some("200-399"));
+    let tg_attrs = rt
+        .block_on(
+            elb(em, &rt)
+                .describe_target_group_attributes()
+                .target_group_arn(tg.target_group_arn().unwrap())
+                .send(),
+        )
+        .unwrap();
+    assert!(tg_attrs.attributes().iter().any(|a| a.key()
+        == Some("deregistration_delay.timeout_seconds")
+        && a.value() == Some("30")));
+
+    // Load balancer attributes.
+    let attrs = attributes(em, &rt, lb);
+    assert_eq!(
+        attrs["routing.http.drop_invalid_header_fields.enabled"],
+        "true"
+    );
+    assert_eq!(attrs["deletion_protection.enabled"], "false");
+    assert_eq!(attrs["idle_timeout.timeout_seconds"], "60");
+
+    // The security group: 80 from anywhere in; out only to 3000-8080 in the VPC.
+    let ec2 = aws_sdk_ec2::Client::new(&context(em, &rt, &stack, "dev").sdk);
+    let sg = rt
+        .block_on(
+            ec2.describe_security_groups()
+                .group_ids(alb["security_group_id"].as_str().unwrap())
+                .send(),
+        )
+        .unwrap();
+    let sg = &sg.security_groups()[0];
+    let grants = |perms: &[aws_sdk_ec2::types::IpPermission]| -> Vec<(i32, i32, String)> {
+        let mut v: Vec<_> = perms
+            .iter()
+            .flat_map(|p| {
+                p.ip_ranges().iter().map(|r| {
+                    (
+                        p.from_port().unwrap_or(-1),
+                        p.to_port().unwrap_or(-1),
+                        r.cidr_ip().unwrap_or_default().to_owned(),
+                    )
+                })
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(
+        grants(sg.ip_permissions()),
+        [(80, 80, "0.0.0.0/0".to_owned())]
+    );
+    assert_eq!(
+        grants(sg.ip_permissions_egress()),
+        [(
+            3000,
+            8080,
+            doc["network"]["cidr"].as_str().unwrap().to_owned()
+        )]
+    );
+
+    // A second run changes nothing.
+    let before = em.inventory("us-east-1", &stack, "dev");
+    let (again, log) = alb_up(em, &doc, &[]);
+    assert!(
+        !log.contains("created") && !log.contains("updated"),
+        "{log}"
+    );
+    assert_eq!(again["alb"], out["alb"]);
+    assert_eq!(em.inventory("us-east-1", &stack, "dev"), before);
+
+    // Adding admin keeps api's priority, whatever admin's name sorts like.
+    let mut with_admin = doc.clone();
+    with_admin["spec"]["services"]["admin"] =
+        json!({"port": 8081, "route": {"paths": ["/admin/*"]}});
+    let (added, _) = alb_up(em, &with_admin, &[]);
+    assert_eq!(added["alb"]["rules"]["api"], out["alb"]["rules"]["api"]);
+    let admin_priority = added["alb"]["rules"]["admin"]["priority"].as_u64().unwrap();
+    assert_ne!(admin_priority, api_priority);
+    assert_eq!(alb_counts(&counts(em, &stack, "dev")), [1, 1, 3, 2]);
+
+    // Removing it deletes only its rule and its target group.
+    let (removed, log) = alb_up(em, &doc, &[]);
+    assert_eq!(removed["alb"]["rules"], out["alb"]["rules"], "{log}");
+    assert_eq!(removed["alb"]["target_groups"], out["alb"]["target_groups"]);
+    assert_eq!(alb_counts(&counts(em, &stack, "dev")), [1, 1, 2, 1]);
+    let rs = rules(em, &rt, ls[0].listener_arn().unwrap());
+    assert_eq!(rs.len(), 1);
+    assert_eq!(rs[0].rule_arn(), out["alb"]["rules"]["api"]["arn"].as_str());
+
+    // Another stack with the same spec next to it; tearing the first down leaves it alone.
+    let other = unique_stack("albother");
+    let other_doc = network_with_services(em, &other, "dev");
+    let (other_out, _) = alb_up(em, &other_doc, &[]);
+    let other_before = em.inventory("us-east-1", &other, "dev");
+    assert_eq!(alb_counts(&other_before.counts()), [1, 1, 2, 1]);
+
+    teardown(em, &rt, &stack, "dev", &out["alb"]);
+    assert_eq!(em.inventory("us-east-1", &other, "dev"), other_before);
+    teardown(em, &rt, &other, "dev", &other_out["alb"]);
+}
+
+#[test]
+fn a_certificate_adds_https_and_prod_turns_deletion_protection_on() {
+    let em = Emulator::shared();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let stack = unique_stack("albtls");
+    let doc = network_with_services(em, &stack, "prod");
+    // The emulator checks listener certificates against ACM, as AWS does.
+    let acm = aws_sdk_acm::Client::new(&context(em, &rt, &stack, "prod").sdk);
+    let cert = rt
+        .block_on(
+            acm.request_certificate()
+                .domain_name("shop.example.com")
+                .send(),
+        )
+        .unwrap()
+        .certificate_arn()
+        .unwrap()
+        .to_owned();
+    let (out, _) = alb_up(em, &doc, &["--certificate-arn", &cert]);
+    let alb = &out["alb"];
+    assert_eq!(
+        out["spec"]["alb"]["certificate_arn"],
+        cert.as_str(),
+        "the flag is recorded"
+    );
+    let lb = alb["arn"].as_str().unwrap();
+    assert_eq!(
+        attributes(em, &rt, lb)["deletion_protection.enabled"],
+        "true"
+    );
+
+    let ls = listeners(em, &rt, lb);
+    assert_eq!(ls.len(), 2);
+    let http = ls.iter().find(|l| l.port() == Some(80)).unwrap();
+    let https = ls.iter().find(|l| l.port() == Some(443)).unwrap();
+    assert_eq!(
+        Some(https.listener_arn().unwrap()),
+        alb["https_listener_arn"].as_str()
+    );
+    let [redirect] = http.default_actions() else {
+        panic!("one default action")
+    };
+    assert_eq!(redirect.r#type(), Some(&ActionTypeEnum::Redirect));
+    let r = redirect.redirect_config().unwrap();
+    assert_eq!((r.protocol(), r.port()), (Some("HTTPS"), Some("443")));
+    assert_eq!(r.status_code().map(|s| s.as_str()), Some("HTTP_301"));
+    assert_eq!(
+        https
+            .certificates()
+            .first()
+            .and_then(|c| c.certificate_arn()),
+        Some(cert.as_str())
+    );
+    assert_eq!(
+        forward_target(https.default_actions()).as_deref(),
+        alb["target_groups"]["frontend"]["arn"].as_str()
+    );
+    // The rule serves on HTTPS; HTTP only redirects.
+    assert_eq!(rules(em, &rt, https.listener_arn().unwrap()).len(), 1);
+    assert!(rules(em, &rt, http.listener_arn().unwrap()).is_empty());
+    assert_eq!(alb_counts(&counts(em, &stack, "prod")), [1, 2, 2, 1]);
+
+    // Re-running with the certificate from the recorded spec changes nothing.
+    let (again, log) = alb_up(em, &out, &[]);
+    assert!(
+        !log.contains("created") && !log.contains("updated"),
+        "{log}"
+    );
+    assert_eq!(again["alb"], out["alb"]);
+
+    // Teardown turns protection off itself.
+    teardown(em, &rt, &stack, "prod", alb);
+}

@@ -1,0 +1,94 @@
+//! The ALB layer's resources in the emulator: this stack's load balancers and
+//! target groups (by their tags, whatever their names), the listeners of those
+//! load balancers and the listener rules beyond each listener's default. The
+//! ALB's security group is counted with the EC2 resources.
+
+use aws_sdk_elasticloadbalancingv2::types::Tag;
+use aws_sdk_elasticloadbalancingv2::Client;
+
+use super::{owned_pairs, Inventory};
+
+/// Which of `arns` carry this stack's tags (DescribeTags takes 20 at a time).
+async fn owned_arns(elb: &Client, arns: Vec<String>, stack: &str, env: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for chunk in arns.chunks(20) {
+        let tags = elb
+            .describe_tags()
+            .set_resource_arns(Some(chunk.to_vec()))
+            .send()
+            .await
+            .expect("DescribeTags");
+        for d in tags.tag_descriptions() {
+            let pairs = d
+                .tags()
+                .iter()
+                .map(|t: &Tag| (t.key().unwrap_or_default(), t.value().unwrap_or_default()));
+            if owned_pairs(pairs, stack, env) {
+                out.push(d.resource_arn().unwrap_or_default().to_owned());
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+pub(super) async fn read(sdk: &aws_config::SdkConfig, inv: &mut Inventory, stack: &str, env: &str) {
+    let elb = Client::new(sdk);
+    let lbs = elb
+        .describe_load_balancers()
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .expect("DescribeLoadBalancers");
+    let arns = lbs
+        .iter()
+        .filter_map(|l| l.load_balancer_arn().map(str::to_owned))
+        .collect();
+    for lb in owned_arns(&elb, arns, stack, env).await {
+        inv.add("load_balancer", Some(&lb));
+        let listeners = elb
+            .describe_listeners()
+            .load_balancer_arn(&lb)
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .expect("DescribeListeners");
+        for l in &listeners {
+            let Some(arn) = l.listener_arn() else {
+                continue;
+            };
+            inv.add("listener", Some(arn));
+            let rules = elb
+                .describe_rules()
+                .listener_arn(arn)
+                .into_paginator()
+                .items()
+                .send()
+                .try_collect()
+                .await
+                .expect("DescribeRules");
+            for r in rules.iter().filter(|r| r.is_default() != Some(true)) {
+                inv.add("listener_rule", r.rule_arn());
+            }
+        }
+    }
+    let tgs = elb
+        .describe_target_groups()
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .expect("DescribeTargetGroups");
+    let arns = tgs
+        .iter()
+        .filter_map(|t| t.target_group_arn().map(str::to_owned))
+        .collect();
+    for tg in owned_arns(&elb, arns, stack, env).await {
+        inv.add("target_group", Some(&tg));
+    }
+}
