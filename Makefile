@@ -12,7 +12,7 @@ BIN := $(CARGO_TARGET_DIR)/debug
 export PATH := $(BIN):$(PATH)
 ENV ?= dev
 
-.PHONY: build test lint emulator demo
+.PHONY: build test lint emulator demo bench
 
 build:
 	cargo build --workspace
@@ -29,3 +29,8 @@ lint:
 
 demo: build
 	scripts/demo.sh
+
+# Speed, measured: figures from the release build against the emulator.
+bench: emulator
+	cargo build --workspace --release
+	PROFILE=release scripts/bench.sh

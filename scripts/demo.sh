@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# The main job on the local emulator: start it, bring a network up, show the
-# document, tear it down, check nothing is left, stop the emulator.
+# The main job on the local emulator: start it (installing it if needed), bring the
+# microservices reference stack up through the pipeline, print a summary, tear it
+# down, check that nothing is left, and stop the emulator.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 export PATH=${CARGO_TARGET_DIR:-$HOME/.cache/fargate-pipes/target}/debug:$PATH
 export FP_EMULATOR_PORT=${FP_EMULATOR_PORT:-4598}
+stack_file=${1:-$root/stacks/microservices.json}
+env=${ENV:-dev}
 
 started=0
 if ! "$root/scripts/local-aws" status 2>/dev/null; then started=1; fi
@@ -12,15 +15,32 @@ eval "$("$root/scripts/local-aws" start)"
 cleanup() { if [[ $started == 1 ]]; then "$root/scripts/local-aws" stop; fi; }
 trap cleanup EXIT
 
-stack=demo env=dev
-echo "== net-up --stack $stack --env $env --azs 3 --nat per-az" >&2
-net-up -n -v --stack $stack --env $env --azs 3 --nat per-az > /tmp/fp-demo.json
-echo "== the document (jq .network)" >&2
-jq '.network | {vpc_id, azs, public_subnet_ids, private_subnet_ids, nat_gateway_ids, nat_public_ips}' /tmp/fp-demo.json
-echo "== teardown --dry-run" >&2
-teardown --dry-run < /tmp/fp-demo.json | jq -r '.plan[] | "\(.kind)\t\(.name)\t\(.id)"'
+mkdir -p "$root/out"
+doc=$root/out/demo-$env.json
+echo "== up: net-up --env $env < $(basename "$stack_file") | ecr-up | secrets-up | cluster-up | alb-up" >&2
+time (net-up --env "$env" -v < "$stack_file" | ecr-up -v | secrets-up -v | cluster-up -v | alb-up -v > "$doc")
+
+echo "== summary (jq over $doc)" >&2
+jq '{
+  stack, env, region,
+  vpc: .network.vpc_id,
+  nat_gateways: (.network.nat_gateway_ids | length),
+  alb_dns_name: .alb.dns_name,
+  routes: ((.alb.rules // {}) | map_values(.priority)),
+  repositories: ((.ecr.repositories // {}) | map_values(.url)),
+  secrets: ((.secrets // {}) | map_values(.arn)),
+  cluster: .cluster.name,
+  capacity: .cluster.default_strategy
+}' "$doc"
+
+echo "== re-run: nothing changes" >&2
+net-up < "$doc" | ecr-up | secrets-up | cluster-up | alb-up | cmp -s - "$doc" && echo "identical document" >&2
+
+echo "== teardown --dry-run | count" >&2
+teardown --dry-run < "$doc" | jq -r '.plan | group_by(.kind) | map("\(length) \(.[0].kind)") | .[]' >&2
+
 echo "== teardown" >&2
-teardown -v < /tmp/fp-demo.json > /dev/null
-left=$(teardown -n --stack $stack --env $env --dry-run | jq '.plan | length')
+time (teardown --force-delete-secrets < "$doc" > /dev/null)
+left=$(teardown -n --stack "$(jq -r .stack "$doc")" --env "$env" --dry-run | jq '.plan | length')
 echo "== left behind: $left" >&2
 [[ $left == 0 ]]

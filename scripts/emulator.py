@@ -8,7 +8,7 @@ below hold everywhere:
 * every extension module in scripts/emulator_ext/ is loaded (operations moto lacks);
 * with --exit-with-parent the server exits when its stdin closes, so a test
   binary that dies never leaves an emulator behind;
-* with --faults FILE the fault injector from tests/faults.py wraps the app.
+* with --faults the fault injector from tests/faults.py wraps the app.
 
 It prints one line, `ready http://127.0.0.1:PORT`, once it accepts connections.
 """
@@ -36,7 +36,8 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
     parser.add_argument("--exit-with-parent", action="store_true")
-    parser.add_argument("--faults", help="JSON fault plan for tests/faults.py")
+    parser.add_argument("--faults", action="store_true",
+                        help="put the fault injector of tests/faults.py in front (plans are POSTed to /_faults/plan)")
     args = parser.parse_args()
 
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
@@ -48,7 +49,7 @@ def main() -> None:
 
     app = DomainDispatcherApplication(create_backend_app)
     if args.faults:
-        app = load_module(ROOT / "tests" / "faults.py").FaultInjector(app, args.faults)
+        app = load_module(ROOT / "tests" / "faults.py").FaultInjector(app)
 
     server = make_server(args.host, args.port, app, threaded=True)
     if args.exit_with_parent:

@@ -23,18 +23,23 @@ pub async fn region_from_environment() -> Option<String> {
 
 /// The shared SDK configuration for a region.
 ///
-/// Retries are adaptive (client-side rate limiting when AWS throttles) with more
-/// attempts than the default three: a platform makes hundreds of calls and a
-/// throttled account answers a share of them with "Rate exceeded".
+/// Retries are adaptive by default (client-side rate limiting when AWS throttles)
+/// with more attempts than the SDK's three: a platform makes hundreds of calls and
+/// a throttled account answers a share of them with "Rate exceeded". The standard
+/// `AWS_RETRY_MODE` and `AWS_MAX_ATTEMPTS` variables override both.
 pub async fn sdk_config(region: &str) -> SdkConfig {
-    let attempts = std::env::var("FP_MAX_ATTEMPTS")
+    let attempts = std::env::var("AWS_MAX_ATTEMPTS")
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(10);
+    let retry = match std::env::var("AWS_RETRY_MODE").as_deref() {
+        Ok("standard") => RetryConfig::standard(),
+        _ => RetryConfig::adaptive(),
+    };
     aws_config::defaults(BehaviorVersion::latest())
         .region(Region::new(region.to_owned()))
         .retry_config(
-            RetryConfig::adaptive()
+            retry
                 .with_max_attempts(attempts)
                 .with_initial_backoff(Duration::from_millis(100))
                 .with_max_backoff(Duration::from_secs(20)),

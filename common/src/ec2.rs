@@ -203,10 +203,12 @@ pub async fn find_group(
 /// rules made exactly the wanted ones (missing authorized, extra revoked).
 pub async fn ensure_group(ec2: &Client, ctx: &Context, spec: &GroupSpec<'_>) -> Result<String> {
     let name = ctx.name(spec.component);
+    let fresh;
     let group = match find_group(ec2, ctx, spec.vpc_id, spec.component).await? {
         Some(g) => {
             let id = g.group_id().unwrap_or_default().to_owned();
             ctx.report.adopted("security group", &name, &id);
+            fresh = false;
             g
         }
         None => {
@@ -223,6 +225,7 @@ pub async fn ensure_group(ec2: &Client, ctx: &Context, spec: &GroupSpec<'_>) -> 
                 .unwrap_or_default()
                 .to_owned();
             ctx.report.created("security group", &name, &id);
+            fresh = true;
             let described =
                 retry::after_create(&format!("DescribeSecurityGroups {id}"), || async {
                     ec2.describe_security_groups()
@@ -241,6 +244,7 @@ pub async fn ensure_group(ec2: &Client, ctx: &Context, spec: &GroupSpec<'_>) -> 
     };
     let id = group.group_id().unwrap_or_default().to_owned();
     converge_rules(
+        fresh,
         ec2,
         ctx,
         &name,
@@ -252,6 +256,7 @@ pub async fn ensure_group(ec2: &Client, ctx: &Context, spec: &GroupSpec<'_>) -> 
     .await?;
     if let Some(egress) = &spec.egress {
         converge_rules(
+            fresh,
             ec2,
             ctx,
             &name,
@@ -271,7 +276,19 @@ enum Direction {
     Egress,
 }
 
+/// Rule changes on an existing group are updates; on a group just created they are
+/// part of creating it.
+fn note_rules(ctx: &Context, fresh: bool, name: &str, what: &str) {
+    if fresh {
+        tracing::debug!("security group {name}: {what}");
+    } else {
+        ctx.report.updated("security group", name, what);
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
 async fn converge_rules(
+    fresh: bool,
     ec2: &Client,
     ctx: &Context,
     name: &str,
@@ -326,8 +343,7 @@ async fn converge_rules(
                 Err(e)
             }
         })?;
-        ctx.report
-            .updated("security group", name, &format!("{n} {what} rule(s) added"));
+        note_rules(ctx, fresh, name, &format!("{n} {what} rule(s) added"));
     }
     if !extra.is_empty() {
         let n = extra.len();
@@ -349,11 +365,7 @@ async fn converge_rules(
                 .map(|_| ())
                 .aws(format!("RevokeSecurityGroupEgress {name}"))?,
         }
-        ctx.report.updated(
-            "security group",
-            name,
-            &format!("{n} {what} rule(s) removed"),
-        );
+        note_rules(ctx, fresh, name, &format!("{n} {what} rule(s) removed"));
     }
     Ok(())
 }

@@ -332,13 +332,17 @@ fn init_logging(tool: &str, common: &CommonArgs) {
     };
     // The SDK's own logs only at -vvv, and never above debug: request bodies stay out.
     let sdk = if common.verbose >= 3 { "debug" } else { "warn" };
-    let filter = std::env::var("FP_LOG").unwrap_or_else(|_| {
-        let mut f = sdk.to_owned();
-        for krate in OUR_CRATES {
-            f.push_str(&format!(",{krate}={ours}"));
-        }
-        f
-    });
+    // FP_LOG overrides, but request signing never logs above info: its trace output
+    // carries a hash of the request body, which may hold a secret value.
+    let filter = std::env::var("FP_LOG")
+        .map(|f| format!("{f},aws_sigv4=info"))
+        .unwrap_or_else(|_| {
+            let mut f = sdk.to_owned();
+            for krate in OUR_CRATES {
+                f.push_str(&format!(",{krate}={ours}"));
+            }
+            f
+        });
     let _ = tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::new(filter))
         .with_writer(std::io::stderr)

@@ -26,8 +26,9 @@ const LAYER: &str = "network";
 const GONE_WAIT: Duration = Duration::from_secs(900);
 
 /// Everything of the network layer that belongs to this stack and env.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Found {
+    ec2: Client,
     pub vpcs: Vec<Vpc>,
     pub endpoints: Vec<VpcEndpoint>,
     pub nats: Vec<NatGateway>,
@@ -64,7 +65,9 @@ pub async fn live_nats(ec2: &Client, ctx: &Context, vpc_id: &str) -> Result<Vec<
 
 /// Finds the stack's network resources: everything tagged for it, plus the
 /// document's VPC when its tags confirm it is ours.
-pub async fn discover(ec2: &Client, ctx: &Context, doc: Option<&Network>) -> Result<Found> {
+pub async fn discover(ctx: &Context, doc: Option<&Network>) -> Result<Found> {
+    let client = Client::new(&ctx.sdk);
+    let ec2 = &client;
     let owners = || Some(owner_filters(ctx));
     let (vpcs, endpoints, addresses, igws, tables, subnets, groups) = tokio::try_join!(
         async {
@@ -162,6 +165,7 @@ pub async fn discover(ec2: &Client, ctx: &Context, doc: Option<&Network>) -> Res
             .cloned()
             .collect(),
         nats: vec![],
+        ec2: client.clone(),
     };
     if let Some(doc_vpc) = doc.map(|n| n.vpc_id.as_str()).filter(|id| !id.is_empty()) {
         if !found.vpcs.iter().any(|v| v.vpc_id() == Some(doc_vpc)) {
@@ -274,7 +278,8 @@ impl Found {
     }
 
     /// Deletes everything found, in dependency order; what fails is recorded.
-    pub async fn destroy(self, ec2: &Client, ctx: &Context, left: &Leftovers) {
+    pub async fn destroy(self, ctx: &Context, left: &Leftovers) {
+        let ec2 = &self.ec2;
         let report = &ctx.report;
         // 1. Endpoints, and wait for them: their ENIs pin subnets and the group.
         let endpoint_ids: Vec<String> = self

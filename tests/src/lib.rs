@@ -139,6 +139,8 @@ fn configure(cmd: &mut Command) {
         "AWS_DEFAULT_REGION",
         "AWS_SESSION_TOKEN",
         "AWS_ENDPOINT_URL",
+        "AWS_RETRY_MODE",
+        "AWS_MAX_ATTEMPTS",
         "FP_LOG",
     ] {
         cmd.env_remove(var);
@@ -163,7 +165,7 @@ pub fn bare_tool(name: &str) -> ToolCommand {
 pub fn offline_tool(name: &str) -> ToolCommand {
     let mut cmd = bare_tool(name);
     cmd.env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
-        .env("FP_MAX_ATTEMPTS", "1");
+        .env("AWS_MAX_ATTEMPTS", "1");
     cmd
 }
 
@@ -205,4 +207,44 @@ pub fn assert_one_line_error(out: &std::process::Output, tool: &str, code: i32) 
         "starts with the tool name: {stderr}"
     );
     stderr
+}
+
+/// The fault injector in front of an emulator started with `Emulator::with_faults`.
+impl Emulator {
+    /// A private emulator with the fault injector (tests/faults.py) in front.
+    pub fn with_faults() -> Emulator {
+        Emulator::start(&["--faults"])
+    }
+
+    /// Replaces the fault plan (see tests/faults.py) and resets its counters.
+    pub fn set_faults(&self, plan: serde_json::Value) {
+        self.control("POST", "/_faults/plan", &plan.to_string());
+    }
+
+    /// `{"mutations": n, "tripped": bool, "injected": {...}}`.
+    pub fn fault_state(&self) -> serde_json::Value {
+        serde_json::from_str(&self.control("GET", "/_faults/state", ""))
+            .expect("fault state is JSON")
+    }
+
+    fn control(&self, method: &str, path: &str, body: &str) -> String {
+        use std::io::{Read, Write};
+        let addr = self.endpoint.trim_start_matches("http://");
+        let mut stream = std::net::TcpStream::connect(addr).expect("the emulator listens");
+        write!(
+            stream,
+            "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
+             Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .expect("write to the emulator");
+        let mut response = String::new();
+        stream
+            .read_to_string(&mut response)
+            .expect("read from the emulator");
+        response
+            .split_once("\r\n\r\n")
+            .map(|(_, b)| b.to_owned())
+            .unwrap_or_default()
+    }
 }

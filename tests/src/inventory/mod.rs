@@ -6,6 +6,11 @@ use std::collections::BTreeMap;
 use aws_config::{BehaviorVersion, Region};
 use aws_sdk_ec2::types::{NatGatewayState, Tag};
 
+mod alb;
+mod cluster;
+mod ecr;
+mod secrets;
+
 const STACK: &str = "fargate-pipes:stack";
 const ENV: &str = "fargate-pipes:env";
 
@@ -37,12 +42,21 @@ impl Inventory {
         self.counts().is_empty()
     }
 
-    fn add(&mut self, kind: &str, id: Option<&str>) {
+    pub(crate) fn add(&mut self, kind: &str, id: Option<&str>) {
         self.ids
             .entry(kind.to_owned())
             .or_default()
             .push(id.unwrap_or_default().to_owned());
     }
+}
+
+/// Whether (key, value) pairs carry this stack's and env's tags.
+pub(crate) fn owned_pairs<'a>(
+    mut pairs: impl Iterator<Item = (&'a str, &'a str)> + Clone,
+    stack: &str,
+    env: &str,
+) -> bool {
+    pairs.clone().any(|(k, v)| k == STACK && v == stack) && pairs.any(|(k, v)| k == ENV && v == env)
 }
 
 fn owned(tags: &[Tag], stack: &str, env: &str) -> bool {
@@ -146,5 +160,9 @@ async fn read(endpoint: &str, region: &str, stack: &str, env: &str) -> Inventory
     {
         inv.add("vpc_endpoint", e.vpc_endpoint_id());
     }
+    ecr::read(&sdk, &mut inv, stack, env).await;
+    secrets::read(&sdk, &mut inv, stack, env).await;
+    cluster::read(&sdk, &mut inv, stack, env).await;
+    alb::read(&sdk, &mut inv, stack, env).await;
     inv
 }

@@ -1,0 +1,198 @@
+"""Fault injection in front of moto: what real AWS does and the emulator does not.
+
+moto answers every call at once, in any order, and never throttles. Real AWS
+throttles ("Rate exceeded"), fails with 5xx, refuses deletes while something
+still depends on a resource, answers NotFound for a resource created a moment
+ago, and a tool can die half-way. This WSGI middleware (loaded by
+scripts/emulator.py --faults) injects those answers, so the tools' retry,
+ordering and resume paths run in tests.
+
+The plan is set and read over HTTP by the test harness:
+
+    POST /_faults/plan   {"seed": 1,
+                          "throttle": 0.2,            # share of calls answered "Rate exceeded"
+                          "server_error": 0.05,       # share answered 500
+                          "dependency": {"DeleteSubnet": 2},  # first N attempts per resource refused
+                          "not_found_after_create": true,     # first use of a new EC2 id answers NotFound
+                          "hang_after_mutations": 12}         # after the 12th mutating call, hang every call
+    GET  /_faults/state  {"mutations": n, "tripped": bool, "injected": {"throttle": n, ...}}
+
+Posting a plan resets the counters. Control calls are never faulted.
+"""
+import io
+import json
+import random
+import re
+import threading
+import time
+import urllib.parse
+
+READ_PREFIXES = ("Describe", "List", "Get", "BatchGet", "Search", "Lookup", "Check", "Validate")
+
+# EC2 id prefix -> the NotFound code AWS answers while a new id is not visible yet.
+EC2_NOT_FOUND = {
+    "vpc": "InvalidVpcID.NotFound",
+    "subnet": "InvalidSubnetID.NotFound",
+    "igw": "InvalidInternetGatewayID.NotFound",
+    "rtb": "InvalidRouteTableID.NotFound",
+    "sg": "InvalidGroup.NotFound",
+    "nat": "NatGatewayNotFound",
+    "eipalloc": "InvalidAllocationID.NotFound",
+    "vpce": "InvalidVpcEndpointId.NotFound",
+}
+EC2_ID = re.compile(r"<(?:vpcId|subnetId|internetGatewayId|routeTableId|groupId|natGatewayId|allocationId|vpcEndpointId)>((?:vpc|subnet|igw|rtb|sg|nat|eipalloc|vpce)-[0-9a-f]+)<")
+
+# The dependency error each service answers, by protocol family.
+DEPENDENCY_CODE = {
+    "ec2": ("DependencyViolation", "resource has a dependent object"),
+    "elasticloadbalancing": ("ResourceInUse", "target group is currently in use by a listener or a rule"),
+    "iam": ("DeleteConflict", "cannot delete entity, must detach all policies first"),
+    "ecs": ("ResourceInUseException", "the resource is in use"),
+    "servicediscovery": ("ResourceInUse", "the namespace has services"),
+}
+
+
+class FaultInjector:
+    def __init__(self, app, _unused=None):
+        self.app = app
+        self.lock = threading.Lock()
+        self.set_plan({})
+
+    def set_plan(self, plan):
+        with self.lock:
+            self.plan = plan
+            self.rng = random.Random(plan.get("seed", 1))
+            self.mutations = 0
+            self.tripped = False
+            self.attempts = {}
+            self.fresh_ids = set()
+            self.injected = {}
+
+    def state(self):
+        with self.lock:
+            return {"mutations": self.mutations, "tripped": self.tripped, "injected": dict(self.injected)}
+
+    def __call__(self, environ, start_response):
+        path = environ.get("PATH_INFO", "")
+        if path.startswith("/_faults/"):
+            return self.control(environ, start_response, path)
+        body = read_body(environ)
+        service, action = identify(environ, body)
+        fault = self.decide(service, action, body)
+        if fault == "hang":
+            # The harness kills the client meanwhile; a new plan releases the thread.
+            while self.tripped:
+                time.sleep(0.1)
+            return respond_error(start_response, service, 500, "InternalError", "released after a simulated crash")
+        if fault is not None:
+            return respond_error(start_response, service, *fault)
+        captured = {}
+
+        def capture(status, headers, exc_info=None):
+            captured["status"] = status
+            return start_response(status, headers, exc_info)
+
+        chunks = list(self.app(environ, capture))
+        self.after(action, captured.get("status", ""), b"".join(chunks))
+        return chunks
+
+    def decide(self, service, action, body):
+        plan = self.plan
+        with self.lock:
+            if self.tripped:
+                return "hang"
+            mutating = bool(action) and not action.startswith(READ_PREFIXES)
+            if plan.get("throttle") and self.rng.random() < plan["throttle"]:
+                return self.count("throttle", throttling(service))
+            if plan.get("server_error") and self.rng.random() < plan["server_error"]:
+                return self.count("server_error", (500, "InternalError", "We encountered an internal error. Please try again."))
+            limit = plan.get("dependency", {}).get(action, 0)
+            if limit:
+                key = (action, body)
+                seen = self.attempts.get(key, 0)
+                self.attempts[key] = seen + 1
+                if seen < limit:
+                    code, message = DEPENDENCY_CODE.get(service, DEPENDENCY_CODE["ec2"])
+                    return self.count("dependency", (400, code, message))
+            # Only calls that act on the new id: a Describe filtered by an id that is
+            # not visible yet answers an empty list on AWS, not an error.
+            if plan.get("not_found_after_create") and service == "ec2" and mutating and not action.startswith("Create"):
+                text = body.decode("utf-8", "replace")
+                for new_id in list(self.fresh_ids):
+                    if new_id in text:
+                        self.fresh_ids.discard(new_id)
+                        prefix = new_id.rsplit("-", 1)[0]
+                        return self.count("not_found", (400, EC2_NOT_FOUND[prefix], f"The ID '{new_id}' does not exist"))
+            if mutating:
+                self.mutations += 1
+                limit = plan.get("hang_after_mutations")
+                if limit is not None and self.mutations > limit:
+                    self.mutations -= 1
+                    self.tripped = True
+                    return "hang"
+            return None
+
+    def after(self, action, status, payload):
+        if self.plan.get("not_found_after_create") and action.startswith(("Create", "Allocate")) and status.startswith("2"):
+            with self.lock:
+                for new_id in EC2_ID.findall(payload.decode("utf-8", "replace")):
+                    self.fresh_ids.add(new_id)
+
+    def count(self, kind, fault):
+        self.injected[kind] = self.injected.get(kind, 0) + 1
+        return fault
+
+    def control(self, environ, start_response, path):
+        if path == "/_faults/plan" and environ.get("REQUEST_METHOD") == "POST":
+            self.set_plan(json.loads(read_body(environ) or b"{}"))
+        body = json.dumps(self.state()).encode()
+        start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+        return [body]
+
+
+def read_body(environ):
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    body = environ["wsgi.input"].read(length) if length else b""
+    environ["wsgi.input"] = io.BytesIO(body)
+    return body
+
+
+def identify(environ, body):
+    """(service family, action) from a SigV4 request: JSON protocols name the
+    action in X-Amz-Target, query protocols in the Action form field."""
+    auth = environ.get("HTTP_AUTHORIZATION", "")
+    match = re.search(r"Credential=[^/]+/[^/]+/[^/]+/([^/]+)/", auth)
+    service = match.group(1) if match else ""
+    target = environ.get("HTTP_X_AMZ_TARGET", "")
+    if target:
+        return service, target.rsplit(".", 1)[-1]
+    form = urllib.parse.parse_qs(body.decode("utf-8", "replace"))
+    action = form.get("Action", [""])[0]
+    if not action:
+        action = environ.get("REQUEST_METHOD", "") + " " + environ.get("PATH_INFO", "")
+    return service, action
+
+
+def throttling(service):
+    if service == "ec2":
+        return (503, "RequestLimitExceeded", "Request limit exceeded.")
+    return (400, "ThrottlingException" if service not in ("elasticloadbalancing", "iam", "sts") else "Throttling", "Rate exceeded")
+
+
+def respond_error(start_response, service, status, code, message):
+    if service == "ec2":
+        body = (f"<Response><Errors><Error><Code>{code}</Code><Message>{message}</Message></Error></Errors>"
+                "<RequestID>fault-injected</RequestID></Response>")
+        ctype = "text/xml"
+    elif service in ("elasticloadbalancing", "iam", "sts", "autoscaling", "monitoring"):
+        body = (f"<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message></Error>"
+                "<RequestId>fault-injected</RequestId></ErrorResponse>")
+        ctype = "text/xml"
+    else:
+        body = json.dumps({"__type": code, "message": message})
+        ctype = "application/x-amz-json-1.1"
+    data = body.encode()
+    reason = {400: "Bad Request", 500: "Internal Server Error", 503: "Service Unavailable"}[status]
+    start_response(f"{status} {reason}", [("Content-Type", ctype), ("Content-Length", str(len(data))),
+                                          ("x-amzn-RequestId", "fault-injected")])
+    return [data]
