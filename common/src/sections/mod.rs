@@ -7,9 +7,11 @@ mod cluster;
 mod ecr;
 mod network;
 mod secrets;
+mod services;
 
 pub use alb::*;
 pub use cluster::*;
 pub use ecr::*;
 pub use network::*;
 pub use secrets::*;
+pub use services::*;

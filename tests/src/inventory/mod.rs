@@ -10,6 +10,7 @@ mod alb;
 mod cluster;
 mod ecr;
 mod secrets;
+mod services;
 
 const STACK: &str = "fargate-pipes:stack";
 const ENV: &str = "fargate-pipes:env";
@@ -164,5 +165,6 @@ async fn read(endpoint: &str, region: &str, stack: &str, env: &str) -> Inventory
     secrets::read(&sdk, &mut inv, stack, env).await;
     cluster::read(&sdk, &mut inv, stack, env).await;
     alb::read(&sdk, &mut inv, stack, env).await;
+    services::read(&sdk, &mut inv, stack, env).await;
     inv
 }

@@ -1,0 +1,1 @@
+common::main!(svc_up);

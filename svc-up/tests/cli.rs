@@ -1,0 +1,165 @@
+//! svc-up's command line: help, version, and every kind of bad input, each a
+//! one-line error with its own exit code and no AWS call (the tool is pointed at
+//! a dead endpoint, where any call would end in the AWS exit code 7 instead).
+
+use serde_json::{json, Value};
+use testkit::{assert_one_line_error, offline_tool};
+
+fn svc_up() -> testkit::ToolCommand {
+    offline_tool("svc-up")
+}
+
+fn network() -> Value {
+    json!({
+        "vpc_id": "vpc-1", "cidr": "10.0.0.0/16", "azs": ["us-east-1a", "us-east-1b"],
+        "public_subnet_ids": ["subnet-1", "subnet-2"], "private_subnet_ids": ["subnet-3", "subnet-4"],
+        "public_subnets": [], "private_subnets": [], "internet_gateway_id": "igw-1",
+        "nat": "none", "nat_gateway_ids": [], "nat_public_ips": [], "elastic_ip_allocation_ids": [],
+        "public_route_table_id": "rtb-1", "private_route_table_ids": []
+    })
+}
+
+fn cluster() -> Value {
+    json!({
+        "name": "a-cluster-dev", "arn": "arn:aws:ecs:us-east-1:1:cluster/a-cluster-dev",
+        "execution_role_name": "a-execution-dev", "execution_role_arn": "arn:aws:iam::1:role/a-execution-dev",
+        "container_insights": true, "capacity_providers": ["FARGATE"],
+        "default_strategy": [{"provider": "FARGATE"}]
+    })
+}
+
+/// A whole document with fake (string) upstream sections.
+fn doc(services: Value) -> Value {
+    json!({
+        "version": 1, "stack": "a", "env": "dev", "region": "us-east-1",
+        "spec": {"services": services},
+        "network": network(),
+        "cluster": cluster(),
+        "secrets": {"db-credentials": {"name": "a-db-credentials-dev",
+            "arn": "arn:aws:secretsmanager:us-east-1:1:secret:a-db-credentials-dev-AbCdEf"}},
+        "ecr": {"repositories": {"web": {"name": "a-web-dev", "arn": "arn:aws:ecr:us-east-1:1:repository/a-web-dev",
+            "url": "1.dkr.ecr.us-east-1.amazonaws.com/a-web-dev"}}}
+    })
+}
+
+fn spec_error(services: Value) -> String {
+    let out = svc_up()
+        .write_stdin(doc(services).to_string())
+        .output()
+        .unwrap();
+    assert_one_line_error(&out, "svc-up", 5)
+}
+
+#[test]
+fn help_says_what_it_reads_writes_and_the_exit_codes() {
+    let out = svc_up().arg("--help").output().unwrap();
+    assert!(out.status.success());
+    let help = String::from_utf8(out.stdout).unwrap();
+    for needle in [
+        ".network",
+        ".cluster",
+        "spec.services",
+        ".services",
+        "teardown",
+        "--wait",
+        "Exit codes",
+    ] {
+        assert!(help.contains(needle), "--help mentions {needle}:\n{help}");
+    }
+    let out = svc_up().arg("--version").output().unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("svc-up "));
+}
+
+#[test]
+fn an_unknown_flag_is_a_usage_error() {
+    let out = svc_up().arg("--no-such-flag").output().unwrap();
+    assert_one_line_error(&out, "svc-up", 2);
+}
+
+#[test]
+fn empty_stdin_is_a_document_error() {
+    let out = svc_up().write_stdin("").output().unwrap();
+    assert_one_line_error(&out, "svc-up", 3);
+}
+
+#[test]
+fn missing_network_or_cluster_names_the_tool_to_run() {
+    let services = json!({"web": {"image": "nginx:alpine"}});
+    for (section, tool) in [("network", "net-up"), ("cluster", "cluster-up")] {
+        let mut d = doc(services.clone());
+        d.as_object_mut().unwrap().remove(section);
+        let out = svc_up().write_stdin(d.to_string()).output().unwrap();
+        let err = assert_one_line_error(&out, "svc-up", 6);
+        assert!(err.contains(tool), "{err}");
+    }
+}
+
+#[test]
+fn an_impossible_cpu_memory_pair_is_named() {
+    let err = spec_error(json!({"web": {"image": "nginx", "cpu": 256, "memory": 4096}}));
+    assert!(err.contains("256") && err.contains("4096"), "{err}");
+    // The env's size is checked too.
+    let err = spec_error(json!({"web": {"image": "nginx",
+        "sizes": {"dev": {"cpu": 1024, "memory": 512}}}}));
+    assert!(err.contains("1024") && err.contains("512"), "{err}");
+}
+
+#[test]
+fn an_unknown_caller_is_refused() {
+    let err = spec_error(json!({"web": {"image": "nginx", "port": 80, "callers": ["ghost"]}}));
+    assert!(err.contains("ghost"), "{err}");
+}
+
+#[test]
+fn a_secret_not_in_the_document_is_refused() {
+    let err = spec_error(json!({"web": {"image": "nginx",
+        "secrets": {"DB_PASSWORD": {"secret": "nope", "key": "password"}}}}));
+    assert!(err.contains("nope") && err.contains(".secrets"), "{err}");
+}
+
+#[test]
+fn wildcard_permissions_are_refused() {
+    for (actions, resources) in [
+        (json!(["*"]), json!(["arn:aws:s3:::b/*"])),
+        (json!(["s3:*"]), json!(["arn:aws:s3:::b/*"])),
+        (json!(["s3:GetObject"]), json!(["*"])),
+    ] {
+        let err = spec_error(json!({"web": {"image": "nginx",
+            "permissions": [{"actions": actions, "resources": resources}]}}));
+        assert!(err.contains("least privilege"), "{err}");
+    }
+}
+
+#[test]
+fn no_image_and_no_repository_is_refused() {
+    let err = spec_error(json!({"worker": {"cpu": 256}}));
+    assert!(err.contains("no image") && err.contains("worker"), "{err}");
+}
+
+#[test]
+fn unknown_fields_and_bad_retention_are_refused() {
+    let err = spec_error(json!({"web": {"image": "nginx", "imgae": "x"}}));
+    assert!(err.contains("imgae"), "{err}");
+    let err = spec_error(json!({"web": {"image": "nginx", "log_retention_days": 10}}));
+    assert!(err.contains("log_retention_days"), "{err}");
+}
+
+/// The control: the same document with valid services (image from ECR, a secret
+/// reference, alb-up's fields) gets past validation to the first AWS call.
+#[test]
+fn a_valid_document_reaches_aws() {
+    let mut d = doc(json!({
+        "web": {"port": 3000, "route": {"default": true}, "health_check": {"path": "/"},
+                "deregistration_delay": 5, "image_tag": "v1",
+                "secrets": {"DB_PASSWORD": {"secret": "db-credentials", "key": "password"}},
+                "permissions": [{"actions": ["s3:GetObject"], "resources": ["arn:aws:s3:::b/*"]}]},
+        "api": {"image": "nginx:alpine", "cpu": 512, "memory": 1024, "port": 8080,
+                "callers": ["web"], "discovery": {"ttl": 30}}
+    }));
+    d["alb"] = json!({"arn": "arn:alb", "name": "a-alb-dev", "dns_name": "x", "zone_id": "z",
+        "security_group_id": "sg-1", "http_listener_arn": "arn:l",
+        "target_groups": {"web": {"arn": "arn:tg", "name": "a-web-dev", "port": 3000}}});
+    let out = svc_up().write_stdin(d.to_string()).output().unwrap();
+    assert_one_line_error(&out, "svc-up", 7);
+}
