@@ -25,8 +25,8 @@ ms() { local s e; s=$(date +%s%N); "$@" >/dev/null 2>&1 || true; e=$(date +%s%N)
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 report() { printf '%-44s %6s ms  (median of %s)\n' "$1" "$2" "$rounds"; }
 
-pipeline() { net-up --env "bench$1" < "$stack_file" | ecr-up | secrets-up | cluster-up | alb-up > "/tmp/fp-bench-$1.json"; }
-rerun() { net-up < "/tmp/fp-bench-$1.json" | ecr-up | secrets-up | cluster-up | alb-up > /dev/null; }
+pipeline() { net-up --env "bench$1" < "$stack_file" | ecr-up | secrets-up | cluster-up | alb-up | svc-up > "/tmp/fp-bench-$1.json"; }
+rerun() { net-up < "/tmp/fp-bench-$1.json" | ecr-up | secrets-up | cluster-up | alb-up | svc-up > /dev/null; }
 down() { teardown --force-delete-secrets < "/tmp/fp-bench-$1.json" > /dev/null; }
 
 echo "fargate-pipes benchmark ($profile build, emulator at $AWS_ENDPOINT_URL)"
@@ -38,6 +38,6 @@ for i in $(seq "$rounds"); do
   again+=("$(ms rerun "$i")")
   gone+=("$(ms down "$i")")
 done
-report "up: net-up|ecr-up|secrets-up|cluster-up|alb-up" "$(printf '%s\n' "${up[@]}" | median)"
+report "up: net-up|ecr-up|secrets-up|cluster-up|alb-up|svc-up" "$(printf '%s\n' "${up[@]}" | median)"
 report "re-run (nothing to change)" "$(printf '%s\n' "${again[@]}" | median)"
 report "teardown" "$(printf '%s\n' "${gone[@]}" | median)"

@@ -18,7 +18,7 @@ trap cleanup EXIT
 mkdir -p "$root/out"
 doc=$root/out/demo-$env.json
 echo "== up: net-up --env $env < $(basename "$stack_file") | ecr-up | secrets-up | cluster-up | alb-up" >&2
-time (net-up --env "$env" -v < "$stack_file" | ecr-up -v | secrets-up -v | cluster-up -v | alb-up -v > "$doc")
+time (net-up --env "$env" -v < "$stack_file" | ecr-up -v | secrets-up -v | cluster-up -v | alb-up -v | svc-up -v > "$doc")
 
 echo "== summary (jq over $doc)" >&2
 jq '{
@@ -30,11 +30,12 @@ jq '{
   repositories: ((.ecr.repositories // {}) | map_values(.url)),
   secrets: ((.secrets // {}) | map_values(.arn)),
   cluster: .cluster.name,
+  services: ((.services // {}) | map_values({task_definition: .task_definition_arn, image})),
   capacity: .cluster.default_strategy
 }' "$doc"
 
 echo "== re-run: nothing changes" >&2
-net-up < "$doc" | ecr-up | secrets-up | cluster-up | alb-up | cmp -s - "$doc" && echo "identical document" >&2
+net-up < "$doc" | ecr-up | secrets-up | cluster-up | alb-up | svc-up | cmp -s - "$doc" && echo "identical document" >&2
 
 echo "== teardown --dry-run | count" >&2
 teardown --dry-run < "$doc" | jq -r '.plan | group_by(.kind) | map("\(length) \(.[0].kind)") | .[]' >&2

@@ -16,8 +16,8 @@ use common::{CommonArgs, Context, Document, Result};
 /// With a document on stdin it removes what the document lists and sweeps by tag
 /// for anything a crashed run created but never wrote down; with --stack and --env
 /// alone (no stdin) it finds everything by tag. Only resources tagged with this stack
-/// and env are ever touched, in every layer: load balancer, cluster, secrets and
-/// repositories first (concurrently), the network last. Prints the document without the removed layers
+/// and env are ever touched, in every layer: services first; then load balancer,
+/// cluster, secrets and repositories (concurrently); the network last. Prints the document without the removed layers
 /// (the spec stays, ready to bring up again); with --dry-run, prints the plan and
 /// changes nothing. Exit code 9 names what could not be removed.
 #[derive(Debug, Parser)]
@@ -40,10 +40,19 @@ impl AsRef<CommonArgs> for Args {
 }
 
 /// The output sections teardown removes from the document.
-const LAYERS: &[&str] = &["alb", "cluster", "secrets", "ecr", "network"];
+const LAYERS: &[&str] = &[
+    "services",
+    "discovery",
+    "alb",
+    "cluster",
+    "secrets",
+    "ecr",
+    "network",
+];
 
 /// What every layer found, discovered concurrently.
 struct Found {
+    services: svc_up::teardown::Found,
     alb: alb_up::teardown::Found,
     cluster: cluster_up::teardown::Found,
     secrets: secrets_up::teardown::Found,
@@ -52,14 +61,17 @@ struct Found {
 }
 
 async fn discover(ctx: &Context, doc: &Document) -> Result<Found> {
-    let (alb, cluster, secrets, ecr, network) = (
+    let (services, discovery, alb, cluster, secrets, ecr, network) = (
+        doc.layer("services")?,
+        doc.layer("discovery")?,
         doc.layer("alb")?,
         doc.layer("cluster")?,
         doc.layer("secrets")?,
         doc.layer("ecr")?,
         doc.layer("network")?,
     );
-    let (alb, cluster, secrets, ecr, network) = tokio::try_join!(
+    let (services, alb, cluster, secrets, ecr, network) = tokio::try_join!(
+        svc_up::teardown::discover(ctx, services.as_ref(), discovery.as_ref()),
         alb_up::teardown::discover(ctx, alb.as_ref()),
         cluster_up::teardown::discover(ctx, cluster.as_ref()),
         secrets_up::teardown::discover(ctx, secrets.as_ref()),
@@ -67,6 +79,7 @@ async fn discover(ctx: &Context, doc: &Document) -> Result<Found> {
         net_up::teardown::discover(ctx, network.as_ref()),
     )?;
     Ok(Found {
+        services,
         alb,
         cluster,
         secrets,
@@ -80,11 +93,16 @@ pub async fn run(args: Args, ctx: Context, mut doc: Document) -> Result<Document
 
     if args.dry_run {
         let mut plan: Vec<Step> = Vec::new();
+        plan.extend(found.services.plan(&ctx));
         plan.extend(found.alb.plan(&ctx));
         plan.extend(found.cluster.plan(&ctx));
         plan.extend(found.secrets.plan(&ctx));
         plan.extend(found.ecr.plan(&ctx));
         plan.extend(found.network.plan(&ctx));
+        // Later layers' sweeps (task roles, groups) see what an earlier layer owns:
+        // each resource is listed once, where it is deleted first.
+        let mut seen = std::collections::HashSet::new();
+        plan.retain(|step| seen.insert((step.kind, step.id.clone())));
         let mut out = Document::new();
         out.set("stack", ctx.stack.as_str());
         out.set("env", ctx.env.as_str());
@@ -94,6 +112,8 @@ pub async fn run(args: Args, ctx: Context, mut doc: Document) -> Result<Document
     }
 
     let left = Leftovers::default();
+    // Services first: they hold target groups, task roles, groups and ENIs.
+    found.services.destroy(&ctx, &left).await;
     // The load balancer's ENIs and group sit in the network; nothing else needs it.
     // Cluster, secrets and repositories do not depend on one another.
     tokio::join!(

@@ -158,3 +158,134 @@ fn killed_after_every_mutating_call_a_rerun_completes_and_teardown_cleans_up() {
         );
     }
 }
+
+/// A three-service stack through every layer that exists so far.
+fn platform_spec(stack: &str) -> String {
+    json!({
+        "version": 1, "stack": stack, "env": "dev", "region": REGION,
+        "spec": {
+            "network": {"azs": 2, "nat": "single"},
+            "secrets": {"db-credentials": {}, "api-keys": {}},
+            "cluster": {"strategy": [{"provider": "FARGATE", "base": 1, "weight": 1}, {"provider": "FARGATE_SPOT", "weight": 4}]},
+            "services": {
+                "web": {"port": 3000, "route": {"paths": ["/*"], "default": true}},
+                "api": {"port": 8080, "route": {"paths": ["/api/*"]}, "health_check": {"path": "/health"}},
+                "worker": {}
+            }
+        }
+    })
+    .to_string()
+}
+
+const PIPELINE: &str =
+    "net-up < spec.json | ecr-up | secrets-up | cluster-up | alb-up | svc-up > out.json";
+
+/// The whole pipeline in bash, in a process group of its own so a kill takes every tool.
+fn pipeline(em: &Emulator, dir: &std::path::Path) -> Command {
+    use std::os::unix::process::CommandExt;
+    let bin = testkit::tool_path("net-up").parent().unwrap().to_path_buf();
+    let mut cmd = Command::new("bash");
+    cmd.args(["-c", &format!("set -euo pipefail; {PIPELINE}")])
+        .current_dir(dir)
+        .env(
+            "PATH",
+            format!("{}:{}", bin.display(), std::env::var("PATH").unwrap()),
+        )
+        .env("AWS_ENDPOINT_URL", &em.endpoint)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", REGION)
+        .env("FP_RETRY_BUDGET_SECS", "20")
+        .env_remove("AWS_PROFILE")
+        .process_group(0);
+    cmd
+}
+
+fn teardown_all(em: &Emulator, stack: &str) {
+    let mut cmd = em.std_tool("teardown");
+    cmd.args([
+        "-n",
+        "--stack",
+        stack,
+        "--env",
+        "dev",
+        "--force-delete-secrets",
+    ]);
+    run_ok(cmd);
+}
+
+#[test]
+fn a_whole_platform_killed_at_a_spread_of_points_resumes_or_tears_down_cleanly() {
+    let em = Emulator::with_faults();
+    let dir = tempfile::tempdir().unwrap();
+
+    let reference = unique_stack("pref");
+    std::fs::write(dir.path().join("spec.json"), platform_spec(&reference)).unwrap();
+    em.set_faults(json!({}));
+    let out = pipeline(&em, dir.path()).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let calls = em.fault_state()["mutations"].as_u64().unwrap();
+    let expected = em.inventory(REGION, &reference, "dev").counts();
+    assert!(
+        expected.contains_key("load_balancer") && expected.contains_key("ecs_cluster"),
+        "{expected:?}"
+    );
+    teardown_all(&em, &reference);
+
+    // At least 25 kill points spread over every mutating call the platform makes.
+    let step = (calls / 25).max(1);
+    let points: Vec<u64> = (1..calls).step_by(step as usize).collect();
+    assert!(
+        points.len() >= 25 || points.len() as u64 == calls - 1,
+        "{calls} calls, {} points",
+        points.len()
+    );
+    for (i, n) in points.into_iter().enumerate() {
+        let stack = unique_stack("pkill");
+        std::fs::write(dir.path().join("spec.json"), platform_spec(&stack)).unwrap();
+        em.set_faults(json!({"hang_after_mutations": n}));
+        let mut child = pipeline(&em, dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let start = Instant::now();
+        while em.fault_state()["tripped"] != true && child.try_wait().unwrap().is_none() {
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "neither finished nor tripped at {n}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // `--`: without it, kill reads "-PGID" as a signal name.
+        let _ = Command::new("kill")
+            .args(["-s", "KILL", "--", &format!("-{}", child.id())])
+            .status();
+        let _ = child.wait();
+        em.set_faults(json!({}));
+        if i % 2 == 0 {
+            let out = pipeline(&em, dir.path()).output().unwrap();
+            assert!(
+                out.status.success(),
+                "re-run after a kill at {n}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert_eq!(
+                em.inventory(REGION, &stack, "dev").counts(),
+                expected,
+                "after a kill at call {n}"
+            );
+        }
+        teardown_all(&em, &stack);
+        let left = em.inventory(REGION, &stack, "dev");
+        assert!(
+            left.is_empty(),
+            "leftovers after a kill at call {n}: {left:?}"
+        );
+        eprintln!("kill at {n}/{calls}: ok after {:?}", start.elapsed());
+    }
+}
