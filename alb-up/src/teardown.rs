@@ -250,7 +250,13 @@ impl Found {
                         .wait(GONE_WAIT)
                         .await
                         .map(|_| ())
-                        .map_err(|e| waiter_error("load balancers to be deleted", e))
+                        .map_err(|e| {
+                            common::retry::waiter_error(
+                                "load balancers to be deleted",
+                                GONE_WAIT,
+                                e,
+                            )
+                        })
                 })
                 .await;
             if ok {
@@ -335,22 +341,4 @@ async fn unprotect(client: &Client, arn: &str, name: &str) -> Result<()> {
         tracing::info!("turned deletion protection off on {name}");
     }
     Ok(())
-}
-
-fn waiter_error<E: std::fmt::Display>(what: &str, e: E) -> Error {
-    let text = e.to_string();
-    if text.contains("exceeded") || text.contains("timed out") || text.contains("timeout") {
-        Error::Timeout {
-            what: what.to_owned(),
-            secs: GONE_WAIT.as_secs(),
-        }
-    } else {
-        Error::Aws(common::error::AwsError {
-            op: format!("waiting for {what}"),
-            code: None,
-            message: text,
-            request_id: None,
-            transient: false,
-        })
-    }
 }

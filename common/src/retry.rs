@@ -176,6 +176,26 @@ where
     }
 }
 
+/// Turns an SDK waiter's failure into ours: running out of time is a timeout
+/// (exit 8), anything else (a failure state, an AWS error) an AWS error.
+pub fn waiter_error<E: std::fmt::Display>(what: &str, max: Duration, e: E) -> Error {
+    let text = e.to_string();
+    if text.contains("exceeded") || text.contains("timed out") || text.contains("timeout") {
+        Error::Timeout {
+            what: what.to_owned(),
+            secs: max.as_secs(),
+        }
+    } else {
+        Error::Aws(crate::error::AwsError {
+            op: format!("waiting for {what}"),
+            code: None,
+            message: crate::error::one_line(&text),
+            request_id: None,
+            transient: false,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

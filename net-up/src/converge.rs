@@ -84,7 +84,7 @@ pub async fn converge(
             .set_nat_gateway_ids(Some(nat_ids.clone()))
             .wait(NAT_WAIT)
             .await
-            .map_err(|e| waiter_error("NAT gateways to become available", NAT_WAIT, e))?;
+            .map_err(|e| retry::waiter_error("NAT gateways to become available", NAT_WAIT, e))?;
     }
 
     let all_tables: Vec<&RouteTable> = std::iter::once(&public_rt).chain(&private_rts).collect();
@@ -191,24 +191,6 @@ fn kind_of(short: &str) -> EndpointKind {
 
 fn id_of(rt: &RouteTable) -> String {
     rt.route_table_id().unwrap_or_default().to_owned()
-}
-
-pub(crate) fn waiter_error<E: std::fmt::Display>(what: &str, max: Duration, e: E) -> Error {
-    let text = e.to_string();
-    if text.contains("exceeded") || text.contains("timed out") || text.contains("timeout") {
-        Error::Timeout {
-            what: what.to_owned(),
-            secs: max.as_secs(),
-        }
-    } else {
-        Error::Aws(common::error::AwsError {
-            op: format!("waiting for {what}"),
-            code: None,
-            message: text,
-            request_id: None,
-            transient: false,
-        })
-    }
 }
 
 async fn ensure_vpc(ec2: &Client, ctx: &Context, cidr: Ipv4Net) -> Result<String> {

@@ -20,7 +20,7 @@ use common::plan::{Leftovers, Step};
 use common::sections::Network;
 use common::{join_all, retry, AwsResultExt, Context, Result};
 
-use crate::converge::waiter_error;
+use common::retry::waiter_error;
 
 const LAYER: &str = "network";
 const GONE_WAIT: Duration = Duration::from_secs(900);
