@@ -5,7 +5,9 @@ One launcher for `scripts/local-aws` and for the test harness, so the settings
 below hold everywhere:
 
 * IAM's AWS managed policies are loaded (the task execution role attaches one);
-* every extension module in scripts/emulator_ext/ is loaded (operations moto lacks);
+* every extension module in scripts/emulator_ext/ is loaded: `install()` adds
+  operations moto lacks, `wrap(app)` puts a middleware in front (a protocol moto
+  does not speak);
 * with --exit-with-parent the server exits when its stdin closes, so a test
   binary that dies never leaves an emulator behind;
 * with --faults the fault injector from tests/faults.py wraps the app.
@@ -44,10 +46,15 @@ def main() -> None:
     from werkzeug.serving import make_server
 
     ext_dir = ROOT / "scripts" / "emulator_ext"
-    for path in sorted(ext_dir.glob("*.py")) if ext_dir.is_dir() else []:
-        load_module(path).install()
+    extensions = [load_module(p) for p in sorted(ext_dir.glob("*.py"))] if ext_dir.is_dir() else []
+    for ext in extensions:
+        if hasattr(ext, "install"):
+            ext.install()
 
     app = DomainDispatcherApplication(create_backend_app)
+    for ext in extensions:
+        if hasattr(ext, "wrap"):
+            app = ext.wrap(app)
     if args.faults:
         app = load_module(ROOT / "tests" / "faults.py").FaultInjector(app)
 

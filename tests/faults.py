@@ -49,6 +49,8 @@ DEPENDENCY_CODE = {
     "iam": ("DeleteConflict", "cannot delete entity, must detach all policies first"),
     "ecs": ("ResourceInUseException", "the resource is in use"),
     "servicediscovery": ("ResourceInUse", "the namespace has services"),
+    # Application Auto Scaling's "try again": another change to the same target is in flight.
+    "application-autoscaling": ("ConcurrentUpdateException", "a concurrent update is in progress"),
 }
 
 
@@ -83,9 +85,10 @@ class FaultInjector:
             # The harness kills the client meanwhile; a new plan releases the thread.
             while self.tripped:
                 time.sleep(0.1)
-            return respond_error(start_response, service, 500, "InternalError", "released after a simulated crash")
+            return respond_error(start_response, service, 500, "InternalError", "released after a simulated crash",
+                                 cbor=is_cbor(environ))
         if fault is not None:
-            return respond_error(start_response, service, *fault)
+            return respond_error(start_response, service, *fault, cbor=is_cbor(environ))
         captured = {}
 
         def capture(status, headers, exc_info=None):
@@ -166,6 +169,9 @@ def identify(environ, body):
     target = environ.get("HTTP_X_AMZ_TARGET", "")
     if target:
         return service, target.rsplit(".", 1)[-1]
+    path = environ.get("PATH_INFO", "")
+    if "/operation/" in path:  # Smithy RPC v2 (CloudWatch): /service/<Service>/operation/<Op>
+        return service, path.rsplit("/", 1)[-1]
     form = urllib.parse.parse_qs(body.decode("utf-8", "replace"))
     action = form.get("Action", [""])[0]
     if not action:
@@ -179,8 +185,18 @@ def throttling(service):
     return (400, "ThrottlingException" if service not in ("elasticloadbalancing", "iam", "sts") else "Throttling", "Rate exceeded")
 
 
-def respond_error(start_response, service, status, code, message):
-    if service == "ec2":
+def is_cbor(environ):
+    return environ.get("HTTP_SMITHY_PROTOCOL") == "rpc-v2-cbor"
+
+
+def respond_error(start_response, service, status, code, message, cbor=False):
+    extra = []
+    if cbor:
+        import cbor2  # installed with the emulator (scripts/emulator-requirements.txt)
+        body = cbor2.dumps({"__type": code, "message": message})
+        ctype = "application/cbor"
+        extra = [("smithy-protocol", "rpc-v2-cbor")]
+    elif service == "ec2":
         body = (f"<Response><Errors><Error><Code>{code}</Code><Message>{message}</Message></Error></Errors>"
                 "<RequestID>fault-injected</RequestID></Response>")
         ctype = "text/xml"
@@ -191,8 +207,8 @@ def respond_error(start_response, service, status, code, message):
     else:
         body = json.dumps({"__type": code, "message": message})
         ctype = "application/x-amz-json-1.1"
-    data = body.encode()
+    data = body if isinstance(body, bytes) else body.encode()
     reason = {400: "Bad Request", 500: "Internal Server Error", 503: "Service Unavailable"}[status]
     start_response(f"{status} {reason}", [("Content-Type", ctype), ("Content-Length", str(len(data))),
-                                          ("x-amzn-RequestId", "fault-injected")])
+                                          ("x-amzn-RequestId", "fault-injected")] + extra)
     return [data]
