@@ -1,9 +1,17 @@
 //! One function per resource kind: find it (by name, then its tags), adopt it
 //! (fixing drift) or create it, and return what later steps need. `converge` is
-//! the dependency graph: the security group and the target groups are
-//! independent; the ALB needs its group; listeners need the ALB and the target
-//! groups; rules need the serving listener. Nothing waits for the ALB to become
-//! active: none of these calls needs it (svc-up or `--wait` users do).
+//! the dependency graph: an existing ALB's listeners are read first (a
+//! blue/green service keeps its test port, which the security group opens); the
+//! security group and the target groups are independent; the ALB needs its
+//! group; listeners need the ALB and the target groups; rules need the serving
+//! listener. Nothing waits for the ALB to become active: none of these calls
+//! needs it (svc-up or `--wait` users do).
+//!
+//! Blue/green services: CodeDeploy moves the production listener (its default
+//! action or the service's rule) and the test listener from the blue target
+//! group to the green one at each deployment, and back at the next. Forwarding
+//! to either group is therefore converged, and nothing here ever moves traffic
+//! back to blue.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -17,7 +25,7 @@ use aws_sdk_elasticloadbalancingv2::types::{
 use aws_sdk_elasticloadbalancingv2::Client;
 
 use common::ec2::{GroupSpec, Rule as SgRule, Source};
-use common::sections::{Alb, AlbRule, AlbTargetGroup, Network};
+use common::sections::{Alb, AlbGreenTargetGroup, AlbRule, AlbTargetGroup, Network};
 use common::{retry, try_join_all, AwsResultExt, Context, Error, Result};
 
 use crate::elb::{self, owned};
@@ -32,34 +40,60 @@ const DEREGISTRATION_DELAY: &str = "deregistration_delay.timeout_seconds";
 pub async fn converge(ctx: &Context, network: &Network, plan: &Plan) -> Result<Alb> {
     let ec2 = aws_sdk_ec2::Client::new(&ctx.sdk);
     let elb = Client::new(&ctx.sdk);
+    let found = find_load_balancer(&elb, ctx, plan).await?;
+    let listeners = match &found {
+        Some(lb) => {
+            describe_listeners(&elb, ctx, lb.load_balancer_arn().unwrap_or_default()).await?
+        }
+        None => vec![],
+    };
+    let test_listeners = test_listeners(&elb, ctx, &listeners).await?;
+    let wanted: Vec<(&str, Option<u16>)> = plan
+        .blue_green()
+        .map(|s| (s.name.as_str(), s.blue_green.and_then(|b| b.test_port)))
+        .collect();
+    let kept: BTreeMap<String, u16> = test_listeners
+        .iter()
+        .filter_map(|(s, l)| Some((s.clone(), u16::try_from(l.port()?).ok()?)))
+        .collect();
+    let test_ports = spec::assign_test_ports(&wanted, &kept)?;
+
     let (sg_id, tgs) = tokio::try_join!(
-        ensure_security_group(&ec2, ctx, network, plan),
-        try_join_all(plan.services.iter().map(|s| ensure_target_group(
+        ensure_security_group(&ec2, ctx, network, plan, &test_ports),
+        try_join_all(plan.services.iter().map(|s| ensure_service_target_groups(
             &elb,
             ctx,
             &network.vpc_id,
             s
         ))),
     )?;
-    let tgs: BTreeMap<String, AlbTargetGroup> = tgs.into_iter().collect();
+    let mut tgs: BTreeMap<String, AlbTargetGroup> = tgs.into_iter().collect();
 
-    let (lb, fresh) = ensure_load_balancer(&elb, ctx, network, plan, &sg_id).await?;
+    let (lb, fresh) = ensure_load_balancer(&elb, ctx, network, plan, &sg_id, found).await?;
     let lb_arn = lb.load_balancer_arn().unwrap_or_default().to_owned();
 
     let default = match &plan.default_service {
-        Some(s) => DefaultAction::Forward(tgs[s].arn.clone()),
-        None => DefaultAction::NotFound,
+        Some(s) => Forwarding::to(&tgs[s], &listeners),
+        None => Forwarding::fixed(DefaultAction::NotFound),
     };
-    let ((), (http, https)) = tokio::try_join!(
+    let ((), (http, https), tests) = tokio::try_join!(
         ensure_attributes(&elb, ctx, &lb_arn, plan, fresh),
-        ensure_listeners(&elb, ctx, &lb_arn, plan, &default, fresh),
+        ensure_listeners(&elb, ctx, &lb_arn, plan, &default, &listeners),
+        ensure_test_listeners(&elb, ctx, &lb_arn, plan, &tgs, &test_ports, &test_listeners),
     )?;
+    for (service, arn) in tests {
+        let tg = tgs
+            .get_mut(&service)
+            .expect("a blue/green service has target groups");
+        tg.test_port = test_ports.get(&service).copied();
+        tg.test_listener_arn = Some(arn);
+    }
 
     let serving = https.as_deref().unwrap_or(&http);
     let rules = ensure_rules(&elb, ctx, plan, serving, &[&http], &tgs).await?;
     if plan.certificate_arn.is_none() {
         // Without a certificate HTTP serves again: an HTTPS listener of an earlier run goes.
-        remove_https_listener(&elb, ctx, &lb_arn).await?;
+        remove_https_listener(&elb, ctx, &listeners).await?;
     }
     // Only now are the target groups of services no longer routed free of rules.
     remove_unrouted_target_groups(&elb, ctx, &tgs).await?;
@@ -78,19 +112,28 @@ pub async fn converge(ctx: &Context, network: &Network, plan: &Plan) -> Result<A
     })
 }
 
-/// Ports 80 (and 443) from the ingress CIDRs; out only to the routed services'
-/// ports inside the VPC (no egress at all while nothing is routed).
+/// Ports 80 (and 443) and the blue/green services' test ports from the ingress
+/// CIDRs; out only to the routed services' ports inside the VPC (no egress at
+/// all while nothing is routed).
 async fn ensure_security_group(
     ec2: &aws_sdk_ec2::Client,
     ctx: &Context,
     network: &Network,
     plan: &Plan,
+    test_ports: &BTreeMap<String, u16>,
 ) -> Result<String> {
     let mut ingress = Vec::new();
     for cidr in &plan.ingress {
         ingress.push(SgRule::tcp(80, Source::Cidr(cidr.to_string()), "HTTP"));
         if plan.certificate_arn.is_some() {
             ingress.push(SgRule::tcp(443, Source::Cidr(cidr.to_string()), "HTTPS"));
+        }
+        for (service, port) in test_ports {
+            ingress.push(SgRule::tcp(
+                *port,
+                Source::Cidr(cidr.to_string()),
+                &format!("test listener of {service}"),
+            ));
         }
     }
     let egress = plan
@@ -115,25 +158,22 @@ async fn ensure_security_group(
     common::ec2::ensure_group(ec2, ctx, &spec).await
 }
 
-/// Returns the ALB and whether it was created by this run.
-async fn ensure_load_balancer(
-    elb: &Client,
-    ctx: &Context,
-    network: &Network,
-    plan: &Plan,
-    sg_id: &str,
-) -> Result<(LoadBalancer, bool)> {
-    let name = elb::lb_name(ctx);
-    let subnets = if plan.internal {
-        &network.private_subnet_ids
-    } else {
-        &network.public_subnet_ids
-    };
-    let scheme = if plan.internal {
+fn scheme(plan: &Plan) -> LoadBalancerSchemeEnum {
+    if plan.internal {
         LoadBalancerSchemeEnum::Internal
     } else {
         LoadBalancerSchemeEnum::InternetFacing
-    };
+    }
+}
+
+/// The ALB of an earlier run: found by name, ours only if tagged so, and of the
+/// scheme the plan asks for (checked before anything changes).
+async fn find_load_balancer(
+    elb: &Client,
+    ctx: &Context,
+    plan: &Plan,
+) -> Result<Option<LoadBalancer>> {
+    let name = elb::lb_name(ctx);
     let found = match elb
         .describe_load_balancers()
         .names(&name)
@@ -162,8 +202,7 @@ async fn ensure_load_balancer(
                 ctx.stack, ctx.env
             )));
         };
-        let arn = lb.load_balancer_arn().unwrap_or_default().to_owned();
-        ctx.report.adopted("load balancer", &name, &arn);
+        let scheme = scheme(plan);
         if lb.scheme() != Some(&scheme) {
             return Err(Error::spec(format!(
                 "load balancer {name} is {} but the spec asks for {}: the scheme cannot change, tear the ALB down first",
@@ -171,6 +210,29 @@ async fn ensure_load_balancer(
                 scheme.as_str()
             )));
         }
+        return Ok(Some(lb));
+    }
+    Ok(None)
+}
+
+/// Returns the ALB and whether it was created by this run.
+async fn ensure_load_balancer(
+    elb: &Client,
+    ctx: &Context,
+    network: &Network,
+    plan: &Plan,
+    sg_id: &str,
+    found: Option<LoadBalancer>,
+) -> Result<(LoadBalancer, bool)> {
+    let name = elb::lb_name(ctx);
+    let subnets = if plan.internal {
+        &network.private_subnet_ids
+    } else {
+        &network.public_subnet_ids
+    };
+    if let Some(lb) = found {
+        let arn = lb.load_balancer_arn().unwrap_or_default().to_owned();
+        ctx.report.adopted("load balancer", &name, &arn);
         if lb.security_groups() != [sg_id.to_owned()] {
             elb.set_security_groups()
                 .load_balancer_arn(&arn)
@@ -203,7 +265,7 @@ async fn ensure_load_balancer(
         elb.create_load_balancer()
             .name(&name)
             .r#type(LoadBalancerTypeEnum::Application)
-            .scheme(scheme.clone())
+            .scheme(scheme(plan))
             .ip_address_type(IpAddressType::Ipv4)
             .set_subnets(Some(subnets.clone()))
             .security_groups(sg_id)
@@ -297,15 +359,49 @@ async fn ensure_attributes(
     Ok(())
 }
 
-/// Returns the service name and its target group.
-async fn ensure_target_group(
+/// Returns the service name and its target group (with the green one of a
+/// blue/green service: the same port, protocol, VPC and health check).
+async fn ensure_service_target_groups(
     elb: &Client,
     ctx: &Context,
     vpc_id: &str,
     svc: &Routed,
 ) -> Result<(String, AlbTargetGroup)> {
-    let component = elb::tg_component(&svc.name);
-    let name = elb::tg_name(ctx, &svc.name);
+    let green_of = spec::green_service(&svc.name);
+    let ((arn, name), green) = tokio::try_join!(
+        ensure_target_group(elb, ctx, vpc_id, svc, &svc.name),
+        async {
+            match svc.blue_green {
+                Some(_) => ensure_target_group(elb, ctx, vpc_id, svc, &green_of)
+                    .await
+                    .map(|(arn, name)| Some(AlbGreenTargetGroup { arn, name })),
+                None => Ok(None),
+            }
+        },
+    )?;
+    Ok((
+        svc.name.clone(),
+        AlbTargetGroup {
+            arn,
+            name,
+            port: svc.port,
+            green,
+            ..AlbTargetGroup::default()
+        },
+    ))
+}
+
+/// One target group of a service, named after `group_of` (the service, or
+/// `{service}-green`). Returns its ARN and name.
+async fn ensure_target_group(
+    elb: &Client,
+    ctx: &Context,
+    vpc_id: &str,
+    svc: &Routed,
+    group_of: &str,
+) -> Result<(String, String)> {
+    let component = elb::tg_component(group_of);
+    let name = elb::tg_name(ctx, group_of);
     let found = match elb
         .describe_target_groups()
         .names(&name)
@@ -376,14 +472,7 @@ async fn ensure_target_group(
         (arn, true)
     };
     ensure_deregistration_delay(elb, ctx, &name, &arn, svc.deregistration_delay, fresh).await?;
-    Ok((
-        svc.name.clone(),
-        AlbTargetGroup {
-            arn,
-            name,
-            port: svc.port,
-        },
-    ))
+    Ok((arn, name))
 }
 
 /// What a target group cannot change: its VPC, port, protocol and target type.
@@ -542,30 +631,95 @@ fn forward_target(a: &Action) -> Option<String> {
     }
 }
 
+/// What a listener's default action must be: `want` for a new listener or one
+/// that does something else; `also` is just as converged (a blue/green
+/// service's other target group, where CodeDeploy may have moved traffic).
+#[derive(Debug, Clone)]
+struct Forwarding {
+    want: DefaultAction,
+    also: Option<DefaultAction>,
+}
+
+impl Forwarding {
+    fn fixed(action: DefaultAction) -> Self {
+        Forwarding {
+            want: action,
+            also: None,
+        }
+    }
+
+    /// To a service's target group, the blue one when new; for a blue/green
+    /// service the green one is just as right.
+    fn either(tg: &AlbTargetGroup) -> Self {
+        Forwarding {
+            want: DefaultAction::Forward(tg.arn.clone()),
+            also: tg
+                .green
+                .as_ref()
+                .map(|g| DefaultAction::Forward(g.arn.clone())),
+        }
+    }
+
+    /// To a service's target group from a production listener. A new one takes
+    /// the group the production listeners forward to now (green after an odd
+    /// number of deployments), so that adding or removing HTTPS does not send
+    /// traffic back to tasks CodeDeploy retired.
+    fn to(tg: &AlbTargetGroup, listeners: &[Listener]) -> Self {
+        let f = Self::either(tg);
+        let Some(green) = f.also.clone() else {
+            return f;
+        };
+        let green_is_live = listeners
+            .iter()
+            .filter(|l| is_production(l))
+            .any(|l| DefaultAction::of(l.default_actions()).as_ref() == Some(&green));
+        if green_is_live {
+            Forwarding {
+                want: green,
+                also: Some(f.want),
+            }
+        } else {
+            f
+        }
+    }
+
+    /// The action to keep given what the listener does now, and whether that is a change.
+    fn keep(&self, have: Option<DefaultAction>) -> (DefaultAction, bool) {
+        match have {
+            Some(h) if h == self.want || Some(&h) == self.also.as_ref() => (h, false),
+            _ => (self.want.clone(), true),
+        }
+    }
+}
+
+/// The production listeners: HTTP on 80, HTTPS on 443 (the others are test listeners).
+fn is_production(l: &Listener) -> bool {
+    matches!(l.port(), Some(80 | 443))
+}
+
+async fn describe_listeners(elb: &Client, ctx: &Context, lb_arn: &str) -> Result<Vec<Listener>> {
+    elb.describe_listeners()
+        .load_balancer_arn(lb_arn)
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .aws(format!("DescribeListeners {}", elb::lb_name(ctx)))
+}
+
 /// HTTP on 80 and, with a certificate, HTTPS on 443. Returns (http, https) ARNs.
 async fn ensure_listeners(
     elb: &Client,
     ctx: &Context,
     lb_arn: &str,
     plan: &Plan,
-    default: &DefaultAction,
-    fresh: bool,
+    default: &Forwarding,
+    existing: &[Listener],
 ) -> Result<(String, Option<String>)> {
-    let existing: Vec<Listener> = if fresh {
-        vec![]
-    } else {
-        elb.describe_listeners()
-            .load_balancer_arn(lb_arn)
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .aws(format!("DescribeListeners {}", elb::lb_name(ctx)))?
-    };
     match &plan.certificate_arn {
         None => {
-            let http = ensure_listener(elb, ctx, lb_arn, &existing, Port::Http, default).await?;
+            let http = ensure_listener(elb, ctx, lb_arn, existing, Port::Http, default).await?;
             Ok((http, None))
         }
         Some(cert) => {
@@ -573,16 +727,10 @@ async fn ensure_listeners(
                 certificate: cert,
                 policy: &plan.ssl_policy,
             };
+            let redirect = Forwarding::fixed(DefaultAction::RedirectToHttps);
             let (http, https) = tokio::try_join!(
-                ensure_listener(
-                    elb,
-                    ctx,
-                    lb_arn,
-                    &existing,
-                    Port::Http,
-                    &DefaultAction::RedirectToHttps
-                ),
-                ensure_listener(elb, ctx, lb_arn, &existing, https, default),
+                ensure_listener(elb, ctx, lb_arn, existing, Port::Http, &redirect),
+                ensure_listener(elb, ctx, lb_arn, existing, https, default),
             )?;
             Ok((http, Some(https)))
         }
@@ -627,7 +775,7 @@ async fn ensure_listener(
     lb_arn: &str,
     existing: &[Listener],
     port: Port<'_>,
-    default: &DefaultAction,
+    default: &Forwarding,
 ) -> Result<String> {
     let name = ctx.name(port.component());
     let (certificate, policy) = match port {
@@ -647,7 +795,8 @@ async fn ensure_listener(
         if l.protocol() != Some(&port.protocol()) {
             drift.push("protocol");
         }
-        if DefaultAction::of(l.default_actions()).as_ref() != Some(default) {
+        let (action, changed) = default.keep(DefaultAction::of(l.default_actions()));
+        if changed {
             drift.push("default action");
         }
         if let Port::Https {
@@ -666,7 +815,7 @@ async fn ensure_listener(
             elb.modify_listener()
                 .listener_arn(&arn)
                 .protocol(port.protocol())
-                .default_actions(default.action())
+                .default_actions(action.action())
                 .set_certificates(certificate.map(|c| vec![c]))
                 .set_ssl_policy(policy.map(str::to_owned))
                 .send()
@@ -681,7 +830,7 @@ async fn ensure_listener(
             .load_balancer_arn(lb_arn)
             .port(port.number())
             .protocol(port.protocol())
-            .default_actions(default.action())
+            .default_actions(default.want.action())
             .set_certificates(certificate.clone().map(|c| vec![c]))
             .set_ssl_policy(policy.map(str::to_owned))
             .set_tags(Some(elb::tags(ctx, port.component())))
@@ -697,6 +846,139 @@ async fn ensure_listener(
         .ok_or_else(|| missing(&format!("CreateListener {name}")))?
         .to_owned();
     ctx.report.created("listener", &name, &arn);
+    Ok(arn)
+}
+
+/// Our test listeners among an ALB's listeners, by the service their tag names
+/// (`listener-test-{service}`).
+async fn test_listeners(
+    elb: &Client,
+    ctx: &Context,
+    listeners: &[Listener],
+) -> Result<BTreeMap<String, Listener>> {
+    let candidates: Vec<&Listener> = listeners.iter().filter(|l| !is_production(l)).collect();
+    if candidates.is_empty() {
+        return Ok(BTreeMap::new());
+    }
+    let arns: Vec<String> = candidates
+        .iter()
+        .filter_map(|l| l.listener_arn().map(str::to_owned))
+        .collect();
+    let tags = elb::tags_of(elb, &arns).await?;
+    Ok(candidates
+        .into_iter()
+        .filter_map(|l| {
+            let t = tags.get(l.listener_arn()?).filter(|t| owned(ctx, t))?;
+            let service = elb::component(t)?.strip_prefix(elb::TEST_LISTENER_PREFIX)?;
+            Some((service.to_owned(), l.clone()))
+        })
+        .collect())
+}
+
+/// One HTTP test listener per blue/green service on its test port; those of
+/// services no longer blue/green go first (they free their ports). Returns the
+/// listener ARN of each service.
+async fn ensure_test_listeners(
+    elb: &Client,
+    ctx: &Context,
+    lb_arn: &str,
+    plan: &Plan,
+    tgs: &BTreeMap<String, AlbTargetGroup>,
+    ports: &BTreeMap<String, u16>,
+    existing: &BTreeMap<String, Listener>,
+) -> Result<BTreeMap<String, String>> {
+    for (service, l) in existing.iter().filter(|(s, _)| !ports.contains_key(*s)) {
+        let name = ctx.name(&elb::test_listener_component(service));
+        let arn = l.listener_arn().unwrap_or_default();
+        retry::delete(&format!("DeleteListener {name}"), || async {
+            elb.delete_listener()
+                .listener_arn(arn)
+                .send()
+                .await
+                .map(|_| ())
+                .aws(format!("DeleteListener {name}"))
+        })
+        .await?;
+        ctx.report.deleted("listener", &name);
+    }
+    let out = try_join_all(plan.blue_green().map(|s| async {
+        let arn = ensure_test_listener(
+            elb,
+            ctx,
+            lb_arn,
+            existing.get(&s.name),
+            &s.name,
+            ports[&s.name],
+            &tgs[&s.name],
+        )
+        .await?;
+        Ok::<_, Error>((s.name.clone(), arn))
+    }))
+    .await?;
+    Ok(out.into_iter().collect())
+}
+
+/// A new test listener forwards to the blue group; one CodeDeploy has moved to
+/// the green group stays there.
+async fn ensure_test_listener(
+    elb: &Client,
+    ctx: &Context,
+    lb_arn: &str,
+    existing: Option<&Listener>,
+    service: &str,
+    port: u16,
+    tg: &AlbTargetGroup,
+) -> Result<String> {
+    let component = elb::test_listener_component(service);
+    let name = ctx.name(&component);
+    let forwarding = Forwarding::either(tg);
+    if let Some(l) = existing {
+        let arn = l.listener_arn().unwrap_or_default().to_owned();
+        ctx.report.adopted("listener", &name, &arn);
+        let mut drift = Vec::new();
+        if l.port() != Some(i32::from(port)) {
+            drift.push("port");
+        }
+        if l.protocol() != Some(&ProtocolEnum::Http) {
+            drift.push("protocol");
+        }
+        let (action, changed) = forwarding.keep(DefaultAction::of(l.default_actions()));
+        if changed {
+            drift.push("default action");
+        }
+        if !drift.is_empty() {
+            elb.modify_listener()
+                .listener_arn(&arn)
+                .port(i32::from(port))
+                .protocol(ProtocolEnum::Http)
+                .default_actions(action.action())
+                .send()
+                .await
+                .aws(format!("ModifyListener {name}"))?;
+            ctx.report.updated("listener", &name, &drift.join(", "));
+        }
+        return Ok(arn);
+    }
+    let out = retry::after_create(&format!("CreateListener {name}"), || async {
+        elb.create_listener()
+            .load_balancer_arn(lb_arn)
+            .port(i32::from(port))
+            .protocol(ProtocolEnum::Http)
+            .default_actions(forwarding.want.action())
+            .set_tags(Some(elb::tags(ctx, &component)))
+            .send()
+            .await
+            .aws(format!("CreateListener {name}"))
+    })
+    .await?;
+    let arn = out
+        .listeners()
+        .first()
+        .and_then(|l| l.listener_arn())
+        .ok_or_else(|| missing(&format!("CreateListener {name}")))?
+        .to_owned();
+    ctx.report
+        .created("listener", &name, &format!("{arn} (port {port})"));
     Ok(arn)
 }
 
@@ -870,6 +1152,20 @@ async fn ensure_rules(
         .map(|s| (s.name.as_str(), s.priority))
         .collect();
     let priorities = spec::assign_priorities(&wanted, &remembered, &foreign)?;
+    // A blue/green service's rule that CodeDeploy moved to the green group: a
+    // rule made anew for it (on another listener) forwards there too.
+    let mut live: BTreeMap<String, String> = BTreeMap::new();
+    for r in ours.iter().chain(&elsewhere) {
+        let green = tgs
+            .get(&r.service)
+            .and_then(|t| t.green.as_ref())
+            .map(|g| g.arn.as_str());
+        if let (Some(green), Some(target)) = (green, r.target.as_deref()) {
+            if green == target {
+                live.insert(r.service.clone(), green.to_owned());
+            }
+        }
+    }
 
     // 1. Rules no longer wanted go first: they free priorities and target groups.
     let mut keep: BTreeMap<String, OurRule> = BTreeMap::new();
@@ -915,11 +1211,12 @@ async fn ensure_rules(
     let out = try_join_all(ruled.iter().map(|s| {
         let existing = keep.get(&s.name);
         let priority = priorities[&s.name];
-        let tg = &tgs[&s.name].arn;
+        let tg = &tgs[&s.name];
+        let target = live.get(&s.name).unwrap_or(&tg.arn);
         async move {
             let arn = match existing {
                 Some(r) => update_rule(elb, ctx, r, s, tg).await?,
-                None => create_rule(elb, ctx, serving, s, priority, tg).await?,
+                None => create_rule(elb, ctx, serving, s, priority, target).await?,
             };
             Ok::<_, Error>((s.name.clone(), AlbRule { arn, priority }))
         }
@@ -961,28 +1258,35 @@ async fn create_rule(
     Ok(arn)
 }
 
+/// A rule forwards to the service's target group, or for a blue/green service
+/// to either of its groups (the one CodeDeploy moved it to is kept).
 async fn update_rule(
     elb: &Client,
     ctx: &Context,
     rule: &OurRule,
     svc: &Routed,
-    tg_arn: &str,
+    tg: &AlbTargetGroup,
 ) -> Result<String> {
     let name = ctx.name(&elb::rule_component(&svc.name));
     ctx.report.adopted("listener rule", &name, &rule.arn);
     let want = svc.conditions.clone().normalized();
+    let (target, retarget) = Forwarding::either(tg).keep(
+        rule.target
+            .as_ref()
+            .map(|t| DefaultAction::Forward(t.clone())),
+    );
     let mut drift = Vec::new();
     if rule.conditions.as_ref() != Some(&want) {
         drift.push("conditions");
     }
-    if rule.target.as_deref() != Some(tg_arn) {
+    if retarget {
         drift.push("target group");
     }
     if !drift.is_empty() {
         elb.modify_rule()
             .rule_arn(&rule.arn)
             .set_conditions(Some(rule_conditions(&svc.conditions)))
-            .actions(forward(tg_arn))
+            .actions(target.action())
             .send()
             .await
             .aws(format!("ModifyRule {name}"))?;
@@ -1008,16 +1312,7 @@ async fn delete_rule(elb: &Client, ctx: &Context, rule: &OurRule) -> Result<()> 
 }
 
 /// The HTTPS listener of an earlier run with a certificate (its rules go with it).
-async fn remove_https_listener(elb: &Client, ctx: &Context, lb_arn: &str) -> Result<()> {
-    let listeners: Vec<Listener> = elb
-        .describe_listeners()
-        .load_balancer_arn(lb_arn)
-        .into_paginator()
-        .items()
-        .send()
-        .try_collect()
-        .await
-        .aws(format!("DescribeListeners {}", elb::lb_name(ctx)))?;
+async fn remove_https_listener(elb: &Client, ctx: &Context, listeners: &[Listener]) -> Result<()> {
     for l in listeners.iter().filter(|l| l.port() == Some(443)) {
         let name = ctx.name("listener-https");
         let arn = l.listener_arn().unwrap_or_default();
@@ -1035,15 +1330,21 @@ async fn remove_https_listener(elb: &Client, ctx: &Context, lb_arn: &str) -> Res
     Ok(())
 }
 
-/// Target groups of ours for services that are no longer routed. One that an ECS
-/// service still uses (svc-up runs after alb-up) is left with a warning: the
-/// next run, after svc-up has let go of it, removes it.
+/// Target groups of ours for services that are no longer routed (or green
+/// groups of services no longer blue/green). One that an ECS service still
+/// uses (svc-up runs after alb-up) is left with a warning: the next run, after
+/// svc-up has let go of it, removes it.
 async fn remove_unrouted_target_groups(
     elb: &Client,
     ctx: &Context,
     wanted: &BTreeMap<String, AlbTargetGroup>,
 ) -> Result<()> {
-    let keep: BTreeSet<&str> = wanted.values().map(|t| t.arn.as_str()).collect();
+    let keep: BTreeSet<&str> = wanted
+        .values()
+        .flat_map(|t| {
+            std::iter::once(t.arn.as_str()).chain(t.green.as_ref().map(|g| g.arn.as_str()))
+        })
+        .collect();
     for (tg, tags) in elb::owned_target_groups(elb, ctx).await? {
         let arn = tg.target_group_arn().unwrap_or_default();
         let is_service_tg = elb::component(&tags).is_some_and(|c| c.starts_with("tg-"));

@@ -30,6 +30,13 @@ pub fn rule_component(service: &str) -> String {
     format!("rule-{service}")
 }
 
+/// The component tag of a blue/green service's test listener, before the service name.
+pub const TEST_LISTENER_PREFIX: &str = "listener-test-";
+
+pub fn test_listener_component(service: &str) -> String {
+    format!("{TEST_LISTENER_PREFIX}{service}")
+}
+
 /// The tags to create a resource with.
 pub fn tags(ctx: &Context, component: &str) -> Vec<Tag> {
     ctx.tags(component)

@@ -3,7 +3,9 @@
 //! An application load balancer in the public subnets (private when internal)
 //! with its own security group, an HTTP listener (and HTTPS with a certificate,
 //! HTTP then redirecting), one IP target group per routed service, and listener
-//! rules by path, host or header whose priorities stay put across re-runs.
+//! rules by path, host or header whose priorities stay put across re-runs. A
+//! blue/green service gets a second (green) target group and a test listener
+//! for CodeDeploy (svc-up owns the deployment group; see docs/blue-green.md).
 //! Reads `.network`, `spec.alb` and the routing parts of `spec.services`; writes
 //! `.alb`. `teardown` removes it with the code in `teardown.rs`.
 //!
@@ -26,11 +28,14 @@ use spec::AlbSpec;
 ///
 /// Reads `.network` (from net-up), `spec.alb` (flags override it) and, from
 /// `spec.services`, each service's `port`, `route` (paths, hosts, headers,
-/// priority, default), `health_check` and `deregistration_delay`; services
-/// without a `route` are not behind the ALB. Writes `.alb`: the ALB's ARN, DNS
-/// name and zone, its security group, the listener ARNs, and the target group
-/// and rule of each routed service. Re-running changes nothing; rule priorities
-/// never move when services are added or removed. `teardown` removes what it made.
+/// priority, default), `health_check`, `deregistration_delay` and whether
+/// `deployment` is blue-green (and its `test_port`); services without a `route`
+/// are not behind the ALB. Writes `.alb`: the ALB's ARN, DNS name and zone, its
+/// security group, the listener ARNs, and the target group and rule of each
+/// routed service (a blue/green one's also with its green group and test
+/// listener). Re-running changes nothing; rule priorities and test ports never
+/// move when services are added or removed, and traffic CodeDeploy moved to a
+/// green group stays there. `teardown` removes what it made.
 #[derive(Debug, Parser)]
 #[command(name = "alb-up", version)]
 pub struct Args {

@@ -6,8 +6,9 @@
 //!
 //! `spec.services` belongs to svc-up and carries much more (image, cpu, env...):
 //! only `port`, `route`, `health_check` and `deregistration_delay` are read here,
-//! every other field is ignored. `route` and `health_check` are ours alone, so a
-//! typo inside them is an error.
+//! and of `deployment` only whether it is blue/green and its `test_port` (svc-up
+//! checks the rest); every other field is ignored. `route` and `health_check` are
+//! ours alone, so a typo inside them is an error.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -27,6 +28,10 @@ pub const DEFAULT_DEREGISTRATION_DELAY: u32 = 30;
 pub const MAX_CONDITION_VALUES: usize = 5;
 /// Listener rule priorities AWS accepts.
 pub const PRIORITIES: std::ops::RangeInclusive<u32> = 1..=50_000;
+/// The first test listener port a blue/green service gets (then 8081, 8082...).
+pub const FIRST_TEST_PORT: u16 = 8080;
+/// The production listeners' ports: never a test listener's.
+const PRODUCTION_PORTS: [u16; 2] = [80, 443];
 
 /// `spec.alb`. Unknown fields are an error: a typo must not build the wrong load balancer.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -62,6 +67,7 @@ struct ServiceView {
     route: Option<RouteSpec>,
     health_check: Option<HealthCheckSpec>,
     deregistration_delay: Option<i64>,
+    deployment: Option<serde_json::Value>,
 }
 
 /// `spec.services.<name>.route`.
@@ -145,6 +151,16 @@ pub struct Routed {
     /// Empty for a default service without paths: it gets no rule.
     pub conditions: Conditions,
     pub priority: Option<u32>,
+    /// Deployed blue/green through CodeDeploy: a second (green) target group and
+    /// a test listener.
+    pub blue_green: Option<BlueGreen>,
+}
+
+/// What a blue/green service needs from the ALB besides its (blue) target group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BlueGreen {
+    /// The test listener's port when the spec names one; otherwise one is picked and kept.
+    pub test_port: Option<u16>,
 }
 
 /// What the spec resolves to.
@@ -165,6 +181,11 @@ impl Plan {
     /// The routed services that need a listener rule.
     pub fn ruled(&self) -> impl Iterator<Item = &Routed> {
         self.services.iter().filter(|s| !s.conditions.is_empty())
+    }
+
+    /// The blue/green services, in name order.
+    pub fn blue_green(&self) -> impl Iterator<Item = &Routed> {
+        self.services.iter().filter(|s| s.blue_green.is_some())
     }
 
     /// The lowest and highest port of the routed services (the ALB's egress).
@@ -229,21 +250,25 @@ pub fn plan(
             ))
         })?;
         let is_default = alb.default_service.as_deref() == Some(name.as_str());
+        let blue_green = blue_green(name, view.deployment.as_ref())?;
         let route = match (&view.route, is_default) {
             (Some(r), _) => r.clone(),
             // Named as the default service: routed even without a route object.
             (None, true) => RouteSpec::default(),
+            (None, false) if blue_green.is_some() => {
+                return Err(Error::spec(format!(
+                "spec.services.{name}: a blue/green deployment needs the service behind the ALB: \
+                     give it a route (or make it the default service), or deploy it \"rolling\""
+            )))
+            }
             (None, false) => continue,
         };
         if route.default && !is_default {
             defaults.push(name.clone());
         }
-        routed.push(routed_service(
-            name,
-            &view,
-            &route,
-            route.default || is_default,
-        )?);
+        let mut service = routed_service(name, &view, &route, route.default || is_default)?;
+        service.blue_green = blue_green;
+        routed.push(service);
     }
     if defaults.len() > 1 {
         return Err(Error::spec(format!(
@@ -253,6 +278,7 @@ pub fn plan(
     }
     check_priorities(&routed)?;
     check_duplicates(&routed)?;
+    check_blue_green(&routed, services)?;
     Ok(Plan {
         ingress,
         certificate_arn: alb.certificate_arn.clone(),
@@ -355,7 +381,70 @@ fn routed_service(
         deregistration_delay: delay as u32,
         conditions,
         priority,
+        blue_green: None,
     })
+}
+
+/// Whether `deployment` asks for blue/green, and its test port. Read loosely:
+/// svc-up owns the field and rejects anything else it does not know.
+fn blue_green(name: &str, deployment: Option<&serde_json::Value>) -> Result<Option<BlueGreen>> {
+    use serde_json::Value;
+    let port = match deployment {
+        Some(Value::String(s)) if s == "blue-green" => None,
+        Some(Value::Object(o)) if o.get("type").and_then(Value::as_str) == Some("blue-green") => {
+            o.get("test_port").filter(|p| !p.is_null())
+        }
+        _ => return Ok(None),
+    };
+    let test_port = match port {
+        None => None,
+        Some(p) => match p.as_i64() {
+            Some(n) if (1..=65535).contains(&n) && !PRODUCTION_PORTS.contains(&(n as u16)) => {
+                Some(n as u16)
+            }
+            _ => {
+                return Err(Error::spec(format!(
+                    "spec.services.{name}.deployment.test_port {p} is not a test listener port: \
+                     1 to 65535, not 80 or 443 (the production listeners)"
+                )))
+            }
+        },
+    };
+    Ok(Some(BlueGreen { test_port }))
+}
+
+/// Explicit test ports are unique, and a green target group's name
+/// (`tg-{service}-green`) is no other service's target group.
+fn check_blue_green(
+    routed: &[Routed],
+    services: &BTreeMap<String, serde_json::Value>,
+) -> Result<()> {
+    let mut ports: BTreeMap<u16, &str> = BTreeMap::new();
+    for s in routed {
+        let Some(bg) = s.blue_green else { continue };
+        if let Some(p) = bg.test_port {
+            if let Some(other) = ports.insert(p, &s.name) {
+                return Err(Error::spec(format!(
+                    "test_port {p} is given to both {other} and {}: each blue/green service needs its own test listener",
+                    s.name
+                )));
+            }
+        }
+        let green = green_service(&s.name);
+        if services.contains_key(&green) {
+            return Err(Error::spec(format!(
+                "spec.services.{green} would share its target group name with {}'s green target group: rename one of them",
+                s.name
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The name a blue/green service's green target group is built from, as if it
+/// were a service of its own: `{service}-green`.
+pub fn green_service(service: &str) -> String {
+    format!("{service}-green")
 }
 
 fn health_check(name: &str, spec: Option<&HealthCheckSpec>) -> Result<HealthCheck> {
@@ -457,6 +546,46 @@ fn check_duplicates(routed: &[Routed]) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Each blue/green service's test listener port. Explicit ports win; a service
+/// whose test listener exists keeps its port; a new one takes the lowest free
+/// port from 8080. So adding a blue/green service never moves another's.
+pub fn assign_test_ports(
+    wanted: &[(&str, Option<u16>)],
+    existing: &BTreeMap<String, u16>,
+) -> Result<BTreeMap<String, u16>> {
+    let mut used: BTreeSet<u16> = PRODUCTION_PORTS.into_iter().collect();
+    let mut out = BTreeMap::new();
+    for (name, p) in wanted {
+        if let Some(p) = p {
+            used.insert(*p);
+            out.insert((*name).to_owned(), *p);
+        }
+    }
+    for (name, p) in wanted {
+        if p.is_none() {
+            if let Some(&have) = existing.get(*name) {
+                if used.insert(have) {
+                    out.insert((*name).to_owned(), have);
+                }
+            }
+        }
+    }
+    let mut next = FIRST_TEST_PORT;
+    for (name, _) in wanted {
+        if out.contains_key(*name) {
+            continue;
+        }
+        while used.contains(&next) {
+            next = next
+                .checked_add(1)
+                .ok_or_else(|| Error::spec("no free test listener port left"))?;
+        }
+        used.insert(next);
+        out.insert((*name).to_owned(), next);
+    }
+    Ok(out)
 }
 
 /// The first priority a new rule tries, and the step between them: room to slot
@@ -586,6 +715,79 @@ mod tests {
             ..Default::default()
         };
         assert!(err(&cidr, json!({})).contains("10.0.0.1/8"));
+    }
+
+    #[test]
+    fn blue_green_services_are_routed_with_valid_distinct_test_ports() {
+        let a = AlbSpec::default();
+        let p = plan(
+            &a,
+            &services(json!({
+                "pay": {"port": 8080, "route": {"default": true}, "deployment": "blue-green"},
+                "api": {"port": 9000, "route": {"paths": ["/api/*"]},
+                        "deployment": {"type": "blue-green", "test_port": 9443, "traffic": "canary-10-5"}},
+                "web": {"port": 3000, "route": {"paths": ["/web/*"]}, "deployment": "rolling"}
+            })),
+            "dev",
+        )
+        .unwrap();
+        let bg: Vec<(&str, Option<u16>)> = p
+            .blue_green()
+            .map(|s| (s.name.as_str(), s.blue_green.unwrap().test_port))
+            .collect();
+        assert_eq!(bg, [("api", Some(9443)), ("pay", None)]);
+        assert!(
+            err(&a, json!({"w": {"port": 1, "deployment": "blue-green"}}))
+                .contains("needs the service behind the ALB")
+        );
+        // The ALB's default service counts as routed.
+        let default_web = AlbSpec {
+            default_service: Some("w".into()),
+            ..AlbSpec::default()
+        };
+        assert!(plan(
+            &default_web,
+            &services(json!({"w": {"port": 1, "deployment": "blue-green"}})),
+            "dev"
+        )
+        .is_ok());
+        assert!(err(&a, json!({
+            "a": {"port": 1, "route": {"paths": ["/a"]}, "deployment": {"type": "blue-green", "test_port": 9000}},
+            "b": {"port": 2, "route": {"paths": ["/b"]}, "deployment": {"type": "blue-green", "test_port": 9000}}
+        }))
+        .contains("test_port 9000 is given to both a and b"));
+        for bad in [json!(80), json!(443), json!(0), json!(70000), json!("8080")] {
+            let e = err(
+                &a,
+                json!({"a": {"port": 1, "route": {"paths": ["/a"]}, "deployment": {"type": "blue-green", "test_port": bad}}}),
+            );
+            assert!(e.contains("not a test listener port"), "{e}");
+        }
+        assert!(err(
+            &a,
+            json!({
+                "a": {"port": 1, "route": {"paths": ["/a"]}, "deployment": "blue-green"},
+                "a-green": {"port": 2, "route": {"paths": ["/b"]}}
+            })
+        )
+        .contains("green target group"));
+    }
+
+    #[test]
+    fn test_ports_are_stable_when_services_come_and_go() {
+        let none = BTreeMap::new();
+        let first = assign_test_ports(&[("api", None), ("pay", None)], &none).unwrap();
+        assert_eq!((first["api"], first["pay"]), (8080, 8081));
+        // "admin" sorts first but arrives later: the others keep theirs.
+        let second =
+            assign_test_ports(&[("admin", None), ("api", None), ("pay", None)], &first).unwrap();
+        assert_eq!(
+            (second["api"], second["pay"], second["admin"]),
+            (8080, 8081, 8082)
+        );
+        // An explicit port wins over a kept one, which then moves.
+        let third = assign_test_ports(&[("api", None), ("pay", Some(8080))], &first).unwrap();
+        assert_eq!((third["pay"], third["api"]), (8080, 8081));
     }
 
     #[test]

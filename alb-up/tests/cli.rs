@@ -252,6 +252,40 @@ fn other_impossible_routes_are_spec_errors() {
 }
 
 #[test]
+fn bad_blue_green_services_are_spec_errors() {
+    let err = spec_error(
+        json!({}),
+        json!({"pay": {"port": 8080, "deployment": "blue-green"}}),
+    );
+    assert!(err.contains("needs the service behind the ALB"), "{err}");
+    let err = spec_error(
+        json!({}),
+        json!({
+            "a": {"port": 1, "route": {"paths": ["/a"]}, "deployment": {"type": "blue-green", "test_port": 9000}},
+            "b": {"port": 2, "route": {"paths": ["/b"]}, "deployment": {"type": "blue-green", "test_port": 9000}}
+        }),
+    );
+    assert!(
+        err.contains("test_port 9000 is given to both a and b"),
+        "{err}"
+    );
+    let err = spec_error(
+        json!({}),
+        json!({"a": {"port": 1, "route": {"default": true}, "deployment": {"type": "blue-green", "test_port": 80}}}),
+    );
+    assert!(err.contains("not a test listener port"), "{err}");
+    // The control: a valid blue/green service reaches AWS.
+    let out = alb_up()
+        .write_stdin(doc(
+            json!({}),
+            json!({"a": {"port": 1, "route": {"default": true}, "deployment": "blue-green"}}),
+        ))
+        .output()
+        .unwrap();
+    assert_one_line_error(&out, "alb-up", 7);
+}
+
+#[test]
 fn one_az_is_not_enough_for_an_alb() {
     let mut d: Value = serde_json::from_str(&doc(json!({}), seed_001())).unwrap();
     d["network"]["public_subnet_ids"] = json!(["subnet-1"]);

@@ -424,3 +424,233 @@ fn a_certificate_adds_https_and_prod_turns_deletion_protection_on() {
     // Teardown turns protection off itself.
     teardown(em, &rt, &stack, "prod", alb);
 }
+
+/// The target group a listener's default action (or a rule's action) forwards to.
+fn listener_target(em: &Emulator, rt: &tokio::runtime::Runtime, arn: &str) -> Option<String> {
+    let out = rt
+        .block_on(elb(em, rt).describe_listeners().listener_arns(arn).send())
+        .unwrap();
+    forward_target(out.listeners()[0].default_actions())
+}
+
+fn rule_target(em: &Emulator, rt: &tokio::runtime::Runtime, arn: &str) -> Option<String> {
+    let out = rt
+        .block_on(elb(em, rt).describe_rules().rule_arns(arn).send())
+        .unwrap();
+    forward_target(out.rules()[0].actions())
+}
+
+#[test]
+fn blue_green_services_get_a_green_group_and_a_test_listener_and_stay_where_codedeploy_moved_them()
+{
+    let em = Emulator::shared();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let stack = unique_stack("albbg");
+    let (mut doc, _) = run(
+        em,
+        "net-up",
+        &[
+            "-n", "--stack", &stack, "--env", "dev", "--azs", "2", "--nat", "none",
+        ],
+        "",
+    );
+    doc["spec"]["services"] = json!({
+        "pay": {"port": 8080, "route": {"default": true}, "health_check": {"path": "/health"},
+                "deployment": {"type": "blue-green", "traffic": "all-at-once"}},
+        "api": {"port": 9000, "route": {"paths": ["/api/*"]}, "deployment": "blue-green"},
+        "web": {"port": 3000, "route": {"paths": ["/web/*"]}}
+    });
+    let (out, _) = alb_up(em, &doc, &[]);
+    let alb = &out["alb"];
+    let tg = |s: &str| alb["target_groups"][s].clone();
+    let arn = |v: &Value| v.as_str().unwrap().to_owned();
+
+    // Read back: two groups per blue/green service, one per rolling one; the
+    // production listener and a test listener per blue/green service (8080,
+    // 8081 in name order), each forwarding to the blue group.
+    assert_eq!(alb_counts(&counts(em, &stack, "dev")), [1, 3, 5, 2]);
+    assert!(tg("web").get("green").is_none() && tg("web").get("test_port").is_none());
+    assert_eq!(
+        (
+            tg("api")["test_port"].as_u64(),
+            tg("pay")["test_port"].as_u64()
+        ),
+        (Some(8080), Some(8081))
+    );
+    assert_eq!(
+        tg("pay")["green"]["name"],
+        format!("{stack}-tg-pay-green-dev")
+    );
+    let ls = listeners(em, &rt, alb["arn"].as_str().unwrap());
+    let by_port = |p: i32| ls.iter().find(|l| l.port() == Some(p)).unwrap().clone();
+    assert_eq!(
+        by_port(8080).listener_arn(),
+        tg("api")["test_listener_arn"].as_str()
+    );
+    assert_eq!(by_port(8081).protocol().map(|p| p.as_str()), Some("HTTP"));
+    for (port, service) in [(8080, "api"), (8081, "pay"), (80, "pay")] {
+        assert_eq!(
+            forward_target(by_port(port).default_actions()),
+            Some(arn(&tg(service)["arn"])),
+            "port {port}"
+        );
+    }
+    assert_eq!(
+        rule_target(em, &rt, alb["rules"]["api"]["arn"].as_str().unwrap()),
+        Some(arn(&tg("api")["arn"]))
+    );
+    // The green group is the blue one's twin, tagged as the service's green group.
+    let groups = rt
+        .block_on(
+            elb(em, &rt)
+                .describe_target_groups()
+                .target_group_arns(arn(&tg("pay")["arn"]))
+                .target_group_arns(arn(&tg("pay")["green"]["arn"]))
+                .send(),
+        )
+        .unwrap();
+    let [blue, green] = groups.target_groups() else {
+        panic!("two groups")
+    };
+    assert_eq!(
+        (
+            green.port(),
+            green.vpc_id(),
+            green.health_check_path(),
+            green.target_type()
+        ),
+        (
+            blue.port(),
+            blue.vpc_id(),
+            Some("/health"),
+            blue.target_type()
+        )
+    );
+    let tags = rt
+        .block_on(
+            elb(em, &rt)
+                .describe_tags()
+                .resource_arns(arn(&tg("pay")["green"]["arn"]))
+                .send(),
+        )
+        .unwrap();
+    assert!(tags.tag_descriptions()[0]
+        .tags()
+        .iter()
+        .any(|t| t.key() == Some("fargate-pipes:component") && t.value() == Some("tg-pay-green")));
+    // The test ports are open to the same CIDRs as port 80.
+    let ec2 = aws_sdk_ec2::Client::new(&context(em, &rt, &stack, "dev").sdk);
+    let sg = rt
+        .block_on(
+            ec2.describe_security_groups()
+                .group_ids(alb["security_group_id"].as_str().unwrap())
+                .send(),
+        )
+        .unwrap();
+    let mut open: Vec<(i32, String)> = sg.security_groups()[0]
+        .ip_permissions()
+        .iter()
+        .flat_map(|p| {
+            p.ip_ranges().iter().map(|r| {
+                (
+                    p.from_port().unwrap_or(-1),
+                    r.cidr_ip().unwrap_or_default().to_owned(),
+                )
+            })
+        })
+        .collect();
+    open.sort();
+    let anywhere = "0.0.0.0/0".to_owned();
+    assert_eq!(
+        open,
+        [
+            (80, anywhere.clone()),
+            (8080, anywhere.clone()),
+            (8081, anywhere)
+        ]
+    );
+
+    // CodeDeploy's swap, done by hand: production and test traffic of both
+    // services to their green groups.
+    let client = elb(em, &rt);
+    let forward = |tg: String| {
+        aws_sdk_elasticloadbalancingv2::types::Action::builder()
+            .r#type(ActionTypeEnum::Forward)
+            .target_group_arn(tg)
+            .build()
+    };
+    for (port, service) in [(80, "pay"), (8081, "pay"), (8080, "api")] {
+        rt.block_on(
+            client
+                .modify_listener()
+                .listener_arn(by_port(port).listener_arn().unwrap())
+                .default_actions(forward(arn(&tg(service)["green"]["arn"])))
+                .send(),
+        )
+        .unwrap();
+    }
+    rt.block_on(
+        client
+            .modify_rule()
+            .rule_arn(alb["rules"]["api"]["arn"].as_str().unwrap())
+            .actions(forward(arn(&tg("api")["green"]["arn"])))
+            .send(),
+    )
+    .unwrap();
+
+    // A re-run changes nothing and moves no traffic back.
+    let before = em.inventory("us-east-1", &stack, "dev");
+    let (again, log) = alb_up(em, &out, &[]);
+    assert!(
+        !log.contains("created") && !log.contains("updated"),
+        "{log}"
+    );
+    assert_eq!(again["alb"], out["alb"]);
+    assert_eq!(em.inventory("us-east-1", &stack, "dev"), before);
+    for (port, service) in [(80, "pay"), (8081, "pay"), (8080, "api")] {
+        assert_eq!(
+            listener_target(em, &rt, by_port(port).listener_arn().unwrap()),
+            Some(arn(&tg(service)["green"]["arn"])),
+            "port {port} still forwards to green"
+        );
+    }
+    assert_eq!(
+        rule_target(em, &rt, alb["rules"]["api"]["arn"].as_str().unwrap()),
+        Some(arn(&tg("api")["green"]["arn"]))
+    );
+
+    // api goes back to rolling: its test listener and green group go, the
+    // others stay put.
+    let mut rolling = out.clone();
+    rolling["spec"]["services"]["api"]["deployment"] = json!("rolling");
+    let (fewer, _) = alb_up(em, &rolling, &[]);
+    assert_eq!(alb_counts(&counts(em, &stack, "dev")), [1, 2, 4, 2]);
+    assert!(fewer["alb"]["target_groups"]["api"].get("green").is_none());
+    assert_eq!(
+        fewer["alb"]["target_groups"]["pay"],
+        out["alb"]["target_groups"]["pay"]
+    );
+    assert_eq!(
+        rule_target(em, &rt, alb["rules"]["api"]["arn"].as_str().unwrap()),
+        Some(arn(&tg("api")["arn"])),
+        "a rolling service forwards to its only group"
+    );
+
+    // Teardown lists and removes both groups and the test listener.
+    let ctx = context(em, &rt, &stack, "dev");
+    let section: common::sections::Alb = serde_json::from_value(fewer["alb"].clone()).unwrap();
+    let found = rt
+        .block_on(alb_up::teardown::discover(&ctx, Some(&section)))
+        .unwrap();
+    let plan = found.plan(&ctx);
+    let kinds = |k: &str| plan.iter().filter(|s| s.kind == k).count();
+    assert_eq!(
+        (kinds("listener"), kinds("target group")),
+        (2, 4),
+        "{plan:?}"
+    );
+    let test_ids: Vec<&str> = plan.iter().map(|s| s.id.as_str()).collect();
+    assert!(test_ids.contains(&by_port(8081).listener_arn().unwrap()));
+    assert!(test_ids.contains(&tg("pay")["green"]["arn"].as_str().unwrap()));
+    teardown(em, &rt, &stack, "dev", &fewer["alb"]);
+}

@@ -135,8 +135,10 @@ impl Document {
         section: &'static str,
         tool: &'static str,
     ) -> Result<T> {
-        self.layer(section)?
-            .ok_or(Error::MissingLayer { section, tool })
+        self.layer(section)?.ok_or_else(|| Error::MissingLayer {
+            section: section.to_owned(),
+            tool,
+        })
     }
 
     pub fn set_layer<T: Serialize>(&mut self, section: &str, value: &T) {

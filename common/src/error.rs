@@ -30,10 +30,7 @@ pub enum Error {
     #[error(
         "the document has no .{section} section: run {tool} first (e.g. {tool} < spec.json | ...)"
     )]
-    MissingLayer {
-        section: &'static str,
-        tool: &'static str,
-    },
+    MissingLayer { section: String, tool: &'static str },
     /// AWS (or the emulator) answered with an error we do not retry, or retries ran out.
     #[error("{0}")]
     Aws(AwsError),
@@ -244,7 +241,7 @@ mod tests {
             Error::Version(String::new()),
             Error::Spec(String::new()),
             Error::MissingLayer {
-                section: "network",
+                section: "network".into(),
                 tool: "net-up",
             },
             Error::Timeout {

@@ -1,9 +1,13 @@
 //! One function per resource kind: find it (by name, then its tags), adopt it
-//! (fixing drift) or create it. `converge` is the dependency graph: log groups,
-//! task roles, security groups and the Cloud Map namespace are independent;
-//! the groups are created before their rules (callers name each other's
-//! groups); task definitions need the roles and log groups; services need
-//! everything. Independent services run concurrently.
+//! (fixing drift) or create it. `converge` is the dependency graph: the ECS
+//! services of an earlier run are described first (one that is not ours, or
+//! whose deployment controller no longer matches the spec, stops the run before
+//! anything changes); log groups, task roles, security groups, the Cloud Map
+//! namespace and the CodeDeploy role are independent; the groups are created
+//! before their rules (callers name each other's groups); task definitions need
+//! the roles and log groups; services need everything; a blue/green service's
+//! CodeDeploy application and deployment group need the service. Independent
+//! services run concurrently.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -11,10 +15,10 @@ use std::time::Duration;
 use aws_sdk_ecs::client::Waiters;
 use aws_sdk_ecs::types::{
     AssignPublicIp, AwsVpcConfiguration, Compatibility, ContainerDefinition,
-    DeploymentCircuitBreaker, DeploymentConfiguration, DesiredStatus, HealthCheck, KeyValuePair,
-    LoadBalancer, LogConfiguration, LogDriver, NetworkConfiguration, NetworkMode, PortMapping,
-    PropagateTags, Secret, Service, ServiceField, ServiceRegistry, TaskDefinition,
-    TransportProtocol,
+    DeploymentCircuitBreaker, DeploymentConfiguration, DeploymentController,
+    DeploymentControllerType, DesiredStatus, HealthCheck, KeyValuePair, LoadBalancer,
+    LogConfiguration, LogDriver, NetworkConfiguration, NetworkMode, PortMapping, PropagateTags,
+    Secret, Service, ServiceField, ServiceRegistry, TaskDefinition, TransportProtocol,
 };
 use aws_sdk_servicediscovery::types::{
     DnsConfig, DnsRecord, HealthCheckCustomConfig, NamespaceFilter, NamespaceFilterName,
@@ -28,6 +32,7 @@ use common::iam::{self, RoleOut};
 use common::sections::{Alb, Cluster, Discovery, Network, ServiceOut, Services};
 use common::{retry, try_join_all, AwsResultExt, Context, Error, Result};
 
+use crate::codedeploy;
 use crate::spec::{Plan, Planned};
 
 /// The task role's inline policy.
@@ -41,6 +46,8 @@ pub(crate) struct Clients {
     pub iam: aws_sdk_iam::Client,
     pub logs: aws_sdk_cloudwatchlogs::Client,
     pub sd: aws_sdk_servicediscovery::Client,
+    pub cd: aws_sdk_codedeploy::Client,
+    pub sts: aws_sdk_sts::Client,
 }
 
 impl Clients {
@@ -51,6 +58,8 @@ impl Clients {
             iam: aws_sdk_iam::Client::new(&ctx.sdk),
             logs: aws_sdk_cloudwatchlogs::Client::new(&ctx.sdk),
             sd: aws_sdk_servicediscovery::Client::new(&ctx.sdk),
+            cd: aws_sdk_codedeploy::Client::new(&ctx.sdk),
+            sts: aws_sdk_sts::Client::new(&ctx.sdk),
         }
     }
 }
@@ -88,13 +97,19 @@ pub async fn converge(
 ) -> Result<(Services, Option<Discovery>)> {
     let c = Clients::new(ctx);
     let c = &c;
-    let (logs, roles, groups, namespace) = tokio::try_join!(
+    let mut existing = existing_services(c, ctx, cluster, plan).await?;
+    let blue_green = plan.services.iter().any(|s| s.blue_green.is_some());
+    let (logs, roles, groups, namespace, deployer) = tokio::try_join!(
         try_join_all(
             plan.services
                 .iter()
                 .map(|s| ensure_log_group(c, ctx, cluster, s))
         ),
-        try_join_all(plan.services.iter().map(|s| ensure_task_role(c, ctx, s))),
+        try_join_all(
+            plan.services
+                .iter()
+                .map(|s| ensure_task_role(c, ctx, cluster, s))
+        ),
         ensure_groups(c, ctx, network, alb, plan),
         async {
             match &plan.namespace {
@@ -104,10 +119,22 @@ pub async fn converge(
                 None => Ok(None),
             }
         },
+        async {
+            if !blue_green {
+                return Ok(None);
+            }
+            let (role, account) = tokio::try_join!(
+                codedeploy::ensure_role(&c.iam, ctx),
+                codedeploy::account_id(&c.sts)
+            )?;
+            Ok::<_, Error>(Some((role, account)))
+        },
     )?;
     let outs = try_join_all(plan.services.iter().enumerate().map(|(i, s)| {
         let (log_group, role, group) = (&logs[i], &roles[i], &groups[&s.name]);
         let namespace = namespace.as_ref();
+        let found = existing.remove(&s.name);
+        let deployer = deployer.as_ref();
         async move {
             let discovery_arn = match (s.discovery_ttl, namespace) {
                 (Some(ttl), Some(ns)) => {
@@ -125,8 +152,23 @@ pub async fn converge(
                 &td,
                 group,
                 discovery_arn.as_ref().map(|(arn, _)| arn.as_str()),
+                found,
             )
             .await?;
+            let codedeploy = match (&s.blue_green, deployer) {
+                (Some(bg), Some((cd_role, account))) => {
+                    let target = codedeploy::Deployed {
+                        cluster: &cluster.name,
+                        service: svc.service_name().unwrap_or_default(),
+                        running: svc.task_definition(),
+                        task_definition: &td,
+                        subnets: &network.private_subnet_ids,
+                        security_group: group,
+                    };
+                    Some(codedeploy::ensure(&c.cd, ctx, account, cd_role, s, bg, target).await?)
+                }
+                _ => None,
+            };
             Ok::<_, Error>((
                 s.name.clone(),
                 ServiceOut {
@@ -138,6 +180,7 @@ pub async fn converge(
                     log_group: log_group.clone(),
                     discovery_service_arn: discovery_arn.map(|(arn, _)| arn),
                     image: s.image.clone(),
+                    codedeploy,
                 },
             ))
         }
@@ -265,7 +308,12 @@ async fn put_retention(c: &Clients, name: &str, days: i32) -> Result<()> {
 
 // ---------------------------------------------------------------- task roles
 
-async fn ensure_task_role(c: &Clients, ctx: &Context, s: &Planned) -> Result<RoleOut> {
+async fn ensure_task_role(
+    c: &Clients,
+    ctx: &Context,
+    cluster: &Cluster,
+    s: &Planned,
+) -> Result<RoleOut> {
     let role = iam::ensure_role(
         &c.iam,
         ctx,
@@ -274,7 +322,20 @@ async fn ensure_task_role(c: &Clients, ctx: &Context, s: &Planned) -> Result<Rol
         &format!("Task role of {} (only its declared permissions)", s.name),
     )
     .await?;
-    iam::ensure_inline_policy(&c.iam, ctx, &role, TASK_POLICY, s.policy.as_ref()).await?;
+    // The account is not needed in the ARN: the log group's name is ours.
+    let log_group_arn = format!(
+        "arn:{}:logs:{}:*:log-group:{}",
+        iam::partition(&ctx.region),
+        ctx.region,
+        log_group_name(ctx, &s.name)
+    );
+    let policy = crate::spec::task_policy(
+        s.policy.as_ref(),
+        s.exec,
+        &log_group_arn,
+        cluster.log_kms_key_arn.as_deref(),
+    );
+    iam::ensure_inline_policy(&c.iam, ctx, &role, TASK_POLICY, policy.as_ref()).await?;
     Ok(role)
 }
 
@@ -433,6 +494,18 @@ pub(crate) async fn find_namespace(
     ctx: &Context,
     name: &str,
 ) -> Result<Option<Discovery>> {
+    Ok(owned_namespaces(sd, ctx, Some(name))
+        .await?
+        .into_iter()
+        .next())
+}
+
+/// Our private DNS namespaces (of that name, when given), by their tags.
+pub(crate) async fn owned_namespaces(
+    sd: &aws_sdk_servicediscovery::Client,
+    ctx: &Context,
+    name: Option<&str>,
+) -> Result<Vec<Discovery>> {
     let filter = built(
         NamespaceFilter::builder()
             .name(NamespaceFilterName::Type)
@@ -448,7 +521,11 @@ pub(crate) async fn find_namespace(
         .await
         .aws("ListNamespaces")?;
     let all: Vec<_> = all.iter().flat_map(|p| p.namespaces()).collect();
-    for n in all.into_iter().filter(|n| n.name() == Some(name)) {
+    let mut mine = Vec::new();
+    for n in all
+        .into_iter()
+        .filter(|n| name.is_none() || n.name() == name)
+    {
         let arn = n.arn().unwrap_or_default();
         if ctx.owns(
             namespace_tags(sd, arn)
@@ -456,14 +533,58 @@ pub(crate) async fn find_namespace(
                 .iter()
                 .map(|(k, v)| (k.as_str(), v.as_str())),
         ) {
-            return Ok(Some(Discovery {
+            mine.push(Discovery {
                 namespace_id: n.id().unwrap_or_default().to_owned(),
-                namespace_name: name.to_owned(),
+                namespace_name: n.name().unwrap_or_default().to_owned(),
                 namespace_arn: arn.to_owned(),
-            }));
+            });
         }
     }
-    Ok(None)
+    Ok(mine)
+}
+
+/// The Cloud Map services of a namespace. The namespace filter is AWS's; the
+/// emulator ignores it (and answers every namespace's services), so each
+/// service's namespace is confirmed: another stack's service of the same name
+/// must never be adopted or deleted.
+pub(crate) async fn namespace_services(
+    sd: &aws_sdk_servicediscovery::Client,
+    namespace_id: &str,
+) -> Result<Vec<aws_sdk_servicediscovery::types::ServiceSummary>> {
+    let filter = built(
+        ServiceFilter::builder()
+            .name(ServiceFilterName::NamespaceId)
+            .values(namespace_id)
+            .build(),
+    )?;
+    let pages = sd
+        .list_services()
+        .filters(filter)
+        .into_paginator()
+        .send()
+        .try_collect()
+        .await
+        .aws(format!("ListServices {namespace_id}"))?;
+    let mut inside = Vec::new();
+    for s in pages.iter().flat_map(|p| p.services()) {
+        let id = s.id().unwrap_or_default();
+        let out = match sd
+            .get_service()
+            .id(id)
+            .send()
+            .await
+            .aws(format!("GetService (Cloud Map) {id}"))
+        {
+            Ok(out) => out,
+            // Deleted between the listing and now.
+            Err(e) if retry::is_not_found(&e) => continue,
+            Err(e) => return Err(e),
+        };
+        if out.service().and_then(|s| s.namespace_id()) == Some(namespace_id) {
+            inside.push(s.clone());
+        }
+    }
+    Ok(inside)
 }
 
 async fn namespace_tags(
@@ -533,21 +654,7 @@ async fn ensure_discovery_service(
     name: &str,
     ttl: i64,
 ) -> Result<(String, String)> {
-    let filter = built(
-        ServiceFilter::builder()
-            .name(ServiceFilterName::NamespaceId)
-            .values(namespace_id)
-            .build(),
-    )?;
-    let all =
-        c.sd.list_services()
-            .filters(filter)
-            .into_paginator()
-            .send()
-            .try_collect()
-            .await
-            .aws(format!("ListServices {namespace_id}"))?;
-    let all: Vec<_> = all.iter().flat_map(|p| p.services()).collect();
+    let all = namespace_services(&c.sd, namespace_id).await?;
     if let Some(s) = all.iter().find(|s| s.name() == Some(name)) {
         let (arn, id) = (
             s.arn().unwrap_or_default().to_owned(),
@@ -873,6 +980,91 @@ fn network_drift(svc: &Service, network: &Network, group: &str) -> bool {
         || vpc.assign_public_ip() != Some(&AssignPublicIp::Disabled)
 }
 
+/// The deployment controller a service needs: CodeDeploy for blue/green, else ECS.
+fn controller(s: &Planned) -> DeploymentControllerType {
+    if s.blue_green.is_some() {
+        DeploymentControllerType::CodeDeploy
+    } else {
+        DeploymentControllerType::Ecs
+    }
+}
+
+/// The planned services that exist already, by service name, described before
+/// anything changes: one that is not ours, or whose deployment controller is
+/// not the one the spec asks for (it is fixed when a service is created), stops
+/// the run here. Describing first matters too because AWS refuses a second
+/// CreateService of a name (the emulator silently replaces the service).
+async fn existing_services(
+    c: &Clients,
+    ctx: &Context,
+    cluster: &Cluster,
+    plan: &Plan,
+) -> Result<BTreeMap<String, Service>> {
+    let names: Vec<String> = plan.services.iter().map(|s| ctx.name(&s.name)).collect();
+    let mut described: BTreeMap<String, Service> = BTreeMap::new();
+    // DescribeServices takes at most 10 services.
+    for chunk in names.chunks(10) {
+        let out = c
+            .ecs
+            .describe_services()
+            .cluster(&cluster.name)
+            .set_services(Some(chunk.to_vec()))
+            .include(ServiceField::Tags)
+            .send()
+            .await
+            .aws(format!("DescribeServices {}", cluster.name))?;
+        for svc in out
+            .services()
+            .iter()
+            .filter(|x| x.status() == Some("ACTIVE"))
+        {
+            described.insert(
+                svc.service_name().unwrap_or_default().to_owned(),
+                svc.clone(),
+            );
+        }
+    }
+    let mut found = BTreeMap::new();
+    for s in &plan.services {
+        let name = ctx.name(&s.name);
+        let Some(svc) = described.remove(&name) else {
+            continue;
+        };
+        if !ecs_tags_owned(ctx, svc.tags()) {
+            return Err(Error::spec(format!(
+                "ECS service {name} exists in {} but is not tagged for {}/{}: left alone",
+                cluster.name, ctx.stack, ctx.env
+            )));
+        }
+        let have = svc
+            .deployment_controller()
+            .map_or(DeploymentControllerType::Ecs, |d| d.r#type().clone());
+        let want = controller(s);
+        if have != want {
+            let asked = if s.blue_green.is_some() {
+                "blue-green"
+            } else {
+                "rolling"
+            };
+            return Err(Error::spec(format!(
+                "ECS service {name} was created with the {} deployment controller and spec.services.{}.deployment \
+                 is now \"{asked}\" ({}): a service's controller cannot change, so it must be recreated: \
+                 delete the ECS service (teardown, or aws ecs delete-service --force), then run svc-up again",
+                have.as_str(),
+                s.name,
+                want.as_str()
+            )));
+        }
+        found.insert(s.name.clone(), svc);
+    }
+    Ok(found)
+}
+
+/// The service in its cluster. A rolling service gets a changed task
+/// definition through UpdateService; a blue/green one through CodeDeploy
+/// (`codedeploy::ensure`, after this), since AWS refuses that update for it.
+/// A scaled service's desired count is set only at creation: afterwards it is
+/// Application Auto Scaling's, and a re-run must not undo its scaling.
 #[allow(clippy::too_many_arguments)]
 async fn ensure_service(
     c: &Clients,
@@ -883,54 +1075,39 @@ async fn ensure_service(
     task_definition: &str,
     group: &str,
     registry_arn: Option<&str>,
+    existing: Option<Service>,
 ) -> Result<Service> {
     let name = ctx.name(&s.name);
-    // Always describe first: AWS refuses a second CreateService of a name (the
-    // emulator silently replaces the service).
-    let described = c
-        .ecs
-        .describe_services()
-        .cluster(&cluster.name)
-        .services(&name)
-        .include(ServiceField::Tags)
-        .send()
-        .await
-        .aws(format!("DescribeServices {name}"))?;
-    let existing = described
-        .services()
-        .iter()
-        .find(|x| x.status() == Some("ACTIVE"))
-        .cloned();
     let network_config = network_configuration(network, group)?;
     if let Some(svc) = existing {
-        if !ecs_tags_owned(ctx, svc.tags()) {
-            return Err(Error::spec(format!(
-                "ECS service {name} exists in {} but is not tagged for {}/{}: left alone",
-                cluster.name, ctx.stack, ctx.env
-            )));
-        }
         let arn = svc.service_arn().unwrap_or_default().to_owned();
         ctx.report.adopted("ecs service", &name, &arn);
-        // Once scale-up exists, desired count drift caused by an autoscaling target
-        // must be kept on adopt (a re-run would otherwise undo scaling); until then
-        // the spec's count is the truth.
         let mut what = Vec::new();
         let mut req = c.ecs.update_service().cluster(&cluster.name).service(&name);
-        if svc.task_definition() != Some(task_definition) {
+        if s.blue_green.is_none() && svc.task_definition() != Some(task_definition) {
             what.push("task definition");
             req = req.task_definition(task_definition);
         }
-        if svc.desired_count() != i32::try_from(s.desired_count).unwrap_or(i32::MAX) {
+        let count = i32::try_from(s.desired_count).unwrap_or(i32::MAX);
+        if !s.scaled && svc.desired_count() != count {
             what.push("desired count");
-            req = req.desired_count(i32::try_from(s.desired_count).unwrap_or(i32::MAX));
+            req = req.desired_count(count);
         }
         if svc.enable_execute_command() != s.exec {
             what.push("ECS Exec");
             req = req.enable_execute_command(s.exec);
         }
         if network_drift(&svc, network, group) {
-            what.push("network");
-            req = req.network_configuration(network_config);
+            if s.blue_green.is_some() {
+                // AWS refuses it for a CODE_DEPLOY service; the AppSpec of every
+                // deployment carries the network.
+                tracing::warn!(
+                    "the network of blue/green service {name} drifted: its next deployment (a new task definition) applies it"
+                );
+            } else {
+                what.push("network");
+                req = req.network_configuration(network_config);
+            }
         }
         if what.is_empty() {
             return Ok(svc);
@@ -945,16 +1122,25 @@ async fn ensure_service(
         .into_iter()
         .map(|(k, v)| aws_sdk_ecs::types::Tag::builder().key(k).value(v).build())
         .collect();
-    let deployment = DeploymentConfiguration::builder()
-        .deployment_circuit_breaker(
+    let mut deployment = DeploymentConfiguration::builder()
+        .minimum_healthy_percent(100)
+        .maximum_percent(200);
+    // The circuit breaker is the ECS controller's; AWS rejects it with CODE_DEPLOY,
+    // where CodeDeploy's automatic rollback does that job.
+    if s.blue_green.is_none() {
+        deployment = deployment.deployment_circuit_breaker(
             DeploymentCircuitBreaker::builder()
                 .enable(true)
                 .rollback(true)
                 .build(),
-        )
-        .minimum_healthy_percent(100)
-        .maximum_percent(200)
-        .build();
+        );
+    }
+    let deployment = deployment.build();
+    let deployment_controller = built(
+        DeploymentController::builder()
+            .r#type(controller(s))
+            .build(),
+    )?;
     let load_balancers: Vec<LoadBalancer> = match (&s.target_group_arn, s.port) {
         (Some(tg), Some(port)) => vec![LoadBalancer::builder()
             .target_group_arn(tg)
@@ -986,6 +1172,7 @@ async fn ensure_service(
                 // No launch type and no strategy: the cluster's default strategy applies.
                 .network_configuration(network_config.clone())
                 .deployment_configuration(deployment.clone())
+                .deployment_controller(deployment_controller.clone())
                 .set_health_check_grace_period_seconds((!load_balancers.is_empty()).then_some(60))
                 .set_load_balancers(Some(load_balancers.clone()))
                 .set_service_registries(Some(registries.clone()))

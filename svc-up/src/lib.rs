@@ -4,9 +4,12 @@
 //! security group open only to the ALB and the declared callers, a task
 //! definition (registered only when it changes), an optional Cloud Map service
 //! in the stack's private DNS namespace, and the ECS service in the cluster's
-//! private subnets. Reads `.network`, `.cluster`, and when present `.ecr`,
-//! `.secrets`, `.alb`; writes `.services` (and `.discovery`). `teardown`
-//! removes it with the code in `teardown.rs`.
+//! private subnets. A blue/green service gets the `CODE_DEPLOY` deployment
+//! controller, a CodeDeploy application and deployment group wired to alb-up's
+//! target group pair and listeners, and a deployment for each new task
+//! definition (`codedeploy.rs`, docs/blue-green.md). Reads `.network`,
+//! `.cluster`, and when present `.ecr`, `.secrets`, `.alb`; writes `.services`
+//! (and `.discovery`). `teardown` removes it with the code in `teardown.rs`.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -16,6 +19,7 @@ use clap::Parser;
 use common::sections::{Alb, Cluster, Ecr, Network, Secrets};
 use common::{CommonArgs, Context, Document, Error, Result};
 
+mod codedeploy;
 mod converge;
 pub mod spec;
 pub mod teardown;
@@ -23,17 +27,20 @@ pub mod teardown;
 use spec::{DiscoverySpec, ServiceSpec, Upstream};
 
 /// Run the services: log groups, task roles, security groups, task definitions,
-/// Cloud Map discovery, ECS services.
+/// Cloud Map discovery, ECS services, CodeDeploy for blue/green services.
 ///
 /// Reads `.network` (net-up), `.cluster` (cluster-up), and when present `.ecr`
-/// (images), `.secrets` (secret references), `.alb` (target groups and the ALB's
-/// group); `spec.services` (image, cpu, memory, sizes, port, desired_count,
-/// environment, secrets, container_health_check, stop_timeout,
+/// (images), `.secrets` (secret references), `.alb` (target groups, listeners
+/// and the ALB's group); `spec.services` (image, cpu, memory, sizes, port,
+/// desired_count, environment, secrets, container_health_check, stop_timeout,
 /// read_only_root_filesystem, exec, discovery, callers, permissions,
-/// log_retention_days) and `spec.discovery.namespace`. Writes `.services` and,
-/// when a service is discovered, `.discovery`. Re-running changes nothing; a
-/// changed task definition registers exactly one new revision. `teardown`
-/// removes what it made.
+/// log_retention_days, deployment, and whether scaling is set) and
+/// `spec.discovery.namespace`. Writes `.services` (with `.codedeploy` for a
+/// blue/green service) and, when a service is discovered, `.discovery`.
+/// Re-running changes nothing; a changed task definition registers exactly one
+/// new revision, rolled out by ECS (rolling) or by one CodeDeploy deployment
+/// (blue-green); a scaled service's desired count is left to Application Auto
+/// Scaling once it exists. `teardown` removes what it made.
 #[derive(Debug, Parser)]
 #[command(name = "svc-up", version)]
 pub struct Args {

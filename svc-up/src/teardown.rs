@@ -1,22 +1,26 @@
 //! Removing the services layer: discovery by name and tag (and from the
-//! document), then deletion in dependency order: ECS services (scaled to 0,
-//! deleted, waited inactive so their ENIs and registrations go), Cloud Map
-//! services then the namespace, task definitions, log groups, task roles, and
-//! last the security groups (references between them revoked first).
+//! document), then deletion in dependency order: CodeDeploy first (running
+//! deployments stopped, deployment groups, applications: a group names its ECS
+//! service), ECS services (scaled to 0, deleted, waited inactive so their ENIs
+//! and registrations go), Cloud Map services then the namespace, task
+//! definitions, log groups, task roles and the CodeDeploy role, and last the
+//! security groups (references between them revoked first).
 
 use std::time::Duration;
 
 use aws_sdk_ecs::client::Waiters;
 use aws_sdk_ecs::types::{ServiceField, TaskDefinitionStatus};
-use aws_sdk_servicediscovery::types::{OperationTargetType, ServiceFilter, ServiceFilterName};
+use aws_sdk_servicediscovery::types::OperationTargetType;
 
 use common::plan::{Leftovers, Step};
 use common::sections::{Discovery, Services};
 use common::{iam, retry, AwsResultExt, Context, Error, Result};
 
+use crate::codedeploy;
+pub use crate::codedeploy::FoundApplication;
 use crate::converge::{
-    self, ecs_tags_owned, find_namespace, log_group_arn, log_group_prefix, log_group_tags,
-    wait_operation,
+    self, ecs_tags_owned, log_group_arn, log_group_prefix, log_group_tags, namespace_services,
+    owned_namespaces, wait_operation,
 };
 
 const LAYER: &str = "services";
@@ -31,6 +35,8 @@ pub struct FoundItem {
 #[derive(Debug, Default)]
 pub struct Found {
     pub cluster: String,
+    /// Blue/green services' CodeDeploy applications, with their groups.
+    pub codedeploy: Vec<FoundApplication>,
     pub services: Vec<FoundItem>,
     pub discovery_services: Vec<FoundItem>,
     pub namespaces: Vec<FoundItem>,
@@ -88,26 +94,31 @@ pub async fn discover(
         }
     }
 
-    // The namespace: the document's, else ours by the default name.
-    let ns = match discovery {
-        Some(d) => find_namespace(&c.sd, ctx, &d.namespace_name).await?,
-        None => find_namespace(&c.sd, ctx, &format!("{}-{}.local", ctx.stack, ctx.env)).await?,
-    };
-    if let Some(ns) = ns {
-        let filter = ServiceFilter::builder()
-            .name(ServiceFilterName::NamespaceId)
-            .values(&ns.namespace_id)
-            .build()
-            .map_err(|e| Error::Io(e.to_string()))?;
-        let sds =
-            c.sd.list_services()
-                .filters(filter)
-                .into_paginator()
-                .send()
-                .try_collect()
-                .await
-                .aws(format!("ListServices {}", ns.namespace_id))?;
-        for s in sds.iter().flat_map(|p| p.services()) {
+    // CodeDeploy applications `{stack}-{service}-{env}`, tagged ours.
+    let documented: Vec<String> = services
+        .map(|s| {
+            s.values()
+                .filter_map(|o| o.codedeploy.as_ref().map(|d| d.application.clone()))
+                .collect()
+        })
+        .unwrap_or_default();
+    found.codedeploy = codedeploy::discover(&c.cd, &c.sts, ctx, &documented).await?;
+
+    // Namespaces tagged ours, whatever their name (`spec.discovery.namespace`
+    // may have named it), with their services.
+    let namespaces = owned_namespaces(&c.sd, ctx, None).await?;
+    if let Some(d) = discovery {
+        if !namespaces.iter().any(|n| n.namespace_id == d.namespace_id) {
+            tracing::warn!(
+                "the document's namespace {} is gone or not tagged for {}/{}: left alone",
+                d.namespace_name,
+                ctx.stack,
+                ctx.env
+            );
+        }
+    }
+    for ns in namespaces {
+        for s in namespace_services(&c.sd, &ns.namespace_id).await? {
             found.discovery_services.push(FoundItem {
                 id: s.id().unwrap_or_default().to_owned(),
                 name: s.name().unwrap_or_default().to_owned(),
@@ -185,10 +196,11 @@ pub async fn discover(
         }
     }
 
-    // Task roles `{stack}-task-*-{env}`.
+    // Task roles `{stack}-task-*-{env}` and the CodeDeploy role.
     let role_prefix = format!("{}-task-", ctx.stack);
+    let codedeploy_role = iam::role_name(ctx, codedeploy::ROLE_COMPONENT);
     for r in iam::owned_roles(&c.iam, ctx).await? {
-        if r.role_name().starts_with(&role_prefix) {
+        if r.role_name().starts_with(&role_prefix) || r.role_name() == codedeploy_role {
             found.roles.push(FoundItem {
                 id: r.arn().to_owned(),
                 name: r.role_name().to_owned(),
@@ -219,7 +231,8 @@ pub async fn discover(
 
 impl Found {
     pub fn is_empty(&self) -> bool {
-        self.services.is_empty()
+        self.codedeploy.is_empty()
+            && self.services.is_empty()
             && self.discovery_services.is_empty()
             && self.namespaces.is_empty()
             && self.task_definitions.is_empty()
@@ -239,6 +252,26 @@ impl Found {
             }
         };
         let mut steps = Vec::new();
+        for app in &self.codedeploy {
+            steps.extend(app.active_deployments.iter().map(|id| Step {
+                layer: LAYER,
+                kind: "codedeploy deployment (stop)",
+                id: id.clone(),
+                name: app.name.clone(),
+            }));
+            steps.extend(app.groups.iter().map(|g| Step {
+                layer: LAYER,
+                kind: "codedeploy deployment group",
+                id: format!("{}/{g}", app.name),
+                name: g.clone(),
+            }));
+            steps.push(Step {
+                layer: LAYER,
+                kind: "codedeploy application",
+                id: app.name.clone(),
+                name: app.name.clone(),
+            });
+        }
         steps.extend(self.services.iter().map(step("ecs service")));
         steps.extend(
             self.discovery_services
@@ -259,6 +292,18 @@ impl Found {
         let c = &c;
         let report = &ctx.report;
         let cluster = self.cluster.as_str();
+
+        // 0. CodeDeploy: a deployment group names its ECS service (and a running
+        //    deployment would start tasks of it).
+        common::join_all(self.codedeploy.iter().map(|app| async move {
+            left.attempt(
+                "codedeploy application",
+                &app.name,
+                codedeploy::destroy(&c.cd, ctx, app),
+            )
+            .await;
+        }))
+        .await;
 
         // 1. ECS services: their tasks hold ENIs in our groups and Cloud Map instances.
         common::join_all(self.services.iter().map(|s| async move {

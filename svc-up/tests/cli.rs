@@ -145,6 +145,36 @@ fn unknown_fields_and_bad_retention_are_refused() {
     assert!(err.contains("log_retention_days"), "{err}");
 }
 
+#[test]
+fn bad_blue_green_deployments_are_refused() {
+    let err =
+        spec_error(json!({"web": {"image": "nginx", "port": 80, "deployment": "blue-green"}}));
+    assert!(err.contains("needs the service behind the ALB"), "{err}");
+    let err = spec_error(json!({
+        "a": {"image": "nginx", "port": 80, "route": {"paths": ["/a"]},
+              "deployment": {"type": "blue-green", "test_port": 9000}},
+        "b": {"image": "nginx", "port": 81, "route": {"paths": ["/b"]},
+              "deployment": {"type": "blue-green", "test_port": 9000}}
+    }));
+    assert!(
+        err.contains("test_port 9000 is given to both a and b"),
+        "{err}"
+    );
+    let err = spec_error(
+        json!({"web": {"image": "nginx", "port": 80, "route": {"default": true},
+        "deployment": {"type": "blue-green", "traffic": "canary-50-1"}}}),
+    );
+    assert!(
+        err.contains("'canary-50-1' is not a traffic shift") && err.contains("linear-10-3"),
+        "{err}"
+    );
+    let err = spec_error(
+        json!({"web": {"image": "nginx", "port": 80, "route": {"default": true},
+        "deployment": "green-blue"}}),
+    );
+    assert!(err.contains("green-blue"), "{err}");
+}
+
 /// The control: the same document with valid services (image from ECR, a secret
 /// reference, alb-up's fields) gets past validation to the first AWS call.
 #[test]
@@ -155,11 +185,19 @@ fn a_valid_document_reaches_aws() {
                 "secrets": {"DB_PASSWORD": {"secret": "db-credentials", "key": "password"}},
                 "permissions": [{"actions": ["s3:GetObject"], "resources": ["arn:aws:s3:::b/*"]}]},
         "api": {"image": "nginx:alpine", "cpu": 512, "memory": 1024, "port": 8080,
-                "callers": ["web"], "discovery": {"ttl": 30}}
+                "callers": ["web"], "discovery": {"ttl": 30}},
+        "pay": {"image": "nginx:alpine", "port": 8081, "route": {"paths": ["/pay/*"]},
+                "deployment": {"type": "blue-green", "traffic": "linear-10-1", "test_port": 9000},
+                "scaling": {"min": 3, "max": 10, "cpu": 70, "alarms": {"cpu": 85}}}
     }));
     d["alb"] = json!({"arn": "arn:alb", "name": "a-alb-dev", "dns_name": "x", "zone_id": "z",
-        "security_group_id": "sg-1", "http_listener_arn": "arn:l",
-        "target_groups": {"web": {"arn": "arn:tg", "name": "a-web-dev", "port": 3000}}});
+    "security_group_id": "sg-1", "http_listener_arn": "arn:l",
+    "target_groups": {
+        "web": {"arn": "arn:tg", "name": "a-web-dev", "port": 3000},
+        "pay": {"arn": "arn:tg2", "name": "a-tg-pay-dev", "port": 8081,
+                "green": {"arn": "arn:tg3", "name": "a-tg-pay-green-dev"},
+                "test_port": 9000, "test_listener_arn": "arn:l2"}
+    }});
     let out = svc_up().write_stdin(d.to_string()).output().unwrap();
     assert_one_line_error(&out, "svc-up", 7);
 }

@@ -316,3 +316,444 @@ fn seed_001_services_converge_change_one_revision_and_tear_down() {
     let inv = em.inventory("us-east-1", &stack, "dev");
     assert!(inv.is_empty(), "{inv:?}");
 }
+
+/// Seed 002's payment processor (blue/green, scaled 3-10) and a worker with a
+/// fixed count, on net-up | cluster-up | alb-up.
+fn blue_green_platform(em: &Emulator, stack: &str) -> Value {
+    let (mut doc, _) = run(
+        em,
+        "net-up",
+        &[
+            "-n", "--stack", stack, "--env", "dev", "--azs", "2", "--nat", "none",
+        ],
+        "",
+    );
+    doc["spec"]["services"] = json!({
+        "payment-processor": {
+            "cpu": 2048, "memory": 4096, "desired_count": 3, "port": 8080,
+            "image": "nginx:alpine",
+            "route": {"default": true}, "health_check": {"path": "/health"},
+            "deployment": {"type": "blue-green", "traffic": "all-at-once", "termination_wait_minutes": 5},
+            "scaling": {"min": 3, "max": 10, "cpu": 70, "memory": 80, "alarms": {"cpu": 85, "memory": 90}}
+        },
+        "worker": {"image": "nginx:alpine", "desired_count": 2}
+    });
+    let (doc, _) = run(em, "cluster-up", &[], &doc.to_string());
+    let (doc, _) = run(em, "alb-up", &[], &doc.to_string());
+    doc
+}
+
+fn describe_service(
+    ecs: &aws_sdk_ecs::Client,
+    rt: &tokio::runtime::Runtime,
+    cluster: &str,
+    name: &str,
+) -> aws_sdk_ecs::types::Service {
+    let out = rt
+        .block_on(
+            ecs.describe_services()
+                .cluster(cluster)
+                .services(name)
+                .send(),
+        )
+        .unwrap();
+    out.services()[0].clone()
+}
+
+/// The group's deployments, and the task definition each one's AppSpec names.
+fn deployments(
+    cd: &aws_sdk_codedeploy::Client,
+    rt: &tokio::runtime::Runtime,
+    group: &str,
+) -> Vec<(String, String)> {
+    let ids = rt
+        .block_on(
+            cd.list_deployments()
+                .application_name(group)
+                .deployment_group_name(group)
+                .send(),
+        )
+        .unwrap()
+        .deployments()
+        .to_vec();
+    if ids.is_empty() {
+        return vec![];
+    }
+    let out = rt
+        .block_on(
+            cd.batch_get_deployments()
+                .set_deployment_ids(Some(ids))
+                .send(),
+        )
+        .unwrap();
+    out.deployments_info()
+        .iter()
+        .map(|d| {
+            let content = d
+                .revision()
+                .and_then(|r| r.app_spec_content())
+                .and_then(|c| c.content())
+                .unwrap();
+            let spec: Value = serde_json::from_str(content).unwrap();
+            let td = spec["Resources"][0]["TargetService"]["Properties"]["TaskDefinition"]
+                .as_str()
+                .unwrap()
+                .to_owned();
+            (d.deployment_id().unwrap().to_owned(), td)
+        })
+        .collect()
+}
+
+#[test]
+fn seed_002_blue_green_deploys_through_codedeploy_once_per_change_and_tears_down() {
+    let em = Emulator::shared();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let stack = unique_stack("bg");
+    let doc = blue_green_platform(em, &stack);
+    let (out, _) = run(em, "svc-up", &["-v"], &doc.to_string());
+    let ctx = context(em, &rt, &stack, "dev");
+    let (ecs, cd) = (
+        aws_sdk_ecs::Client::new(&ctx.sdk),
+        aws_sdk_codedeploy::Client::new(&ctx.sdk),
+    );
+    let elb = aws_sdk_elasticloadbalancingv2::Client::new(&ctx.sdk);
+    let cluster = out["cluster"]["name"].as_str().unwrap().to_owned();
+    let pay = out["services"]["payment-processor"].clone();
+    let tg = out["alb"]["target_groups"]["payment-processor"].clone();
+    let name = format!("{stack}-payment-processor-dev");
+
+    let inv = em.inventory("us-east-1", &stack, "dev").counts();
+    for (kind, n) in [
+        ("ecs_service", 2),
+        ("codedeploy_application", 1),
+        ("codedeploy_deployment_group", 1),
+        ("target_group", 2),
+        ("listener", 2),
+        // The execution role, two task roles, CodeDeploy's.
+        ("iam_role", 4),
+    ] {
+        assert_eq!(inv.get(kind), Some(&n), "{kind}: {inv:?}");
+    }
+    let codedeploy = &pay["codedeploy"];
+    assert_eq!(codedeploy["application"], name.as_str());
+    assert_eq!(codedeploy["deployment_group"], name.as_str());
+    assert_eq!(codedeploy["config"], "CodeDeployDefault.ECSAllAtOnce");
+    assert!(codedeploy["role_arn"]
+        .as_str()
+        .unwrap()
+        .ends_with(&format!("/{stack}-codedeploy-dev")));
+    assert!(
+        codedeploy.get("last_deployment_id").is_none(),
+        "{codedeploy}"
+    );
+    assert!(out["services"]["worker"].get("codedeploy").is_none());
+
+    // The ECS services: CodeDeploy's controller on the blue group; the worker
+    // keeps ECS rolling updates with the circuit breaker.
+    let svc = describe_service(&ecs, &rt, &cluster, &name);
+    assert_eq!(
+        svc.deployment_controller().map(|d| d.r#type().as_str()),
+        Some("CODE_DEPLOY")
+    );
+    assert_eq!(
+        svc.load_balancers()[0].target_group_arn(),
+        tg["arn"].as_str()
+    );
+    assert_eq!(svc.desired_count(), 3);
+    let worker = describe_service(&ecs, &rt, &cluster, &format!("{stack}-worker-dev"));
+    assert_eq!(
+        worker.deployment_controller().map(|d| d.r#type().as_str()),
+        Some("ECS")
+    );
+
+    // The deployment group, read back: both groups, both listeners, the role,
+    // the ECS service, the alarms scale-up will create.
+    let group = rt
+        .block_on(
+            cd.get_deployment_group()
+                .application_name(&name)
+                .deployment_group_name(&name)
+                .send(),
+        )
+        .unwrap();
+    let group = group.deployment_group_info().unwrap();
+    let pair = &group
+        .load_balancer_info()
+        .unwrap()
+        .target_group_pair_info_list()[0];
+    let names: Vec<&str> = pair
+        .target_groups()
+        .iter()
+        .filter_map(|t| t.name())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            tg["name"].as_str().unwrap(),
+            tg["green"]["name"].as_str().unwrap()
+        ]
+    );
+    assert_eq!(
+        pair.prod_traffic_route().unwrap().listener_arns(),
+        [out["alb"]["http_listener_arn"].as_str().unwrap()]
+    );
+    assert_eq!(
+        pair.test_traffic_route().unwrap().listener_arns(),
+        [tg["test_listener_arn"].as_str().unwrap()]
+    );
+    assert_eq!(group.service_role_arn(), codedeploy["role_arn"].as_str());
+    let ecs_service = &group.ecs_services()[0];
+    assert_eq!(
+        (ecs_service.cluster_name(), ecs_service.service_name()),
+        (Some(cluster.as_str()), Some(name.as_str()))
+    );
+    let style = group.deployment_style().unwrap();
+    assert_eq!(
+        (
+            style.deployment_type().map(|t| t.as_str()),
+            style.deployment_option().map(|o| o.as_str())
+        ),
+        (Some("BLUE_GREEN"), Some("WITH_TRAFFIC_CONTROL"))
+    );
+    let rollback = group.auto_rollback_configuration().unwrap();
+    assert!(rollback.enabled());
+    assert_eq!(rollback.events().len(), 2, "{rollback:?}");
+    let mut alarms: Vec<&str> = group
+        .alarm_configuration()
+        .unwrap()
+        .alarms()
+        .iter()
+        .filter_map(|a| a.name())
+        .collect();
+    alarms.sort();
+    assert_eq!(
+        alarms,
+        [
+            common::sections::alarm_name(
+                &stack,
+                "dev",
+                "payment-processor",
+                common::sections::AlarmMetric::Cpu
+            ),
+            common::sections::alarm_name(
+                &stack,
+                "dev",
+                "payment-processor",
+                common::sections::AlarmMetric::Memory
+            ),
+        ]
+    );
+    let termination = group
+        .blue_green_deployment_configuration()
+        .unwrap()
+        .terminate_blue_instances_on_deployment_success()
+        .unwrap();
+    assert_eq!(termination.termination_wait_time_in_minutes(), 5);
+    // The application is tagged ours (its ARN holds the account of the service's).
+    let account = pay["service_arn"]
+        .as_str()
+        .unwrap()
+        .split(':')
+        .nth(4)
+        .unwrap();
+    let tags = rt
+        .block_on(
+            cd.list_tags_for_resource()
+                .resource_arn(format!(
+                    "arn:aws:codedeploy:us-east-1:{account}:application:{name}"
+                ))
+                .send(),
+        )
+        .unwrap();
+    assert!(tags
+        .tags()
+        .iter()
+        .any(|t| t.key() == Some("fargate-pipes:stack") && t.value() == Some(stack.as_str())));
+
+    // A second run creates nothing.
+    let before = em.inventory("us-east-1", &stack, "dev");
+    let (again, log) = run(em, "svc-up", &["-v"], &out.to_string());
+    assert!(
+        !log.contains("created") && !log.contains("updated"),
+        "{log}"
+    );
+    assert_eq!(again["services"], out["services"]);
+    assert_eq!(em.inventory("us-east-1", &stack, "dev"), before);
+
+    // Application Auto Scaling moves the scaled service's count; someone moves
+    // the worker's. svc-up leaves the first alone and puts the second back.
+    for (service, count) in [(name.as_str(), 7), (&format!("{stack}-worker-dev"), 5)] {
+        rt.block_on(
+            ecs.update_service()
+                .cluster(&cluster)
+                .service(service)
+                .desired_count(count)
+                .send(),
+        )
+        .unwrap();
+    }
+    let (_, log) = run(em, "svc-up", &["-v"], &out.to_string());
+    assert_eq!(
+        describe_service(&ecs, &rt, &cluster, &name).desired_count(),
+        7
+    );
+    assert_eq!(
+        describe_service(&ecs, &rt, &cluster, &format!("{stack}-worker-dev")).desired_count(),
+        2
+    );
+    assert_eq!(log.matches("updated ecs service").count(), 1, "{log}");
+    assert!(
+        log.contains(&format!(
+            "updated ecs service {stack}-worker-dev: desired count"
+        )),
+        "{log}"
+    );
+
+    // CodeDeploy's swap (production and test listener to green): alb-up and
+    // svc-up re-runs leave it there and change nothing.
+    let green = tg["green"]["arn"].as_str().unwrap();
+    for listener in [
+        out["alb"]["http_listener_arn"].as_str().unwrap(),
+        tg["test_listener_arn"].as_str().unwrap(),
+    ] {
+        rt.block_on(
+            elb.modify_listener()
+                .listener_arn(listener)
+                .default_actions(
+                    aws_sdk_elasticloadbalancingv2::types::Action::builder()
+                        .r#type(aws_sdk_elasticloadbalancingv2::types::ActionTypeEnum::Forward)
+                        .target_group_arn(green)
+                        .build(),
+                )
+                .send(),
+        )
+        .unwrap();
+    }
+    let (realb, log) = run(em, "alb-up", &["-v"], &out.to_string());
+    assert!(
+        !log.contains("created") && !log.contains("updated"),
+        "{log}"
+    );
+    assert_eq!(realb["alb"], out["alb"]);
+    let (_, log) = run(em, "svc-up", &["-v"], &realb.to_string());
+    assert!(
+        !log.contains("created") && !log.contains("updated"),
+        "{log}"
+    );
+    let listener = rt
+        .block_on(
+            elb.describe_listeners()
+                .listener_arns(out["alb"]["http_listener_arn"].as_str().unwrap())
+                .send(),
+        )
+        .unwrap();
+    assert_eq!(
+        listener.listeners()[0].default_actions()[0].target_group_arn(),
+        Some(green)
+    );
+    assert_eq!(
+        describe_service(&ecs, &rt, &cluster, &name).load_balancers()[0].target_group_arn(),
+        tg["arn"].as_str(),
+        "the service keeps the group it was created with"
+    );
+
+    // A new image: one new revision, rolled out by exactly one deployment whose
+    // AppSpec names it; the ECS service is not updated with it.
+    let mut changed = out.clone();
+    changed["spec"]["services"]["payment-processor"]["image"] = json!("nginx:1.27-alpine");
+    let (after, log) = run(em, "svc-up", &["-v"], &changed.to_string());
+    let new_td = after["services"]["payment-processor"]["task_definition_arn"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_ne!(new_td, pay["task_definition_arn"].as_str().unwrap());
+    assert!(log.contains("CodeDeploy deployment"), "{log}");
+    let made = deployments(&cd, &rt, &name);
+    assert_eq!(made.len(), 1, "{made:?}");
+    assert_eq!(made[0].1, new_td);
+    assert_eq!(
+        after["services"]["payment-processor"]["codedeploy"]["last_deployment_id"],
+        made[0].0.as_str()
+    );
+    assert_eq!(
+        describe_service(&ecs, &rt, &cluster, &name).task_definition(),
+        pay["task_definition_arn"].as_str(),
+        "no UpdateService with the new task definition"
+    );
+
+    // A third run recognises its deployment (the emulator never finishes it).
+    let (third, log) = run(em, "svc-up", &["-v"], &after.to_string());
+    assert!(
+        !log.contains("created") && !log.contains("updated"),
+        "{log}"
+    );
+    assert_eq!(deployments(&cd, &rt, &name).len(), 1);
+    assert_eq!(third["services"], after["services"]);
+
+    // Back to rolling: the controller cannot change, so svc-up stops before
+    // changing anything.
+    let before = em.inventory("us-east-1", &stack, "dev");
+    let mut rolling = third.clone();
+    rolling["spec"]["services"]["payment-processor"]["deployment"] = json!("rolling");
+    let failed = em
+        .tool("svc-up")
+        .write_stdin(rolling.to_string())
+        .output()
+        .unwrap();
+    let err = testkit::assert_one_line_error(&failed, "svc-up", 5);
+    assert!(
+        err.contains("CODE_DEPLOY") && err.contains("recreated"),
+        "{err}"
+    );
+    assert_eq!(em.inventory("us-east-1", &stack, "dev"), before);
+
+    // Teardown: the deployment stopped, the group, the application, then the
+    // rest; nothing of the stack is left, CodeDeploy included.
+    let services: common::sections::Services =
+        serde_json::from_value(third["services"].clone()).unwrap();
+    let found = rt
+        .block_on(svc_up::teardown::discover(&ctx, Some(&services), None))
+        .unwrap();
+    let plan = found.plan(&ctx);
+    let kinds: Vec<&str> = plan.iter().map(|s| s.kind).collect();
+    let at = |k: &str| {
+        kinds
+            .iter()
+            .position(|x| *x == k)
+            .unwrap_or_else(|| panic!("{k} in {kinds:?}"))
+    };
+    assert!(at("codedeploy deployment (stop)") < at("codedeploy deployment group"));
+    assert!(at("codedeploy deployment group") < at("codedeploy application"));
+    assert!(at("codedeploy application") < at("ecs service"));
+    assert!(plan
+        .iter()
+        .any(|s| s.kind == "iam role" && s.name == format!("{stack}-codedeploy-dev")));
+    let left = common::plan::Leftovers::default();
+    rt.block_on(found.destroy(&ctx, &left));
+    left.into_result()
+        .expect("the services layer went away completely");
+    assert!(rt
+        .block_on(svc_up::teardown::discover(&ctx, Some(&services), None))
+        .unwrap()
+        .is_empty());
+    let out = em
+        .tool("teardown")
+        .write_stdin(third.to_string())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "teardown: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let inv = em.inventory("us-east-1", &stack, "dev");
+    assert!(inv.is_empty(), "{inv:?}");
+    let apps = rt.block_on(cd.list_applications().send()).unwrap();
+    assert!(
+        !apps
+            .applications()
+            .iter()
+            .any(|a| a.starts_with(&format!("{stack}-"))),
+        "{apps:?}"
+    );
+}

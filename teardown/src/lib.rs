@@ -16,8 +16,9 @@ use common::{CommonArgs, Context, Document, Result};
 /// With a document on stdin it removes what the document lists and sweeps by tag
 /// for anything a crashed run created but never wrote down; with --stack and --env
 /// alone (no stdin) it finds everything by tag. Only resources tagged with this stack
-/// and env are ever touched, in every layer: services first; then load balancer,
-/// cluster, secrets and repositories (concurrently); the network last. Prints the document without the removed layers
+/// and env are ever touched, in every layer: scaling first (policies, targets, alarms);
+/// then services; then load balancer, cluster, secrets and repositories
+/// (concurrently); the network last. Prints the document without the removed layers
 /// (the spec stays, ready to bring up again); with --dry-run, prints the plan and
 /// changes nothing. Exit code 9 names what could not be removed.
 #[derive(Debug, Parser)]
@@ -41,6 +42,7 @@ impl AsRef<CommonArgs> for Args {
 
 /// The output sections teardown removes from the document.
 const LAYERS: &[&str] = &[
+    "scaling",
     "services",
     "discovery",
     "alb",
@@ -52,6 +54,7 @@ const LAYERS: &[&str] = &[
 
 /// What every layer found, discovered concurrently.
 struct Found {
+    scaling: scale_up::teardown::Found,
     services: svc_up::teardown::Found,
     alb: alb_up::teardown::Found,
     cluster: cluster_up::teardown::Found,
@@ -61,7 +64,8 @@ struct Found {
 }
 
 async fn discover(ctx: &Context, doc: &Document) -> Result<Found> {
-    let (services, discovery, alb, cluster, secrets, ecr, network) = (
+    let (scaling, services, discovery, alb, cluster, secrets, ecr, network) = (
+        doc.layer("scaling")?,
         doc.layer("services")?,
         doc.layer("discovery")?,
         doc.layer("alb")?,
@@ -70,7 +74,8 @@ async fn discover(ctx: &Context, doc: &Document) -> Result<Found> {
         doc.layer("ecr")?,
         doc.layer("network")?,
     );
-    let (services, alb, cluster, secrets, ecr, network) = tokio::try_join!(
+    let (scaling, services, alb, cluster, secrets, ecr, network) = tokio::try_join!(
+        scale_up::teardown::discover(ctx, scaling.as_ref()),
         svc_up::teardown::discover(ctx, services.as_ref(), discovery.as_ref()),
         alb_up::teardown::discover(ctx, alb.as_ref()),
         cluster_up::teardown::discover(ctx, cluster.as_ref()),
@@ -79,6 +84,7 @@ async fn discover(ctx: &Context, doc: &Document) -> Result<Found> {
         net_up::teardown::discover(ctx, network.as_ref()),
     )?;
     Ok(Found {
+        scaling,
         services,
         alb,
         cluster,
@@ -93,6 +99,7 @@ pub async fn run(args: Args, ctx: Context, mut doc: Document) -> Result<Document
 
     if args.dry_run {
         let mut plan: Vec<Step> = Vec::new();
+        plan.extend(found.scaling.plan(&ctx));
         plan.extend(found.services.plan(&ctx));
         plan.extend(found.alb.plan(&ctx));
         plan.extend(found.cluster.plan(&ctx));
@@ -112,7 +119,10 @@ pub async fn run(args: Args, ctx: Context, mut doc: Document) -> Result<Document
     }
 
     let left = Leftovers::default();
-    // Services first: they hold target groups, task roles, groups and ENIs.
+    // Scaling first: a scalable target outlives its ECS service in AWS, and
+    // would scale a service being deleted.
+    found.scaling.destroy(&ctx, &left).await;
+    // Then services: they hold target groups, task roles, groups and ENIs.
     found.services.destroy(&ctx, &left).await;
     // The load balancer's ENIs and group sit in the network; nothing else needs it.
     // Cluster, secrets and repositories do not depend on one another.

@@ -45,7 +45,9 @@ impl Emulator {
     pub fn start(extra: &[&str]) -> Emulator {
         let root = root();
         let python = root.join(".venv/bin/python");
-        if !python.exists() {
+        // Once per test process: a no-op unless the pinned requirements changed.
+        static INSTALLED: OnceLock<()> = OnceLock::new();
+        INSTALLED.get_or_init(|| {
             let status = Command::new(root.join("scripts/local-aws"))
                 .arg("install")
                 .status()
@@ -54,7 +56,7 @@ impl Emulator {
                 status.success(),
                 "scripts/local-aws install failed: the emulator tests cannot run"
             );
-        }
+        });
         let log = std::fs::File::create(
             std::env::temp_dir().join(format!("fp-moto-{}.log", std::process::id())),
         )
@@ -101,6 +103,20 @@ impl Emulator {
         configure(&mut cmd);
         cmd.env("AWS_ENDPOINT_URL", &self.endpoint);
         cmd
+    }
+
+    /// A tool context on this emulator, for calling a layer's library directly
+    /// (e.g. `teardown::discover`) the way its binary would.
+    pub async fn context(&self, stack: &str, env: &str, region: &str) -> common::Context {
+        common::Context {
+            tool: "test".into(),
+            stack: stack.into(),
+            env: env.into(),
+            region: region.into(),
+            user_tags: BTreeMap::new(),
+            sdk: inventory::sdk_config(&self.endpoint, region).await,
+            report: common::runner::Report::default(),
+        }
     }
 
     pub fn inventory(&self, region: &str, stack: &str, env: &str) -> inventory::Inventory {

@@ -1,5 +1,7 @@
 //! `.alb`, written by alb-up; svc-up reads `target_groups` (to attach each routed
-//! service) and `security_group_id` (to open each service's own group to the ALB).
+//! service) and `security_group_id` (to open each service's own group to the ALB);
+//! for a blue/green service also the green group and the production and test
+//! listeners, which its CodeDeploy deployment group names.
 
 use std::collections::BTreeMap;
 
@@ -35,10 +37,60 @@ pub struct AlbTargetGroup {
     pub arn: String,
     pub name: String,
     pub port: u16,
+    /// A blue/green service's second target group: CodeDeploy moves traffic
+    /// between this (`arn`, the blue one) and the green one at each deployment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub green: Option<AlbGreenTargetGroup>,
+    /// A blue/green service's test listener port (HTTP, forwards to whichever
+    /// group CodeDeploy is testing).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_port: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_listener_arn: Option<String>,
+}
+
+/// `.alb.target_groups.<service>.green`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct AlbGreenTargetGroup {
+    pub arn: String,
+    pub name: String,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct AlbRule {
     pub arn: String,
     pub priority: u32,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blue_green_fields_appear_only_when_set() {
+        let rolling = AlbTargetGroup {
+            arn: "arn:tg/a".into(),
+            name: "a".into(),
+            port: 80,
+            ..AlbTargetGroup::default()
+        };
+        let v = serde_json::to_value(&rolling).unwrap();
+        assert_eq!(v.as_object().unwrap().len(), 3, "{v}");
+        let blue_green = AlbTargetGroup {
+            green: Some(AlbGreenTargetGroup {
+                arn: "arn:tg/b".into(),
+                name: "b".into(),
+            }),
+            test_port: Some(8080),
+            test_listener_arn: Some("arn:listener/t".into()),
+            ..rolling
+        };
+        let v = serde_json::to_value(&blue_green).unwrap();
+        assert_eq!(v["green"]["name"], "b");
+        assert_eq!(v["test_port"], 8080);
+        assert_eq!(
+            serde_json::from_value::<AlbTargetGroup>(v).unwrap(),
+            blue_green
+        );
+    }
 }

@@ -6,6 +6,7 @@ mod alb;
 mod cluster;
 mod ecr;
 mod network;
+mod scaling;
 mod secrets;
 mod services;
 
@@ -13,5 +14,6 @@ pub use alb::*;
 pub use cluster::*;
 pub use ecr::*;
 pub use network::*;
+pub use scaling::*;
 pub use secrets::*;
 pub use services::*;

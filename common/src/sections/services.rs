@@ -1,6 +1,7 @@
 //! `.services` and `.discovery`, written by svc-up: each ECS service with its
 //! task definition, task role, security group and log group, and the Cloud Map
-//! namespace the discovered services are registered in. scale-up reads
+//! namespace the discovered services are registered in, and a blue/green
+//! service's CodeDeploy application and deployment group. scale-up reads
 //! `.services[name].service_name` for its scalable targets.
 
 use std::collections::BTreeMap;
@@ -57,6 +58,25 @@ pub struct ServiceOut {
     pub discovery_service_arn: Option<String>,
     /// The image the task definition runs.
     pub image: String,
+    /// A blue/green service's CodeDeploy side.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub codedeploy: Option<CodeDeployOut>,
+}
+
+/// `.services.<name>.codedeploy`: what rolls out a blue/green service's new
+/// task definitions.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CodeDeployOut {
+    /// `{stack}-{service}-{env}`, like the deployment group.
+    pub application: String,
+    pub deployment_group: String,
+    /// The role CodeDeploy assumes, `{stack}-codedeploy-{env}`.
+    pub role_arn: String,
+    /// The deployment configuration, e.g. `CodeDeployDefault.ECSAllAtOnce`.
+    pub config: String,
+    /// The deployment that rolled out the current task definition, when there was one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_deployment_id: Option<String>,
 }
 
 /// `.discovery`: the private DNS namespace of the discovered services (written
@@ -87,6 +107,7 @@ mod tests {
         let v = serde_json::to_value(&s).unwrap();
         assert_eq!(v["api"]["service_name"], "a-api-dev");
         assert!(v["api"].get("discovery_service_arn").is_none());
+        assert!(v["api"].get("codedeploy").is_none());
         assert_eq!(serde_json::from_value::<Services>(v).unwrap(), s);
     }
 }

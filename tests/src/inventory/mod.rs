@@ -8,7 +8,9 @@ use aws_sdk_ec2::types::{NatGatewayState, Tag};
 
 mod alb;
 mod cluster;
+mod codedeploy;
 mod ecr;
+mod scaling;
 mod secrets;
 mod services;
 
@@ -68,15 +70,20 @@ fn owned(tags: &[Tag], stack: &str, env: &str) -> bool {
     has(STACK, stack) && has(ENV, env)
 }
 
-async fn read(endpoint: &str, region: &str, stack: &str, env: &str) -> Inventory {
-    let sdk = aws_config::defaults(BehaviorVersion::latest())
+/// An SDK configuration for the emulator at `endpoint`, with test credentials.
+pub async fn sdk_config(endpoint: &str, region: &str) -> aws_config::SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
         .region(Region::new(region.to_owned()))
         .endpoint_url(endpoint)
         .credentials_provider(aws_sdk_ec2::config::Credentials::new(
             "testing", "testing", None, None, "tests",
         ))
         .load()
-        .await;
+        .await
+}
+
+async fn read(endpoint: &str, region: &str, stack: &str, env: &str) -> Inventory {
+    let sdk = sdk_config(endpoint, region).await;
     let ec2 = aws_sdk_ec2::Client::new(&sdk);
     let mut inv = Inventory::default();
     let mine = |tags: &[Tag]| owned(tags, stack, env);
@@ -166,5 +173,7 @@ async fn read(endpoint: &str, region: &str, stack: &str, env: &str) -> Inventory
     cluster::read(&sdk, &mut inv, stack, env).await;
     alb::read(&sdk, &mut inv, stack, env).await;
     services::read(&sdk, &mut inv, stack, env).await;
+    codedeploy::read(&sdk, &mut inv, stack, env).await;
+    scaling::read(&sdk, &mut inv, stack, env).await;
     inv
 }

@@ -1,0 +1,389 @@
+//! scale-up against the emulator: three services scaled 2-10 on CPU (70%) and
+//! memory (80%) with alarms, read back independently through the SDK; a re-run
+//! changes nothing; a new max updates the target in place; a service that
+//! loses `scaling` loses its target, policies and alarms; teardown (the
+//! library, then the binary by --stack/--env) leaves nothing.
+//!
+//! The emulator registers a scalable target only on an ECS service that exists
+//! (as AWS does), so the services are brought up for real: net-up, cluster-up,
+//! svc-up.
+
+use aws_sdk_applicationautoscaling::types::{
+    MetricType, PolicyType, ScalableDimension, ScalableTarget, ScalingPolicy, ServiceNamespace,
+};
+use serde_json::{json, Value};
+use testkit::{json, unique_stack, Emulator};
+
+const REGION: &str = "us-east-1";
+const TOPIC: &str = "arn:aws:sns:us-east-1:123456789012:ops";
+
+fn run(em: &Emulator, tool: &str, args: &[&str], stdin: &str) -> (Value, String) {
+    let out = em
+        .tool(tool)
+        .args(args)
+        .write_stdin(stdin.to_owned())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(out.status.success(), "{tool} failed: {stderr}");
+    (json(&out.stdout), stderr)
+}
+
+fn scaling(max: u32) -> Value {
+    json!({"min": 2, "max": max, "cpu": 70, "memory": 80,
+           "alarms": {"cpu": 85, "memory": 90, "actions": [TOPIC]}})
+}
+
+/// net-up | cluster-up | svc-up with three scaled services.
+fn platform(em: &Emulator, stack: &str) -> Value {
+    let (mut doc, _) = run(
+        em,
+        "net-up",
+        &[
+            "-n", "--stack", stack, "--env", "dev", "--azs", "2", "--nat", "none",
+        ],
+        "",
+    );
+    doc["spec"]["services"] = json!({
+        "api": {"image": "nginx:alpine", "port": 8080, "scaling": scaling(10)},
+        "worker": {"image": "nginx:alpine", "scaling": scaling(10)},
+        "scheduler": {"image": "nginx:alpine", "scaling": scaling(10)},
+    });
+    let (doc, _) = run(em, "cluster-up", &[], &doc.to_string());
+    let (doc, _) = run(em, "svc-up", &[], &doc.to_string());
+    doc
+}
+
+struct Sdk {
+    rt: tokio::runtime::Runtime,
+    aas: aws_sdk_applicationautoscaling::Client,
+    cw: aws_sdk_cloudwatch::Client,
+    ctx: common::Context,
+}
+
+impl Sdk {
+    fn new(em: &Emulator, stack: &str) -> Sdk {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let ctx = rt.block_on(em.context(stack, "dev", REGION));
+        Sdk {
+            aas: aws_sdk_applicationautoscaling::Client::new(&ctx.sdk),
+            cw: aws_sdk_cloudwatch::Client::new(&ctx.sdk),
+            rt,
+            ctx,
+        }
+    }
+
+    fn target(&self, resource_id: &str) -> Option<ScalableTarget> {
+        let out = self
+            .rt
+            .block_on(
+                self.aas
+                    .describe_scalable_targets()
+                    .service_namespace(ServiceNamespace::Ecs)
+                    .resource_ids(resource_id)
+                    .send(),
+            )
+            .unwrap();
+        out.scalable_targets().first().cloned()
+    }
+
+    fn policies(&self, resource_id: &str) -> Vec<ScalingPolicy> {
+        let out = self
+            .rt
+            .block_on(
+                self.aas
+                    .describe_scaling_policies()
+                    .service_namespace(ServiceNamespace::Ecs)
+                    .resource_id(resource_id)
+                    .send(),
+            )
+            .unwrap();
+        let mut v: Vec<ScalingPolicy> = out
+            .scaling_policies()
+            .iter()
+            .filter(|p| p.resource_id() == resource_id)
+            .cloned()
+            .collect();
+        v.sort_by(|a, b| a.policy_name().cmp(b.policy_name()));
+        v
+    }
+
+    fn alarm(&self, name: &str) -> aws_sdk_cloudwatch::types::MetricAlarm {
+        let out = self
+            .rt
+            .block_on(self.cw.describe_alarms().alarm_names(name).send())
+            .unwrap();
+        out.metric_alarms()
+            .first()
+            .cloned()
+            .unwrap_or_else(|| panic!("alarm {name} exists"))
+    }
+}
+
+fn counts(em: &Emulator, stack: &str) -> (usize, usize, usize) {
+    let inv = em.inventory(REGION, stack, "dev").counts();
+    let n = |k: &str| inv.get(k).copied().unwrap_or(0);
+    (n("scalable_target"), n("scaling_policy"), n("alarm"))
+}
+
+#[test]
+fn three_services_scale_converge_update_in_place_shrink_and_tear_down() {
+    let em = Emulator::shared();
+    let stack = unique_stack("scl");
+    let doc = platform(em, &stack);
+    let sdk = Sdk::new(em, &stack);
+    let cluster = doc["cluster"]["name"].as_str().unwrap().to_owned();
+
+    // First run: three targets, six policies, six alarms.
+    let (out, log) = run(em, "scale-up", &["-v"], &doc.to_string());
+    assert_eq!(log.matches("created scalable target").count(), 3, "{log}");
+    assert_eq!(log.matches("created scaling policy").count(), 6, "{log}");
+    assert_eq!(log.matches("created cloudwatch alarm").count(), 6, "{log}");
+    assert_eq!(counts(em, &stack), (3, 6, 6));
+    // Every other key is untouched.
+    for key in [
+        "network", "cluster", "services", "spec", "stack", "env", "region",
+    ] {
+        assert_eq!(out[key], doc[key], "{key}");
+    }
+
+    // What the emulator holds, read through the SDK.
+    let rid = format!("service/{cluster}/{stack}-api-dev");
+    let target = sdk.target(&rid).expect("the api's target");
+    assert_eq!((target.min_capacity(), target.max_capacity()), (2, 10));
+    assert_eq!(
+        target.scalable_dimension(),
+        &ScalableDimension::EcsServiceDesiredCount
+    );
+    let policies = sdk.policies(&rid);
+    let names: Vec<&str> = policies.iter().map(|p| p.policy_name()).collect();
+    assert_eq!(
+        names,
+        [
+            format!("{stack}-api-cpu-dev"),
+            format!("{stack}-api-memory-dev")
+        ]
+    );
+    for (p, metric, value) in [
+        (
+            &policies[0],
+            MetricType::EcsServiceAverageCpuUtilization,
+            70.0,
+        ),
+        (
+            &policies[1],
+            MetricType::EcsServiceAverageMemoryUtilization,
+            80.0,
+        ),
+    ] {
+        assert_eq!(p.policy_type(), &PolicyType::TargetTrackingScaling);
+        let cfg = p.target_tracking_scaling_policy_configuration().unwrap();
+        assert_eq!(cfg.target_value(), value);
+        assert_eq!(
+            cfg.predefined_metric_specification()
+                .unwrap()
+                .predefined_metric_type(),
+            &metric
+        );
+        assert_eq!(
+            (cfg.scale_in_cooldown(), cfg.scale_out_cooldown()),
+            (Some(300), Some(60))
+        );
+    }
+    let alarm = sdk.alarm(&format!("{stack}-api-cpu-high-dev"));
+    assert_eq!(alarm.namespace(), Some("AWS/ECS"));
+    assert_eq!(alarm.metric_name(), Some("CPUUtilization"));
+    assert_eq!(alarm.threshold(), Some(85.0));
+    assert_eq!(
+        (alarm.period(), alarm.evaluation_periods()),
+        (Some(60), Some(2))
+    );
+    assert_eq!(
+        alarm.comparison_operator().map(|c| c.as_str()),
+        Some("GreaterThanThreshold")
+    );
+    assert_eq!(alarm.statistic().map(|s| s.as_str()), Some("Average"));
+    assert_eq!(alarm.alarm_actions(), [TOPIC]);
+    let mut dims: Vec<(&str, &str)> = alarm
+        .dimensions()
+        .iter()
+        .map(|d| (d.name().unwrap(), d.value().unwrap()))
+        .collect();
+    dims.sort();
+    let service_name = format!("{stack}-api-dev");
+    assert_eq!(
+        dims,
+        [
+            ("ClusterName", cluster.as_str()),
+            ("ServiceName", service_name.as_str())
+        ]
+    );
+    assert_eq!(
+        sdk.alarm(&format!("{stack}-api-memory-high-dev"))
+            .threshold(),
+        Some(90.0)
+    );
+
+    // The document.
+    let api = &out["scaling"]["api"];
+    assert_eq!(api["resource_id"], rid);
+    assert_eq!(
+        (api["min"].clone(), api["max"].clone()),
+        (json!(2), json!(10))
+    );
+    assert_eq!(
+        api["policies"]["cpu"]["name"],
+        format!("{stack}-api-cpu-dev")
+    );
+    assert_eq!(
+        api["policies"]["memory"]["arn"].as_str(),
+        Some(policies[1].policy_arn())
+    );
+    assert_eq!(
+        api["alarms"],
+        json!([
+            format!("{stack}-api-cpu-high-dev"),
+            format!("{stack}-api-memory-high-dev")
+        ])
+    );
+    assert_eq!(out["scaling"].as_object().unwrap().len(), 3);
+
+    // A re-run changes nothing.
+    let (again, log) = run(em, "scale-up", &["-v"], &out.to_string());
+    assert!(
+        !log.contains("created") && !log.contains("updated") && !log.contains("deleted"),
+        "{log}"
+    );
+    assert_eq!(again, out);
+    assert_eq!(counts(em, &stack), (3, 6, 6));
+
+    // A new max: the same target, updated in place; no new policy.
+    let mut bigger = again.clone();
+    bigger["spec"]["services"]["api"]["scaling"]["max"] = json!(12);
+    let (after, log) = run(em, "scale-up", &["-v"], &bigger.to_string());
+    assert_eq!(log.matches("scale-up: updated").count(), 1, "{log}");
+    assert!(log.contains("updated scalable target"), "{log}");
+    assert!(
+        log.contains("max 10 -> 12") && !log.contains("min 2"),
+        "{log}"
+    );
+    assert!(
+        !log.contains("created") && !log.contains("deleted"),
+        "{log}"
+    );
+    let updated = sdk.target(&rid).unwrap();
+    assert_eq!(updated.max_capacity(), 12);
+    assert_eq!(updated.scalable_target_arn(), target.scalable_target_arn());
+    assert_eq!(after["scaling"]["api"]["max"], 12);
+    assert_eq!(
+        after["scaling"]["api"]["policies"],
+        out["scaling"]["api"]["policies"]
+    );
+    assert_eq!(sdk.policies(&rid), policies);
+    assert_eq!(counts(em, &stack), (3, 6, 6));
+
+    // The worker loses `scaling`: its target, policies and alarms go.
+    let mut fewer = after.clone();
+    fewer["spec"]["services"]["worker"]
+        .as_object_mut()
+        .unwrap()
+        .remove("scaling");
+    let (shrunk, log) = run(em, "scale-up", &["-v"], &fewer.to_string());
+    assert!(log.contains("deleted scalable target"), "{log}");
+    assert_eq!(log.matches("deleted scaling policy").count(), 2, "{log}");
+    assert_eq!(log.matches("deleted cloudwatch alarm").count(), 2, "{log}");
+    assert!(shrunk["scaling"].get("worker").is_none());
+    let worker = format!("service/{cluster}/{stack}-worker-dev");
+    assert!(sdk.target(&worker).is_none());
+    assert!(sdk.policies(&worker).is_empty());
+    assert_eq!(counts(em, &stack), (2, 4, 4));
+
+    // Teardown through the library: policies, then targets, then alarms.
+    let section: common::sections::Scaling =
+        serde_json::from_value(shrunk["scaling"].clone()).unwrap();
+    let found = sdk
+        .rt
+        .block_on(scale_up::teardown::discover(&sdk.ctx, Some(&section)))
+        .unwrap();
+    let kinds: Vec<&str> = found.plan(&sdk.ctx).iter().map(|s| s.kind).collect();
+    let mut expected = vec!["scaling policy"; 4];
+    expected.extend(["scalable target"; 2]);
+    expected.extend(["cloudwatch alarm"; 4]);
+    assert_eq!(kinds, expected);
+    let left = common::plan::Leftovers::default();
+    sdk.rt.block_on(found.destroy(&sdk.ctx, &left));
+    left.into_result().expect("the scaling layer went away");
+    assert!(sdk
+        .rt
+        .block_on(scale_up::teardown::discover(&sdk.ctx, Some(&section)))
+        .unwrap()
+        .is_empty());
+    assert_eq!(counts(em, &stack), (0, 0, 0));
+
+    // Scaled again, then the teardown binary by --stack/--env alone: it plans
+    // scaling first, and leaves nothing of the stack.
+    run(em, "scale-up", &[], &fewer.to_string());
+    assert_eq!(counts(em, &stack), (2, 4, 4));
+    let (plan, _) = run(
+        em,
+        "teardown",
+        &["-n", "--stack", &stack, "--env", "dev", "--dry-run"],
+        "",
+    );
+    let layers: Vec<&str> = plan["plan"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["layer"].as_str().unwrap())
+        .collect();
+    assert_eq!(&layers[..10], ["scaling"; 10], "{layers:?}");
+    assert!(!layers[10..].contains(&"scaling"), "{layers:?}");
+    run(
+        em,
+        "teardown",
+        &["-n", "--stack", &stack, "--env", "dev"],
+        "",
+    );
+    let inv = em.inventory(REGION, &stack, "dev");
+    assert!(inv.is_empty(), "{inv:?}");
+}
+
+#[test]
+fn throttling_and_server_errors_are_retried_without_duplicates() {
+    let em = Emulator::with_faults();
+    let stack = unique_stack("sclf");
+    let doc = platform(&em, &stack);
+    // Application Auto Scaling (JSON) and CloudWatch (CBOR) answers alike.
+    em.set_faults(json!({"seed": 3, "throttle": 0.25, "server_error": 0.05}));
+    let out = em
+        .tool("scale-up")
+        .env("AWS_RETRY_MODE", "standard")
+        .write_stdin(doc.to_string())
+        .output()
+        .unwrap();
+    let state = em.fault_state();
+    em.set_faults(json!({}));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        state["injected"]["throttle"].as_u64().unwrap() > 3,
+        "{state}"
+    );
+    assert_eq!(counts(&em, &stack), (3, 6, 6));
+
+    // The same faults on the layer's teardown.
+    let sdk = Sdk::new(&em, &stack);
+    let found = sdk
+        .rt
+        .block_on(scale_up::teardown::discover(&sdk.ctx, None))
+        .unwrap();
+    em.set_faults(json!({"seed": 4, "throttle": 0.25, "server_error": 0.05}));
+    let left = common::plan::Leftovers::default();
+    sdk.rt.block_on(found.destroy(&sdk.ctx, &left));
+    em.set_faults(json!({}));
+    left.into_result().expect("the scaling layer went away");
+    assert_eq!(counts(&em, &stack), (0, 0, 0));
+}
