@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# microservices (seed 000): api, worker and scheduler (512 CPU / 1 GB, 2 tasks,
+# 2-10 at 70% CPU) behind one ALB by path, in eu-central-1 over 2 AZs with a NAT
+# gateway per AZ; ECR keeping 10 images, two secrets, logs kept 7 days.
+#
+#   ENV=dev scripts/microservices.sh      -> out/microservices-dev.json
+. "$(dirname "$0")/lib/stack.sh" microservices
+
+# One document through every layer: network, registries, secrets (never their
+# values), cluster, load balancer, services, auto scaling.
+net-up --env "$ENV" "${region[@]}" < "$spec" \
+  | ecr-up | secrets-up | cluster-up | alb-up | svc-up | scale-up > "$tmp"
+save
