@@ -7,7 +7,10 @@
 //! exponential backoff, for a bounded time.
 
 use std::future::Future;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+// tokio's clock: the same as std's at run time, and paused in the unit tests.
+use tokio::time::Instant;
 
 use crate::error::{Error, Result};
 
@@ -87,8 +90,14 @@ pub fn is_transient(e: &Error) -> bool {
     matches!(e, Error::Aws(a) if a.transient)
 }
 
+/// Every retried call gets at least this many attempts, however long they took:
+/// under heavy throttling one call can spend most of a budget in the SDK's own
+/// backoff, and a delete refused twice must still get its third try.
+const MIN_ATTEMPTS: u32 = 4;
+
 /// Runs `op` until it succeeds, fails with an error `retry_if` does not accept,
-/// or the policy's budget runs out (then the last error is returned).
+/// or the policy's budget runs out after at least `MIN_ATTEMPTS` attempts (then
+/// the last error is returned).
 pub async fn retry<T, F, Fut>(
     what: &str,
     policy: Policy,
@@ -107,7 +116,7 @@ where
             Ok(v) => return Ok(v),
             Err(e)
                 if (retry_if(&e) || is_transient(&e))
-                    && start.elapsed() + delay < policy.budget =>
+                    && (attempt < MIN_ATTEMPTS || start.elapsed() + delay < policy.budget) =>
             {
                 tracing::debug!("{what}: attempt {attempt} failed ({e}); retrying in {delay:?}");
                 tokio::time::sleep(jitter(delay)).await;
@@ -260,6 +269,45 @@ mod tests {
         })
         .await;
         assert_eq!(r.unwrap_err().aws_code(), Some("DependencyViolation"));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn slow_calls_still_get_their_attempts() {
+        // Each call takes longer than the whole budget (the SDK backing off from
+        // throttling): the delete refused twice still succeeds on its third try.
+        let policy = Policy {
+            budget: Duration::from_secs(2),
+            first_delay: Duration::from_millis(500),
+            max_delay: Duration::from_millis(500),
+        };
+        let calls = std::cell::Cell::new(0);
+        let r = retry("x", policy, is_dependency, || {
+            calls.set(calls.get() + 1);
+            async {
+                tokio::time::sleep(Duration::from_secs(5)).await;
+                if calls.get() < 3 {
+                    Err(aws("DependencyViolation"))
+                } else {
+                    Ok(())
+                }
+            }
+        })
+        .await;
+        assert!(r.is_ok());
+        assert_eq!(calls.get(), 3);
+
+        // A permanent refusal still ends: after MIN_ATTEMPTS.
+        calls.set(0);
+        let r: Result<()> = retry("x", policy, is_dependency, || {
+            calls.set(calls.get() + 1);
+            async {
+                tokio::time::sleep(Duration::from_secs(5)).await;
+                Err(aws("DependencyViolation"))
+            }
+        })
+        .await;
+        assert!(r.is_err());
+        assert_eq!(calls.get(), MIN_ATTEMPTS);
     }
 
     #[tokio::test(start_paused = true)]
