@@ -5,7 +5,6 @@
 //! ACM certificate, and that teardown removes exactly this stack's ALB.
 
 use std::collections::BTreeMap;
-use std::sync::OnceLock;
 
 use aws_sdk_elasticloadbalancingv2::types::{ActionTypeEnum, Listener, Rule};
 use serde_json::{json, Value};
@@ -52,24 +51,7 @@ fn alb_up(em: &Emulator, doc: &Value, args: &[&str]) -> (Value, String) {
 /// A context for the library calls (teardown) and the SDK configuration of the
 /// checks, from the same environment the tools get.
 fn context(em: &Emulator, rt: &tokio::runtime::Runtime, stack: &str, env: &str) -> common::Context {
-    static ENV: OnceLock<()> = OnceLock::new();
-    ENV.get_or_init(|| {
-        std::env::set_var("AWS_ENDPOINT_URL", &em.endpoint);
-        std::env::set_var("AWS_ACCESS_KEY_ID", "testing");
-        std::env::set_var("AWS_SECRET_ACCESS_KEY", "testing");
-        std::env::set_var("AWS_REGION", "us-east-1");
-        std::env::set_var("AWS_EC2_METADATA_DISABLED", "true");
-        std::env::set_var("FP_RETRY_BUDGET_SECS", "20");
-    });
-    common::Context {
-        tool: "alb-up-test".into(),
-        stack: stack.into(),
-        env: env.into(),
-        region: "us-east-1".into(),
-        user_tags: BTreeMap::new(),
-        sdk: rt.block_on(common::aws::sdk_config("us-east-1")),
-        report: common::runner::Report::default(),
-    }
+    rt.block_on(em.context(stack, env, "us-east-1"))
 }
 
 fn elb(em: &Emulator, rt: &tokio::runtime::Runtime) -> aws_sdk_elasticloadbalancingv2::Client {

@@ -4,9 +4,6 @@
 //! change registers exactly one revision and updates only that service, and
 //! that teardown through the libraries leaves nothing.
 
-use std::collections::BTreeMap;
-use std::sync::OnceLock;
-
 use serde_json::{json, Value};
 use testkit::{json, unique_stack, Emulator};
 
@@ -23,24 +20,7 @@ fn run(em: &Emulator, tool: &str, args: &[&str], stdin: &str) -> (Value, String)
 }
 
 fn context(em: &Emulator, rt: &tokio::runtime::Runtime, stack: &str, env: &str) -> common::Context {
-    static ENV: OnceLock<()> = OnceLock::new();
-    ENV.get_or_init(|| {
-        std::env::set_var("AWS_ENDPOINT_URL", &em.endpoint);
-        std::env::set_var("AWS_ACCESS_KEY_ID", "testing");
-        std::env::set_var("AWS_SECRET_ACCESS_KEY", "testing");
-        std::env::set_var("AWS_REGION", "us-east-1");
-        std::env::set_var("AWS_EC2_METADATA_DISABLED", "true");
-        std::env::set_var("FP_RETRY_BUDGET_SECS", "20");
-    });
-    common::Context {
-        tool: "svc-up-test".into(),
-        stack: stack.into(),
-        env: env.into(),
-        region: "us-east-1".into(),
-        user_tags: BTreeMap::new(),
-        sdk: rt.block_on(common::aws::sdk_config("us-east-1")),
-        report: common::runner::Report::default(),
-    }
+    rt.block_on(em.context(stack, env, "us-east-1"))
 }
 
 fn services() -> Value {
