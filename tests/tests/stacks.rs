@@ -703,6 +703,15 @@ fn payment_migration_matches_seed_002() {
                 Some(2),
                 "CPU and memory alarms"
             );
+
+            // ECS Exec: the agent's channels and the session log, granted on the task role.
+            let policies = task_role_policies(em, u, "payment-processor").join("\n");
+            let policies = policies.replace("%3A", ":");
+            assert!(
+                policies.contains("ssmmessages:OpenDataChannel"),
+                "{policies}"
+            );
+            assert!(policies.contains("logs:PutLogEvents"), "{policies}");
         },
     );
 }
