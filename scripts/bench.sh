@@ -21,23 +21,30 @@ eval "$("$root/scripts/local-aws" start)"
 cleanup() { if [[ $started == 1 ]]; then "$root/scripts/local-aws" stop; fi; }
 trap cleanup EXIT
 
-ms() { local s e; s=$(date +%s%N); "$@" >/dev/null 2>&1 || true; e=$(date +%s%N); echo $(((e - s) / 1000000)); }
+# A failed run would measure nothing: stop the benchmark instead.
+ms() {
+  local s e; s=$(date +%s%N)
+  "$@" >/dev/null 2>&1 || { echo "bench: '$*' failed" >&2; return 1; }
+  e=$(date +%s%N); echo $(((e - s) / 1000000))
+}
+# For the runs that must be refused (validation before any AWS call).
+refused() { if "$@"; then return 1; fi; }
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 report() { printf '%-44s %6s ms  (median of %s)\n' "$1" "$2" "$rounds"; }
 
-pipeline() { net-up --env "bench$1" < "$stack_file" | ecr-up | secrets-up | cluster-up | alb-up | svc-up > "/tmp/fp-bench-$1.json"; }
-rerun() { net-up < "/tmp/fp-bench-$1.json" | ecr-up | secrets-up | cluster-up | alb-up | svc-up > /dev/null; }
+pipeline() { net-up --env "bench$1" < "$stack_file" | ecr-up | secrets-up | cluster-up | alb-up | svc-up | scale-up > "/tmp/fp-bench-$1.json"; }
+rerun() { net-up < "/tmp/fp-bench-$1.json" | ecr-up | secrets-up | cluster-up | alb-up | svc-up | scale-up > /dev/null; }
 down() { teardown --force-delete-secrets < "/tmp/fp-bench-$1.json" > /dev/null; }
 
 echo "fargate-pipes benchmark ($profile build, emulator at $AWS_ENDPOINT_URL)"
 report "start-up: net-up --help" "$(for _ in $(seq "$rounds"); do ms net-up --help; done | median)"
-report "start-up: invalid CIDR rejected (no AWS call)" "$(for _ in $(seq "$rounds"); do ms net-up -n --stack b --env dev --cidr 1.2.3.4/99; done | median)"
+report "start-up: invalid CIDR rejected (no AWS call)" "$(for _ in $(seq "$rounds"); do ms refused net-up -n --stack b --env dev --cidr 1.2.3.4/99; done | median)"
 up=() again=() gone=()
 for i in $(seq "$rounds"); do
   up+=("$(ms pipeline "$i")")
   again+=("$(ms rerun "$i")")
   gone+=("$(ms down "$i")")
 done
-report "up: net-up|ecr-up|secrets-up|cluster-up|alb-up|svc-up" "$(printf '%s\n' "${up[@]}" | median)"
+report "up: all seven tools (microservices stack)" "$(printf '%s\n' "${up[@]}" | median)"
 report "re-run (nothing to change)" "$(printf '%s\n' "${again[@]}" | median)"
 report "teardown" "$(printf '%s\n' "${gone[@]}" | median)"
