@@ -256,28 +256,9 @@ async fn ensure_scan_on_push(
         .put_image_scanning_configuration()
         .repository_name(name)
         .image_scanning_configuration(scanning(want));
-    let sent = if want {
-        call.send().await
-    } else {
-        // The SDK leaves `scanOnPush` out when it is false (the model's default).
-        // AWS reads that as false; the emulator (moto) reads an empty configuration
-        // as "no change". The same request with the false spelled out means the
-        // same to AWS and turns scanning off in the emulator too.
-        let body = serde_json::json!({
-            "repositoryName": name,
-            "imageScanningConfiguration": {"scanOnPush": false}
-        })
-        .to_string();
-        call.customize()
-            .mutate_request(move |req| {
-                req.headers_mut()
-                    .insert("content-length", body.len().to_string());
-                *req.body_mut() = body.clone().into();
-            })
-            .send()
-            .await
-    };
-    sent.aws(format!("PutImageScanningConfiguration {name}"))?;
+    call.send()
+        .await
+        .aws(format!("PutImageScanningConfiguration {name}"))?;
     ctx.report.updated(
         KIND,
         name,
