@@ -15,7 +15,7 @@ The plan is set and read over HTTP by the test harness:
                           "dependency": {"DeleteSubnet": 2},  # first N attempts per resource refused
                           "not_found_after_create": true,     # first use of a new EC2 id answers NotFound
                           "hang_after_mutations": 12}         # after the 12th mutating call, hang every call
-    GET  /_faults/state  {"mutations": n, "tripped": bool, "injected": {"throttle": n, ...}}
+    GET  /_faults/state  {"calls": n, "mutations": n, "tripped": bool, "injected": {"throttle": n, ...}}
 
 Posting a plan resets the counters. Control calls are never faulted.
 """
@@ -65,6 +65,7 @@ class FaultInjector:
             self.plan = plan
             self.rng = random.Random(plan.get("seed", 1))
             self.mutations = 0
+            self.calls = 0
             self.tripped = False
             self.attempts = {}
             self.fresh_ids = set()
@@ -72,7 +73,7 @@ class FaultInjector:
 
     def state(self):
         with self.lock:
-            return {"mutations": self.mutations, "tripped": self.tripped, "injected": dict(self.injected)}
+            return {"calls": self.calls, "mutations": self.mutations, "tripped": self.tripped, "injected": dict(self.injected)}
 
     def __call__(self, environ, start_response):
         path = environ.get("PATH_INFO", "")
@@ -104,6 +105,7 @@ class FaultInjector:
         with self.lock:
             if self.tripped:
                 return "hang"
+            self.calls += 1
             mutating = bool(action) and not action.startswith(READ_PREFIXES)
             if plan.get("throttle") and self.rng.random() < plan["throttle"]:
                 return self.count("throttle", throttling(service))

@@ -159,45 +159,42 @@ fn killed_after_every_mutating_call_a_rerun_completes_and_teardown_cleans_up() {
     }
 }
 
-/// A three-service stack through every layer that exists so far.
-fn platform_spec(stack: &str) -> String {
-    json!({
-        "version": 1, "stack": stack, "env": "dev", "region": REGION,
-        "spec": {
-            "network": {"azs": 2, "nat": "single"},
-            "secrets": {"db-credentials": {}, "api-keys": {}},
-            "cluster": {"strategy": [{"provider": "FARGATE", "base": 1, "weight": 1}, {"provider": "FARGATE_SPOT", "weight": 4}]},
-            "services": {
-                "web": {"port": 3000, "route": {"paths": ["/*"], "default": true}},
-                "api": {"port": 8080, "route": {"paths": ["/api/*"]}, "health_check": {"path": "/health"}},
-                "worker": {}
-            }
-        }
-    })
-    .to_string()
+/// The reference stack every platform test runs: stacks/microservices.json (seed
+/// 000) through all seven tools, under a stack name of the test's own.
+const STACK_REGION: &str = "eu-central-1";
+
+/// The retry budget of the run under heavy throttling.
+const THROTTLED_BUDGET: &str = "120";
+
+fn pipeline_script(stack: &str) -> String {
+    let spec = testkit::root().join("stacks/microservices.json");
+    format!(
+        "net-up --stack {stack} --env dev < {} | ecr-up | secrets-up | cluster-up | alb-up | svc-up | scale-up > out.json",
+        spec.display()
+    )
 }
 
-const PIPELINE: &str =
-    "net-up < spec.json | ecr-up | secrets-up | cluster-up | alb-up | svc-up > out.json";
-
 /// The whole pipeline in bash, in a process group of its own so a kill takes every tool.
-fn pipeline(em: &Emulator, dir: &std::path::Path) -> Command {
+fn pipeline(em: &Emulator, dir: &std::path::Path, stack: &str) -> Command {
     use std::os::unix::process::CommandExt;
     let bin = testkit::tool_path("net-up").parent().unwrap().to_path_buf();
     let mut cmd = Command::new("bash");
-    cmd.args(["-c", &format!("set -euo pipefail; {PIPELINE}")])
-        .current_dir(dir)
-        .env(
-            "PATH",
-            format!("{}:{}", bin.display(), std::env::var("PATH").unwrap()),
-        )
-        .env("AWS_ENDPOINT_URL", &em.endpoint)
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_REGION", REGION)
-        .env("FP_RETRY_BUDGET_SECS", "20")
-        .env_remove("AWS_PROFILE")
-        .process_group(0);
+    cmd.args([
+        "-c",
+        &format!("set -euo pipefail; {}", pipeline_script(stack)),
+    ])
+    .current_dir(dir)
+    .env(
+        "PATH",
+        format!("{}:{}", bin.display(), std::env::var("PATH").unwrap()),
+    )
+    .env("AWS_ENDPOINT_URL", &em.endpoint)
+    .env("AWS_ACCESS_KEY_ID", "testing")
+    .env("AWS_SECRET_ACCESS_KEY", "testing")
+    .env("AWS_REGION", "us-east-1")
+    .env("FP_RETRY_BUDGET_SECS", "20")
+    .env_remove("AWS_PROFILE")
+    .process_group(0);
     cmd
 }
 
@@ -209,9 +206,96 @@ fn teardown_all(em: &Emulator, stack: &str) {
         stack,
         "--env",
         "dev",
+        "--region",
+        STACK_REGION,
         "--force-delete-secrets",
     ]);
     run_ok(cmd);
+}
+
+fn run_pipeline_ok(em: &Emulator, dir: &std::path::Path, stack: &str) {
+    let out = pipeline(em, dir, stack).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn a_reference_stack_comes_up_throttled_and_tears_down_through_dependency_errors() {
+    let em = Emulator::with_faults();
+    let dir = tempfile::tempdir().unwrap();
+
+    // The expected inventory: the same stack, undisturbed.
+    let reference = unique_stack("tref");
+    em.set_faults(json!({}));
+    run_pipeline_ok(&em, dir.path(), &reference);
+    let expected = em.inventory(STACK_REGION, &reference, "dev").counts();
+    teardown_all(&em, &reference);
+
+    let stack = unique_stack("throttled");
+    em.set_faults(json!({"seed": 11, "throttle": 0.2}));
+    // The tests' 20 s retry budget is for failing fast when nothing is injected:
+    // with a fifth of all calls throttled, the SDK's own backoff (and its retry
+    // quota running dry) eats into it. Real runs have 10 minutes.
+    let out = pipeline(&em, dir.path(), &stack)
+        .env("FP_RETRY_BUDGET_SECS", THROTTLED_BUDGET)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let state = em.fault_state();
+    let throttled = state["injected"]["throttle"].as_u64().unwrap();
+    let calls = state["calls"].as_u64().unwrap();
+    em.set_faults(json!({}));
+    // About a fifth of every call, retries included, was refused.
+    assert!(throttled > 20 && throttled * 8 > calls, "{state}");
+    assert_eq!(
+        em.inventory(STACK_REGION, &stack, "dev").counts(),
+        expected,
+        "no duplicates and nothing missing after {throttled} throttled calls"
+    );
+
+    // AWS refuses these deletes while a dependent is still going away.
+    em.set_faults(json!({"dependency": {
+        "DeleteSubnet": 2, "DeleteSecurityGroup": 2, "DeleteTargetGroup": 2,
+        "DetachInternetGateway": 2, "DeleteInternetGateway": 2
+    }}));
+    let doc = std::fs::read_to_string(dir.path().join("out.json")).unwrap();
+    let mut cmd = em.std_tool("teardown");
+    cmd.arg("--force-delete-secrets")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    std::io::Write::write_all(child.stdin.as_mut().unwrap(), doc.as_bytes()).unwrap();
+    drop(child.stdin.take());
+    let out = child.wait_with_output().unwrap();
+    let state = em.fault_state();
+    em.set_faults(json!({}));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Every subnet, security group and target group delete, and the IGW's detach
+    // and delete, was refused twice before it went through.
+    let refused = state["injected"]["dependency"].as_u64().unwrap();
+    let deletions = ["subnet", "security_group", "target_group"]
+        .iter()
+        .map(|k| expected.get(*k).copied().unwrap_or(0) as u64)
+        .sum::<u64>()
+        + 2; // the IGW's detach and delete
+    assert!(
+        refused >= 2 * deletions,
+        "{refused} dependency errors for {deletions} deletions: {state}"
+    );
+    let left = em.inventory(STACK_REGION, &stack, "dev");
+    assert!(left.is_empty(), "left behind: {left:?}");
 }
 
 #[test]
@@ -220,35 +304,34 @@ fn a_whole_platform_killed_at_a_spread_of_points_resumes_or_tears_down_cleanly()
     let dir = tempfile::tempdir().unwrap();
 
     let reference = unique_stack("pref");
-    std::fs::write(dir.path().join("spec.json"), platform_spec(&reference)).unwrap();
     em.set_faults(json!({}));
-    let out = pipeline(&em, dir.path()).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    run_pipeline_ok(&em, dir.path(), &reference);
     let calls = em.fault_state()["mutations"].as_u64().unwrap();
-    let expected = em.inventory(REGION, &reference, "dev").counts();
-    assert!(
-        expected.contains_key("load_balancer") && expected.contains_key("ecs_cluster"),
-        "{expected:?}"
-    );
+    let expected = em.inventory(STACK_REGION, &reference, "dev").counts();
+    for kind in [
+        "load_balancer",
+        "ecs_cluster",
+        "ecs_service",
+        "scalable_target",
+    ] {
+        assert!(expected.contains_key(kind), "{kind} in {expected:?}");
+    }
     teardown_all(&em, &reference);
 
-    // At least 25 kill points spread over every mutating call the platform makes.
-    let step = (calls / 25).max(1);
-    let points: Vec<u64> = (1..calls).step_by(step as usize).collect();
+    // Fifty kill points spread evenly over every mutating call the platform
+    // makes (all of them if it makes fewer): half are re-run to completion, half
+    // torn down as the kill left them, so each path is tried at 25 points.
+    let mut points: Vec<u64> = (0..50).map(|k| 1 + k * (calls - 1) / 50).collect();
+    points.dedup();
     assert!(
-        points.len() >= 25 || points.len() as u64 == calls - 1,
+        points.len() >= 50 || points.len() as u64 == calls - 1,
         "{calls} calls, {} points",
         points.len()
     );
     for (i, n) in points.into_iter().enumerate() {
         let stack = unique_stack("pkill");
-        std::fs::write(dir.path().join("spec.json"), platform_spec(&stack)).unwrap();
         em.set_faults(json!({"hang_after_mutations": n}));
-        let mut child = pipeline(&em, dir.path())
+        let mut child = pipeline(&em, dir.path(), &stack)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -268,20 +351,20 @@ fn a_whole_platform_killed_at_a_spread_of_points_resumes_or_tears_down_cleanly()
         let _ = child.wait();
         em.set_faults(json!({}));
         if i % 2 == 0 {
-            let out = pipeline(&em, dir.path()).output().unwrap();
+            let out = pipeline(&em, dir.path(), &stack).output().unwrap();
             assert!(
                 out.status.success(),
                 "re-run after a kill at {n}: {}",
                 String::from_utf8_lossy(&out.stderr)
             );
             assert_eq!(
-                em.inventory(REGION, &stack, "dev").counts(),
+                em.inventory(STACK_REGION, &stack, "dev").counts(),
                 expected,
                 "after a kill at call {n}"
             );
         }
         teardown_all(&em, &stack);
-        let left = em.inventory(REGION, &stack, "dev");
+        let left = em.inventory(STACK_REGION, &stack, "dev");
         assert!(
             left.is_empty(),
             "leftovers after a kill at call {n}: {left:?}"
