@@ -889,16 +889,7 @@ async fn ensure_test_listeners(
 ) -> Result<BTreeMap<String, String>> {
     for (service, l) in existing.iter().filter(|(s, _)| !ports.contains_key(*s)) {
         let name = ctx.name(&elb::test_listener_component(service));
-        let arn = l.listener_arn().unwrap_or_default();
-        retry::delete(&format!("DeleteListener {name}"), || async {
-            elb.delete_listener()
-                .listener_arn(arn)
-                .send()
-                .await
-                .map(|_| ())
-                .aws(format!("DeleteListener {name}"))
-        })
-        .await?;
+        elb::delete_listener(elb, &name, l.listener_arn().unwrap_or_default()).await?;
         ctx.report.deleted("listener", &name);
     }
     let out = try_join_all(plan.blue_green().map(|s| async {
@@ -1315,16 +1306,7 @@ async fn delete_rule(elb: &Client, ctx: &Context, rule: &OurRule) -> Result<()> 
 async fn remove_https_listener(elb: &Client, ctx: &Context, listeners: &[Listener]) -> Result<()> {
     for l in listeners.iter().filter(|l| l.port() == Some(443)) {
         let name = ctx.name("listener-https");
-        let arn = l.listener_arn().unwrap_or_default();
-        retry::delete(&format!("DeleteListener {name}"), || async {
-            elb.delete_listener()
-                .listener_arn(arn)
-                .send()
-                .await
-                .map(|_| ())
-                .aws(format!("DeleteListener {name}"))
-        })
-        .await?;
+        elb::delete_listener(elb, &name, l.listener_arn().unwrap_or_default()).await?;
         ctx.report.deleted("listener", &name);
     }
     Ok(())

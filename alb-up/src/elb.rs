@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use aws_sdk_elasticloadbalancingv2::types::{LoadBalancer, Tag, TargetGroup};
 use aws_sdk_elasticloadbalancingv2::Client;
 
-use common::{naming, AwsResultExt, Context, Result};
+use common::{naming, retry, AwsResultExt, Context, Result};
 
 /// AWS caps load balancer and target group names at 32 characters.
 pub const MAX_NAME: usize = 32;
@@ -130,4 +130,17 @@ pub async fn owned_target_groups(
             owned(ctx, &t).then_some((g, t))
         })
         .collect())
+}
+
+/// Deletes a listener (its rules go with it); gone already counts as done.
+pub async fn delete_listener(elb: &Client, name: &str, arn: &str) -> Result<()> {
+    retry::delete(&format!("DeleteListener {name}"), || async {
+        elb.delete_listener()
+            .listener_arn(arn)
+            .send()
+            .await
+            .map(|_| ())
+            .aws(format!("DeleteListener {name}"))
+    })
+    .await
 }

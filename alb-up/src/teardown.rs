@@ -208,16 +208,7 @@ impl Found {
                     unprotect(client, &arn, &name).await?;
                     for l in &listeners {
                         let id = l.listener_arn().unwrap_or_default();
-                        retry::delete(&format!("DeleteListener {id}"), || async {
-                            client
-                                .delete_listener()
-                                .listener_arn(id)
-                                .send()
-                                .await
-                                .map(|_| ())
-                                .aws(format!("DeleteListener {id}"))
-                        })
-                        .await?;
+                        elb::delete_listener(client, id, id).await?;
                         report.deleted("listener", id);
                     }
                     retry::delete(&format!("DeleteLoadBalancer {name}"), || async {
