@@ -242,10 +242,13 @@ async fn ensure_target(
 /// Deletes every policy of the target, then the target (AWS would take the
 /// policies with it; deleting them first keeps the order teardown shows).
 async fn remove_target(c: &Clients, ctx: &Context, resource_id: &str) -> Result<()> {
-    for p in list_policies(c, resource_id).await? {
+    let policies = list_policies(c, resource_id).await?;
+    try_join_all(policies.iter().map(|p| async move {
         delete_policy(c, resource_id, p.policy_name()).await?;
         ctx.report.deleted("scaling policy", p.policy_name());
-    }
+        Ok::<_, Error>(())
+    }))
+    .await?;
     deregister_target(c, resource_id).await?;
     ctx.report.deleted("scalable target", resource_id);
     Ok(())
@@ -258,29 +261,33 @@ pub(crate) fn is_gone(e: &Error) -> bool {
         || (e.aws_code() == Some("ValidationException") && e.to_string().contains("No scal"))
 }
 
-pub(crate) async fn deregister_target(c: &Clients, resource_id: &str) -> Result<()> {
-    let op = format!("DeregisterScalableTarget {resource_id}");
-    let r = retry::retry(
-        &op,
-        retry::Policy::consistency(),
-        is_target_not_ready,
-        || async {
-            c.aas
-                .deregister_scalable_target()
-                .service_namespace(namespace())
-                .scalable_dimension(dimension())
-                .resource_id(resource_id)
-                .send()
-                .await
-                .map(|_| ())
-                .aws(&op)
-        },
-    )
-    .await;
-    match r {
+/// A delete of a target or policy: retried while the target settles, done
+/// once the object is gone.
+async fn delete_until_gone<F, Fut>(op: &str, call: F) -> Result<()>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<()>>,
+{
+    match retry::retry(op, retry::Policy::consistency(), is_target_not_ready, call).await {
         Err(e) if is_gone(&e) => Ok(()),
         other => other,
     }
+}
+
+pub(crate) async fn deregister_target(c: &Clients, resource_id: &str) -> Result<()> {
+    let op = format!("DeregisterScalableTarget {resource_id}");
+    delete_until_gone(&op, || async {
+        c.aas
+            .deregister_scalable_target()
+            .service_namespace(namespace())
+            .scalable_dimension(dimension())
+            .resource_id(resource_id)
+            .send()
+            .await
+            .map(|_| ())
+            .aws(&op)
+    })
+    .await
 }
 
 // ---------------------------------------------------------- scaling policies
@@ -308,28 +315,19 @@ pub(crate) async fn list_policies(c: &Clients, resource_id: &str) -> Result<Vec<
 
 pub(crate) async fn delete_policy(c: &Clients, resource_id: &str, name: &str) -> Result<()> {
     let op = format!("DeleteScalingPolicy {name}");
-    let r = retry::retry(
-        &op,
-        retry::Policy::consistency(),
-        is_target_not_ready,
-        || async {
-            c.aas
-                .delete_scaling_policy()
-                .service_namespace(namespace())
-                .scalable_dimension(dimension())
-                .resource_id(resource_id)
-                .policy_name(name)
-                .send()
-                .await
-                .map(|_| ())
-                .aws(&op)
-        },
-    )
-    .await;
-    match r {
-        Err(e) if is_gone(&e) => Ok(()),
-        other => other,
-    }
+    delete_until_gone(&op, || async {
+        c.aas
+            .delete_scaling_policy()
+            .service_namespace(namespace())
+            .scalable_dimension(dimension())
+            .resource_id(resource_id)
+            .policy_name(name)
+            .send()
+            .await
+            .map(|_| ())
+            .aws(&op)
+    })
+    .await
 }
 
 /// A target registered a moment ago may not be visible yet
@@ -458,10 +456,12 @@ async fn ensure_policies(
         .map(|t| policy_name(ctx, &s.service, t))
         .filter(|name| by_name(name).is_some())
         .collect();
-    for name in unwanted {
-        delete_policy(c, &s.resource_id, &name).await?;
-        ctx.report.deleted("scaling policy", &name);
-    }
+    try_join_all(unwanted.iter().map(|name| async move {
+        delete_policy(c, &s.resource_id, name).await?;
+        ctx.report.deleted("scaling policy", name);
+        Ok::<_, Error>(())
+    }))
+    .await?;
     Ok(outs.into_iter().collect())
 }
 
