@@ -11,6 +11,16 @@ use aws_config::meta::region::RegionProviderChain;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
+use aws_smithy_runtime_api::client::http::SharedHttpClient;
+
+/// The HTTPS client every SDK client shares: hyper 1 and rustls on ring, the one
+/// TLS stack the workspace compiles (see the workspace Cargo.toml).
+pub fn http_client() -> SharedHttpClient {
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::Ring))
+        .build_https()
+}
 
 /// Resolves the region from the environment and the profile file only.
 pub async fn region_from_environment() -> Option<String> {
@@ -37,6 +47,7 @@ pub async fn sdk_config(region: &str) -> SdkConfig {
         _ => RetryConfig::adaptive(),
     };
     aws_config::defaults(BehaviorVersion::latest())
+        .http_client(http_client())
         .region(Region::new(region.to_owned()))
         .retry_config(
             retry

@@ -73,6 +73,7 @@ fn owned(tags: &[Tag], stack: &str, env: &str) -> bool {
 /// An SDK configuration for the emulator at `endpoint`, with test credentials.
 pub async fn sdk_config(endpoint: &str, region: &str) -> aws_config::SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
+        .http_client(common::aws::http_client())
         .region(Region::new(region.to_owned()))
         .endpoint_url(endpoint)
         .credentials_provider(aws_sdk_ec2::config::Credentials::new(
