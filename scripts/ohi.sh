@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # ohi (seed 004): eleven services sized per env (prod, staging, dev: the seed's
-# table in `sizes`), four behind the ALB, internal ones on ohi-{env}.local,
+# table in `sizes`), four behind the ALB, internal ones on {env}.ohi.local,
 # background jobs without a load balancer, Spot in dev, scaling per env; in
 # eu-west-1 unless REGION says otherwise.
 #

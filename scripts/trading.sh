@@ -8,12 +8,12 @@
 . "$(dirname "$0")/lib/stack.sh" trading
 
 # The frontend calls the API through the load balancer and api-gateway calls
-# processing by its Cloud Map name ({stack}-{env}.local): those addresses are
+# processing by its Cloud Map name ({env}.{stack}.local): those addresses are
 # known once alb-up has run, so jq writes them into the spec before svc-up.
 net-up --env "$ENV" "${region[@]}" < "$spec" \
   | ecr-up | secrets-up | cluster-up | alb-up \
   | jq '.spec.services.frontend.environment.API_ENDPOINT = "http://\(.alb.dns_name)/api"
       | .spec.services["api-gateway"].environment.PROCESSING_SERVICE_URL
-          = "http://processing.\(.stack)-\(.env).local:9000"' \
+          = "http://processing.\(.env).\(.stack).local:9000"' \
   | svc-up | scale-up > "$tmp"
 save

@@ -15,7 +15,11 @@ The plan is set and read over HTTP by the test harness:
                           "dependency": {"DeleteSubnet": 2},  # first N attempts per resource refused
                           "not_found_after_create": true,     # first use of a new EC2 id answers NotFound
                           "hang_after_mutations": 12}         # after the 12th mutating call, hang every call
-    GET  /_faults/state  {"calls": n, "mutations": n, "tripped": bool, "injected": {"throttle": n, ...}}
+    GET  /_faults/state  {"calls": n, "mutations": n, "tripped": bool, "injected": {"throttle": n, ...},
+                          "mutation_log": ["logs CreateLogGroup /fargate-pipes/locks/a/dev", ...]}
+
+`mutation_log` names every mutating call let through, with the first resource
+name or id in its body, so tests can prove an attack changed nothing foreign.
 
 Posting a plan resets the counters. Control calls are never faulted.
 """
@@ -70,10 +74,12 @@ class FaultInjector:
             self.attempts = {}
             self.fresh_ids = set()
             self.injected = {}
+            self.mutation_log = []
 
     def state(self):
         with self.lock:
-            return {"calls": self.calls, "mutations": self.mutations, "tripped": self.tripped, "injected": dict(self.injected)}
+            return {"calls": self.calls, "mutations": self.mutations, "tripped": self.tripped,
+                    "injected": dict(self.injected), "mutation_log": list(self.mutation_log)}
 
     def __call__(self, environ, start_response):
         path = environ.get("PATH_INFO", "")
@@ -135,6 +141,7 @@ class FaultInjector:
                     self.mutations -= 1
                     self.tripped = True
                     return "hang"
+                self.mutation_log.append(f"{service} {action} {resource_hint(body)}".strip())
             return None
 
     def after(self, action, status, payload):
@@ -153,6 +160,24 @@ class FaultInjector:
         body = json.dumps(self.state()).encode()
         start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
         return [body]
+
+
+# The first name, id or ARN a request body names: enough to tell our own lock
+# from another stack's resource in the mutation log.
+RESOURCE_HINT = re.compile(
+    r'(?:"(?:logGroupName|name|Name|resourceArn|ResourceARN|ResourceId|SecretId|repositoryName|cluster|service|'
+    r'roleName|RoleName|ResourceId|AlarmNames|alarmName|PolicyName|family|taskDefinition|Id|arn)"\s*:\s*"([^"]+)")'
+    r'|(?:(?:LoadBalancerArn|TargetGroupArn|ListenerArn|RuleArn|RoleName|GroupId|VpcId|SubnetId|'
+    r'InternetGatewayId|RouteTableId|NatGatewayId|AllocationId|ResourceId|AlarmNames\.member\.1|'
+    r'VpcEndpointId\.1|ResourceArns\.member\.1)=([^&]+))')
+
+
+def resource_hint(body):
+    text = body[:4000].decode("utf-8", "replace")
+    match = RESOURCE_HINT.search(text)
+    if not match:
+        return ""
+    return urllib.parse.unquote_plus(match.group(1) or match.group(2))
 
 
 def read_body(environ):

@@ -11,11 +11,9 @@ use aws_sdk_elasticloadbalancingv2::Client;
 
 use common::{naming, retry, AwsResultExt, Context, Result};
 
-/// AWS caps load balancer and target group names at 32 characters.
-pub const MAX_NAME: usize = 32;
-
+/// The load balancer's name: 32 characters at most (see `naming::elb_name`).
 pub fn lb_name(ctx: &Context) -> String {
-    naming::short_name(&ctx.name("alb"), MAX_NAME)
+    naming::elb_name(&ctx.stack, "alb", &ctx.env)
 }
 
 pub fn tg_component(service: &str) -> String {
@@ -23,7 +21,7 @@ pub fn tg_component(service: &str) -> String {
 }
 
 pub fn tg_name(ctx: &Context, service: &str) -> String {
-    naming::short_name(&ctx.name(&tg_component(service)), MAX_NAME)
+    naming::elb_name(&ctx.stack, &tg_component(service), &ctx.env)
 }
 
 pub fn rule_component(service: &str) -> String {

@@ -64,8 +64,8 @@ pub struct Args {
     pub default_service: Option<String>,
 }
 
-impl AsRef<CommonArgs> for Args {
-    fn as_ref(&self) -> &CommonArgs {
+impl common::Tool for Args {
+    fn common(&self) -> &CommonArgs {
         &self.common
     }
 }
@@ -105,6 +105,7 @@ pub async fn run(args: Args, ctx: Context, mut doc: Document) -> Result<Document
     let plan = spec::plan(&alb_spec, &services, &ctx.env)?;
     check_network(&network, plan.internal)?;
     doc.set_spec("alb", &alb_spec);
+    ctx.lock().await?;
 
     let alb: Alb = converge::converge(&ctx, &network, &plan).await?;
     doc.set_layer("alb", &alb);

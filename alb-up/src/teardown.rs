@@ -22,7 +22,7 @@ use common::{join_all, retry, AwsResultExt, Context, Error, Result};
 
 use crate::elb;
 
-const LAYER: &str = "alb";
+const SECTION: &str = "alb";
 /// A load balancer takes a minute or two to go.
 const GONE_WAIT: Duration = Duration::from_secs(600);
 
@@ -141,13 +141,13 @@ impl Found {
     }
 
     /// The deletions, in order.
-    pub fn plan(&self, ctx: &Context) -> Vec<Step> {
+    pub fn steps(&self, ctx: &Context) -> Vec<Step> {
         self.plan_with(Some(ctx))
     }
 
     fn plan_with(&self, ctx: Option<&Context>) -> Vec<Step> {
         let step = |kind: &'static str, id: &str, name: String| Step {
-            layer: LAYER,
+            layer: SECTION,
             kind,
             id: id.to_owned(),
             name,
@@ -188,7 +188,7 @@ impl Found {
     }
 
     /// Deletes everything found, in dependency order; what fails is recorded.
-    pub async fn destroy(self, ctx: &Context, left: &Leftovers) {
+    pub async fn delete_all(self, ctx: &Context, left: &Leftovers) {
         let client = &self.elb;
         let report = &ctx.report;
         let all_listeners = &self.listeners;
@@ -332,4 +332,51 @@ async fn unprotect(client: &Client, arn: &str, name: &str) -> Result<()> {
         tracing::info!("turned deletion protection off on {name}");
     }
     Ok(())
+}
+
+/// This layer, as teardown walks it (see `common::layer`).
+#[derive(Debug)]
+pub struct AlbLayer;
+
+pub static LAYER: AlbLayer = AlbLayer;
+
+impl common::layer::Layer for AlbLayer {
+    fn tool(&self) -> &'static str {
+        "alb-up"
+    }
+
+    fn sections(&self) -> &'static [&'static str] {
+        &["alb"]
+    }
+
+    fn check(&self, doc: &common::Document) -> Result<()> {
+        doc.layer::<Alb>("alb").map(drop)
+    }
+
+    fn discover<'a>(
+        &'a self,
+        ctx: &'a Context,
+        doc: &'a common::Document,
+        _mismatches: &'a common::owner::Mismatches,
+    ) -> futures_util::future::BoxFuture<'a, Result<Box<dyn common::layer::Owned>>> {
+        Box::pin(async move {
+            let alb: Option<Alb> = doc.layer("alb")?;
+            Ok(Box::new(discover(ctx, alb.as_ref()).await?) as Box<dyn common::layer::Owned>)
+        })
+    }
+}
+
+impl common::layer::Owned for Found {
+    fn plan(&self, ctx: &Context) -> Vec<common::plan::Change> {
+        self.steps(ctx).iter().map(|s| s.change("alb-up")).collect()
+    }
+
+    fn destroy<'a>(
+        self: Box<Self>,
+        ctx: &'a Context,
+        left: &'a Leftovers,
+        _opts: common::layer::TeardownOptions,
+    ) -> futures_util::future::BoxFuture<'a, ()> {
+        Box::pin(Found::delete_all(*self, ctx, left))
+    }
 }

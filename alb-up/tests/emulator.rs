@@ -133,13 +133,13 @@ fn teardown(em: &Emulator, rt: &tokio::runtime::Runtime, stack: &str, env: &str,
     let found = rt
         .block_on(alb_up::teardown::discover(&ctx, Some(&section)))
         .unwrap();
-    let kinds: Vec<&str> = found.plan(&ctx).iter().map(|s| s.kind).collect();
+    let kinds: Vec<&str> = found.steps(&ctx).iter().map(|s| s.kind).collect();
     assert!(
         kinds.contains(&"load balancer") && kinds.contains(&"security group"),
         "{kinds:?}"
     );
     let left = common::plan::Leftovers::default();
-    rt.block_on(found.destroy(&ctx, &left));
+    rt.block_on(found.delete_all(&ctx, &left));
     left.into_result()
         .expect("the ALB layer went away completely");
     assert!(rt
@@ -461,7 +461,7 @@ fn blue_green_services_get_a_green_group_and_a_test_listener_and_stay_where_code
     );
     assert_eq!(
         tg("pay")["green"]["name"],
-        format!("{stack}-tg-pay-green-dev")
+        common::naming::elb_name(&stack, "tg-pay-green", "dev")
     );
     let ls = listeners(em, &rt, alb["arn"].as_str().unwrap());
     let by_port = |p: i32| ls.iter().find(|l| l.port() == Some(p)).unwrap().clone();
@@ -624,7 +624,7 @@ fn blue_green_services_get_a_green_group_and_a_test_listener_and_stay_where_code
     let found = rt
         .block_on(alb_up::teardown::discover(&ctx, Some(&section)))
         .unwrap();
-    let plan = found.plan(&ctx);
+    let plan = found.steps(&ctx);
     let kinds = |k: &str| plan.iter().filter(|s| s.kind == k).count();
     assert_eq!(
         (kinds("listener"), kinds("target group")),

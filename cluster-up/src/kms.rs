@@ -11,7 +11,7 @@ use aws_sdk_kms::Client;
 use common::naming::component_of;
 use common::{join_all, retry, AwsResultExt, Context, Result};
 
-/// The log key's component: `alias/{stack}-logs-{env}`, tagged `logs`.
+/// The log key's component: `alias/{stack}--logs--{env}`, tagged `logs`.
 pub const LOG_KEY: &str = "logs";
 
 /// How many keys' tags are read at once (KMS's request quotas are per second).

@@ -52,8 +52,8 @@ pub struct Args {
     pub no_log_encryption: bool,
 }
 
-impl AsRef<CommonArgs> for Args {
-    fn as_ref(&self) -> &CommonArgs {
+impl common::Tool for Args {
+    fn common(&self) -> &CommonArgs {
         &self.common
     }
 }
@@ -87,6 +87,7 @@ pub async fn run(args: Args, ctx: Context, mut doc: Document) -> Result<Document
     let plan = spec.plan(&ctx.env)?;
     let secrets: Option<Secrets> = doc.layer("secrets")?;
     doc.set_spec("cluster", &spec);
+    ctx.lock().await?;
 
     let cluster = converge::converge(&ctx, &plan, secrets.as_ref()).await?;
     doc.set_layer("cluster", &cluster);

@@ -17,7 +17,7 @@ use common::{iam, join_all, retry, AwsResultExt, Context, Result};
 
 use crate::kms as keys;
 
-const LAYER: &str = "cluster";
+const SECTION: &str = "cluster";
 /// KMS's shortest waiting period.
 const KEY_DELETION_DAYS: i32 = 7;
 
@@ -167,22 +167,22 @@ impl Found {
     }
 
     /// The deletions, in order.
-    pub fn plan(&self, _ctx: &Context) -> Vec<Step> {
+    pub fn steps(&self, _ctx: &Context) -> Vec<Step> {
         let mut steps = Vec::new();
         steps.extend(self.clusters.iter().map(|c| Step {
-            layer: LAYER,
+            layer: SECTION,
             kind: "ecs cluster",
             id: c.arn.clone(),
             name: c.name.clone(),
         }));
         steps.extend(self.roles.iter().map(|r| Step {
-            layer: LAYER,
+            layer: SECTION,
             kind: "iam role",
             id: r.arn.clone(),
             name: r.name.clone(),
         }));
         steps.extend(self.keys.iter().map(|k| Step {
-            layer: LAYER,
+            layer: SECTION,
             kind: "kms key",
             id: k.id.clone(),
             name: k.label().to_owned(),
@@ -191,7 +191,7 @@ impl Found {
     }
 
     /// Deletes everything found; what fails is recorded in `left`.
-    pub async fn destroy(self, ctx: &Context, left: &Leftovers) {
+    pub async fn delete_all(self, ctx: &Context, left: &Leftovers) {
         let ecs = aws_sdk_ecs::Client::new(&ctx.sdk);
         let iam_client = aws_sdk_iam::Client::new(&ctx.sdk);
         let kms = aws_sdk_kms::Client::new(&ctx.sdk);
@@ -291,4 +291,54 @@ async fn delete_key(kms: &aws_sdk_kms::Client, key: &FoundKey) -> Result<()> {
             .aws(format!("ScheduleKeyDeletion {}", key.label()))
     })
     .await
+}
+
+/// This layer, as teardown walks it (see `common::layer`).
+#[derive(Debug)]
+pub struct ClusterLayer;
+
+pub static LAYER: ClusterLayer = ClusterLayer;
+
+impl common::layer::Layer for ClusterLayer {
+    fn tool(&self) -> &'static str {
+        "cluster-up"
+    }
+
+    fn sections(&self) -> &'static [&'static str] {
+        &["cluster"]
+    }
+
+    fn check(&self, doc: &common::Document) -> Result<()> {
+        doc.layer::<Cluster>("cluster").map(drop)
+    }
+
+    fn discover<'a>(
+        &'a self,
+        ctx: &'a Context,
+        doc: &'a common::Document,
+        _mismatches: &'a common::owner::Mismatches,
+    ) -> futures_util::future::BoxFuture<'a, Result<Box<dyn common::layer::Owned>>> {
+        Box::pin(async move {
+            let cluster: Option<Cluster> = doc.layer("cluster")?;
+            Ok(Box::new(discover(ctx, cluster.as_ref()).await?) as Box<dyn common::layer::Owned>)
+        })
+    }
+}
+
+impl common::layer::Owned for Found {
+    fn plan(&self, ctx: &Context) -> Vec<common::plan::Change> {
+        self.steps(ctx)
+            .iter()
+            .map(|s| s.change("cluster-up"))
+            .collect()
+    }
+
+    fn destroy<'a>(
+        self: Box<Self>,
+        ctx: &'a Context,
+        left: &'a Leftovers,
+        _opts: common::layer::TeardownOptions,
+    ) -> futures_util::future::BoxFuture<'a, ()> {
+        Box::pin(Found::delete_all(*self, ctx, left))
+    }
 }

@@ -41,15 +41,7 @@ async fn sdk(em: &Emulator, region: &str) -> aws_config::SdkConfig {
 }
 
 async fn context(em: &Emulator, stack: &str, env: &str, region: &str) -> Context {
-    Context {
-        tool: "teardown".into(),
-        stack: stack.into(),
-        env: env.into(),
-        region: region.into(),
-        user_tags: Default::default(),
-        sdk: sdk(em, region).await,
-        report: Default::default(),
-    }
+    Context::new("teardown", stack, env, region, sdk(em, region).await)
 }
 
 fn up(em: &Emulator, args: &[&str], stdin: &str) -> (Value, String) {
@@ -75,10 +67,10 @@ fn teardown(em: &Emulator, stack: &str, region: &str, doc: &Value, kinds: &[&str
         let found = cluster_up::teardown::discover(&ctx, section.as_ref())
             .await
             .unwrap();
-        let planned: Vec<&str> = found.plan(&ctx).iter().map(|s| s.kind).collect();
+        let planned: Vec<&str> = found.steps(&ctx).iter().map(|s| s.kind).collect();
         assert_eq!(planned, kinds, "the plan");
         let left = Leftovers::default();
-        found.destroy(&ctx, &left).await;
+        found.delete_all(&ctx, &left).await;
         left.into_result().unwrap();
         let again = cluster_up::teardown::discover(&ctx, section.as_ref())
             .await
@@ -225,14 +217,14 @@ fn two_secrets(em: &Emulator, stack: &str) -> (String, String, String, String) {
         let sm = aws_sdk_secretsmanager::Client::new(&sdk);
         let db = sm
             .create_secret()
-            .name(format!("{stack}-db-credentials-dev"))
+            .name(format!("{stack}--db-credentials--dev"))
             .secret_string("{\"password\":\"x\"}")
             .send()
             .await
             .unwrap();
         let api = sm
             .create_secret()
-            .name(format!("{stack}-api-key-dev"))
+            .name(format!("{stack}--api-key--dev"))
             .secret_string("y")
             .kms_key_id(key.key_id())
             .send()
@@ -263,9 +255,9 @@ fn the_whole_layer_converges_reruns_quietly_updates_in_place_and_comes_back_afte
             {"provider": "FARGATE_SPOT", "weight": 4}
         ]}},
         "secrets": {
-            "db-credentials": secret(&format!("{stack}-db-credentials-dev"), &db_arn, None),
+            "db-credentials": secret(&format!("{stack}--db-credentials--dev"), &db_arn, None),
             // Named by id, as Secrets Manager may report it: the policy needs the ARN.
-            "api-key": secret(&format!("{stack}-api-key-dev"), &api_arn, Some(&secret_key_id)),
+            "api-key": secret(&format!("{stack}--api-key--dev"), &api_arn, Some(&secret_key_id)),
         },
         "custom": {"keep": true}
     })
@@ -282,14 +274,14 @@ fn the_whole_layer_converges_reruns_quietly_updates_in_place_and_comes_back_afte
 
     // The output section, complete.
     let c = &first["cluster"];
-    assert_eq!(c["name"], format!("{stack}-cluster-dev"));
+    assert_eq!(c["name"], format!("{stack}--cluster--dev"));
     assert_eq!(
         c["arn"].as_str(),
         inv.ids["ecs_cluster"].first().map(String::as_str)
     );
     assert_eq!(
         c["execution_role_name"],
-        format!("{stack}-task-execution-dev")
+        format!("{stack}--task-execution--dev")
     );
     assert_eq!(
         c["execution_role_arn"].as_str(),
@@ -546,7 +538,7 @@ fn the_region_follows_the_document_and_a_key_without_its_alias_is_found_by_tag()
     runtime().block_on(async {
         let kms = aws_sdk_kms::Client::new(&sdk(em, "eu-west-1").await);
         kms.delete_alias()
-            .alias_name(format!("alias/{stack}-logs-dev"))
+            .alias_name(format!("alias/{stack}--logs--dev"))
             .send()
             .await
             .unwrap();
@@ -572,7 +564,7 @@ fn the_region_follows_the_document_and_a_key_without_its_alias_is_found_by_tag()
 fn a_role_of_the_same_name_that_is_not_ours_is_refused() {
     let em = Emulator::shared();
     let stack = unique_stack("own");
-    let name = format!("{stack}-task-execution-dev");
+    let name = format!("{stack}--task-execution--dev");
     runtime().block_on(async {
         let iam = aws_sdk_iam::Client::new(&sdk(em, "us-east-1").await);
         iam.create_role()

@@ -43,6 +43,13 @@ pub enum Error {
     /// Reading stdin or writing stdout failed.
     #[error("{0}")]
     Io(String),
+    /// A resource or an id is not this stack's and env's (by AWS's own tags),
+    /// or the document mixes stacks or envs: nothing was changed.
+    #[error("{0}")]
+    Refused(String),
+    /// Another run of this stack and env holds the lock.
+    #[error("{0}")]
+    Locked(String),
 }
 
 /// The exit-code table. Stable: scripts depend on it.
@@ -66,6 +73,14 @@ pub const EXIT_CODES: &[(u8, &str)] = &[
     (7, "AWS error (after retries)"),
     (8, "a wait timed out"),
     (9, "teardown left resources behind (each is named)"),
+    (
+        10,
+        "refused: a resource or id is not this stack's and env's (by its tags); nothing changed",
+    ),
+    (
+        11,
+        "locked: another run of this stack and env is in progress",
+    ),
 ];
 
 impl Error {
@@ -80,6 +95,8 @@ impl Error {
             Error::Aws(_) => 7,
             Error::Timeout { .. } => 8,
             Error::Leftovers(_) => 9,
+            Error::Refused(_) => 10,
+            Error::Locked(_) => 11,
         }
     }
 
@@ -209,6 +226,19 @@ fn error_chain(err: &dyn std::error::Error) -> String {
     s
 }
 
+/// The longest piece of user input an error message echoes.
+const MAX_ECHO: usize = 60;
+
+/// User input as an error message echoes it: on one line, at most `MAX_ECHO`
+/// characters, so a 10 MB name cannot become a 10 MB error line.
+pub fn capped(s: &str) -> String {
+    let line = one_line(s);
+    match line.char_indices().nth(MAX_ECHO) {
+        Some((at, _)) => format!("{}…", &line[..at]),
+        None => line,
+    }
+}
+
 /// Messages are printed on one line, whatever AWS sent.
 pub fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
@@ -249,6 +279,8 @@ mod tests {
                 secs: 1,
             },
             Error::Leftovers(vec![]),
+            Error::Refused(String::new()),
+            Error::Locked(String::new()),
         ];
         let mut codes: Vec<u8> = errors.iter().map(Error::exit_code).collect();
         codes.push(7);
@@ -262,6 +294,15 @@ mod tests {
                 "{code} undocumented"
             );
         }
+    }
+
+    #[test]
+    fn echoed_input_is_capped() {
+        assert_eq!(capped("short"), "short");
+        let long = "é".repeat(10_000);
+        let c = capped(&long);
+        assert_eq!(c.chars().count(), MAX_ECHO + 1);
+        assert!(c.ends_with('…'));
     }
 
     #[test]

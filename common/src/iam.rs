@@ -1,7 +1,7 @@
 //! IAM roles for the layers that own them: the cluster's task execution role
 //! (cluster-up) and the per-service task roles (svc-up).
 //!
-//! A role is found by its name `{stack}-{component}-{env}` (IAM names are unique
+//! A role is found by its name `{stack}--{component}--{env}` (IAM names are unique
 //! per account and roles take no tag filter), and its tags confirm it is ours
 //! before anything is changed. Policies are converged exactly: managed policies
 //! attached and detached to the wanted list, an inline policy written only when
@@ -47,7 +47,7 @@ pub fn partition(region: &str) -> &'static str {
     }
 }
 
-/// The role name of a component: `{stack}-{component}-{env}`, shortened with a
+/// The role name of a component: `{stack}--{component}--{env}`, shortened with a
 /// stable hash if it would pass IAM's 64 characters.
 pub fn role_name(ctx: &Context, component: &str) -> String {
     naming::short_name(&ctx.name(component), MAX_ROLE_NAME)
@@ -346,11 +346,13 @@ pub async fn owned_roles(iam: &Client, ctx: &Context) -> Result<Vec<aws_sdk_iam:
         .try_collect()
         .await
         .aws("ListRoles")?;
-    let (prefix, suffix) = (format!("{}-", ctx.stack), format!("-{}", ctx.env));
+    // By prefix only: a name shortened to fit 64 characters no longer ends with
+    // the env. The tags below decide.
+    let prefix = naming::name_prefix(&ctx.stack);
     let mut mine = Vec::new();
     for role in roles {
         let name = role.role_name();
-        if !(name.starts_with(&prefix) && name.ends_with(&suffix)) {
+        if !name.starts_with(&prefix) {
             continue;
         }
         let tags = match role_tags(iam, name).await {

@@ -12,7 +12,10 @@ pub mod ec2;
 pub mod error;
 #[cfg(feature = "iam")]
 pub mod iam;
+pub mod layer;
+pub mod lock;
 pub mod naming;
+pub mod owner;
 pub mod plan;
 pub mod retry;
 pub mod runner;
@@ -20,7 +23,7 @@ pub mod sections;
 
 pub use document::Document;
 pub use error::{AwsResultExt, Error, Result};
-pub use runner::{CommonArgs, Context};
+pub use runner::{CommonArgs, Context, Tool};
 
 /// Runs independent AWS calls concurrently; the first error wins.
 pub use futures_util::future::{join_all, try_join_all};

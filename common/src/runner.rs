@@ -2,9 +2,11 @@
 //!
 //! It parses the flags (unknown flag: one line, exit 2), sets up logging to stderr,
 //! reads the document from stdin (unless stdin is a terminal or `--no-input`),
-//! resolves stack, env and region, runs the layer, and writes the document to
-//! stdout. Errors print once as `tool: message` and become the exit code; a closed
-//! stdout pipe is a clean exit, not a crash.
+//! resolves stack, env and region (refusing a flag that would change a
+//! document's identity), takes the stack's lock unless the run only reads,
+//! runs the layer, appends its changes to the document's `plan` in `--plan`
+//! mode, and writes the document to stdout. Errors print once as `tool: message`
+//! and become the exit code; a closed stdout pipe is a clean exit, not a crash.
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -20,8 +22,9 @@ use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::EnvFilter;
 
 use crate::document::Document;
-use crate::error::{one_line, Error, Result};
+use crate::error::{capped, one_line, Error, Result};
 use crate::naming;
+use crate::plan::{Action, Change};
 
 /// The flags every tool takes.
 #[derive(Debug, Clone, clap::Args)]
@@ -47,6 +50,28 @@ pub struct CommonArgs {
     /// Nothing on stderr but errors
     #[arg(short, long, conflicts_with = "verbose")]
     pub quiet: bool,
+    /// Change nothing: discover, then append the changes a run would make to the
+    /// document's "plan" array (ids still to be created are "planned:" placeholders)
+    #[arg(long, visible_alias = "dry-run")]
+    pub plan: bool,
+    /// Break this stack's lock if it is stale: older than 30 minutes, or held by a
+    /// process of this host that is gone. A live lock is never broken.
+    #[arg(long, env = "FP_BREAK_LOCK", value_parser = clap::builder::BoolishValueParser::new())]
+    pub break_lock: bool,
+    /// How long to wait for another run of this stack and env to release its lock
+    #[arg(long, value_name = "SECS", default_value_t = 600, env = "FP_LOCK_WAIT")]
+    pub lock_wait: u64,
+}
+
+/// A tool's flags, as the runner needs them.
+pub trait Tool: clap::CommandFactory + FromArgMatches {
+    fn common(&self) -> &CommonArgs;
+
+    /// A read-only run (a plan, a dry run, a status report) takes no lock and
+    /// must make no mutating call.
+    fn read_only(&self) -> bool {
+        self.common().plan
+    }
 }
 
 fn parse_tag(s: &str) -> std::result::Result<(String, String), String> {
@@ -67,12 +92,91 @@ pub struct Context {
     pub user_tags: BTreeMap<String, String>,
     pub sdk: aws_config::SdkConfig,
     pub report: Report,
+    /// `--plan`: record changes, make none.
+    pub plan_only: bool,
+    /// The stack's lock once `lock` took it; the runner releases it.
+    pub held: Held,
+    /// `--lock-wait` and `--break-lock`.
+    pub lock_options: crate::lock::Options,
 }
 
+/// The lock a run holds, shared by the clones of its context.
+#[derive(Debug, Clone, Default)]
+pub struct Held(Arc<tokio::sync::Mutex<Option<crate::lock::Lock>>>);
+
 impl Context {
-    /// `{stack}-{component}-{env}`.
+    /// A context with an empty SDK configuration, for unit tests of pure code
+    /// (plans, ownership): any AWS call made with it fails.
+    pub fn offline(tool: &str, stack: &str, env: &str, region: &str) -> Self {
+        Self::new(
+            tool,
+            stack,
+            env,
+            region,
+            aws_config::SdkConfig::builder().build(),
+        )
+    }
+
+    /// A context for calling a layer's library directly (tests), as the runner
+    /// would make it: no user tags, applying, no lock held.
+    pub fn new(
+        tool: &str,
+        stack: &str,
+        env: &str,
+        region: &str,
+        sdk: aws_config::SdkConfig,
+    ) -> Self {
+        Context {
+            tool: tool.to_owned(),
+            stack: stack.to_owned(),
+            env: env.to_owned(),
+            region: region.to_owned(),
+            user_tags: BTreeMap::new(),
+            sdk,
+            report: Report::default(),
+            plan_only: false,
+            held: Held::default(),
+            lock_options: crate::lock::Options {
+                wait: std::time::Duration::ZERO,
+                break_stale: false,
+            },
+        }
+    }
+
+    /// Takes the stack's lock (see `lock`), once the input is validated and
+    /// before the first read that decides what to change: two runs that both
+    /// discovered "nothing yet" would both create. A plan takes none.
+    pub async fn lock(&self) -> Result<()> {
+        if self.plan_only {
+            return Ok(());
+        }
+        let mut held = self.held.0.lock().await;
+        if held.is_none() {
+            *held = Some(crate::lock::acquire(self, self.lock_options).await?);
+        }
+        Ok(())
+    }
+
+    /// Ok when the tags say this is this stack's and env's `component`; the
+    /// check before every update or delete (see `owner`).
+    pub fn check_owned<'a>(
+        &self,
+        kind: &str,
+        name: &str,
+        tags: impl IntoIterator<Item = (&'a str, &'a str)>,
+        component: &str,
+    ) -> Result<()> {
+        crate::owner::check(self, kind, name, tags, component)
+    }
+
+    /// `{stack}--{component}--{env}`.
     pub fn name(&self, component: &str) -> String {
         naming::name(&self.stack, component, &self.env)
+    }
+
+    /// `{stack}/{env}/{leaf}`, for kinds whose names take `/` (ECR, log groups).
+    pub fn path(&self, leaf: &str) -> String {
+        naming::path(&self.stack, &self.env, leaf)
     }
 
     /// The tags for a resource of this stack: ours, the user's, and `Name`.
@@ -94,13 +198,32 @@ impl Context {
     }
 }
 
-/// What a run changed, logged as it happens and summed up at the end.
+/// What a run changed (or, with `--plan`, would change): logged as it happens,
+/// summed up at the end, and in plan mode appended to the document's `plan`.
 #[derive(Debug, Clone, Default)]
 pub struct Report {
     counts: Arc<Mutex<BTreeMap<&'static str, u32>>>,
+    changes: Arc<Mutex<Vec<Change>>>,
 }
 
 impl Report {
+    /// Records one change: planned, or just applied. One line on stderr either way.
+    pub fn change(&self, change: Change) {
+        self.note(match change.action {
+            Action::Create => "created",
+            Action::Update => "updated",
+            Action::Replace => "replaced",
+            Action::Delete => "deleted",
+        });
+        tracing::info!("{}", change.line());
+        self.changes.lock().expect("report lock").push(change);
+    }
+
+    /// The changes recorded so far, in order.
+    pub fn changes(&self) -> Vec<Change> {
+        self.changes.lock().expect("report lock").clone()
+    }
+
     fn note(&self, action: &'static str) {
         *self
             .counts
@@ -165,7 +288,7 @@ macro_rules! main {
 /// Runs a tool: flags, stdin, context, the layer, stdout, exit code.
 pub fn main<A, F, Fut>(run: F) -> ExitCode
 where
-    A: clap::CommandFactory + FromArgMatches + AsRef<CommonArgs>,
+    A: Tool,
     F: FnOnce(A, Context, Document) -> Fut,
     Fut: Future<Output = Result<Document>>,
 {
@@ -176,7 +299,7 @@ where
         Ok(args) => args,
         Err(e) => return clap_exit(&tool, e),
     };
-    init_logging(&tool, args.as_ref());
+    init_logging(&tool, args.common());
     match run_tool(&tool, args, run) {
         Ok(doc) => write_stdout(&tool, &doc.to_json_pretty()),
         Err(e) => fail(&tool, &e),
@@ -185,24 +308,73 @@ where
 
 fn run_tool<A, F, Fut>(tool: &str, args: A, run: F) -> Result<Document>
 where
-    A: AsRef<CommonArgs>,
+    A: Tool,
     F: FnOnce(A, Context, Document) -> Fut,
     Fut: Future<Output = Result<Document>>,
 {
-    let common = args.as_ref().clone();
+    let common = args.common().clone();
+    let read_only = args.read_only();
     let mut doc = read_stdin(&common)?;
+    if !common.plan {
+        refuse_planned_ids(&doc)?;
+        doc.remove("plan");
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|e| Error::Io(format!("cannot start the async runtime: {e}")))?;
     runtime.block_on(async {
-        let ctx = resolve(tool, &common, &mut doc).await?;
-        let report = ctx.report.clone();
+        let mut ctx = resolve(tool, &common, &mut doc).await?;
+        // A read-only run never takes the lock, whatever the tool asks.
+        ctx.plan_only |= read_only;
+        let (report, held) = (ctx.report.clone(), ctx.held.clone());
         let (stack, env) = (ctx.stack.clone(), ctx.env.clone());
-        let doc = run(args, ctx, doc).await?;
+        let result = run(args, ctx, doc).await;
+        if let Some(lock) = held.0.lock().await.take() {
+            lock.release().await;
+        }
+        let mut doc = result?;
+        if common.plan {
+            append_plan(&mut doc, report.changes());
+        }
         tracing::info!("{stack}/{env}: {}", report.summary());
         Ok(doc)
     })
+}
+
+fn lock_options(common: &CommonArgs) -> crate::lock::Options {
+    crate::lock::Options {
+        wait: std::time::Duration::from_secs(common.lock_wait),
+        break_stale: common.break_lock,
+    }
+}
+
+/// An applying run refuses a document that holds `--plan` placeholders: its
+/// ids do not exist.
+fn refuse_planned_ids(doc: &Document) -> Result<()> {
+    for section in crate::sections::LAYERS {
+        if doc.get(section).is_some_and(crate::plan::holds_planned) {
+            return Err(Error::Document(format!(
+                ".{section} holds planned ids from a --plan run: apply from the stack spec \
+                 or the last applied document, without --plan"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// `--plan`: this tool's changes go after those of the tools before it.
+fn append_plan(doc: &mut Document, changes: Vec<Change>) {
+    let mut plan = match doc.remove("plan") {
+        Some(serde_json::Value::Array(a)) => a,
+        _ => Vec::new(),
+    };
+    plan.extend(
+        changes
+            .into_iter()
+            .map(|c| serde_json::to_value(c).expect("a change serializes")),
+    );
+    doc.set("plan", serde_json::Value::Array(plan));
 }
 
 fn read_stdin(common: &CommonArgs) -> Result<Document> {
@@ -221,6 +393,7 @@ fn read_stdin(common: &CommonArgs) -> Result<Document> {
 /// Stack, env, region and tags: flags first, then the document; written back into
 /// the document so every later tool sees the same.
 async fn resolve(tool: &str, common: &CommonArgs, doc: &mut Document) -> Result<Context> {
+    check_identity(common, doc)?;
     let pick = |flag: &Option<String>, key: &str| {
         flag.clone().or_else(|| doc.get_str(key).map(str::to_owned))
     };
@@ -232,8 +405,8 @@ async fn resolve(tool: &str, common: &CommonArgs, doc: &mut Document) -> Result<
             "no environment: pass --env ENV (e.g. dev) or set \"env\" in the document".into(),
         )
     })?;
-    naming::check_label("stack name", &stack, 24)?;
-    naming::check_label("env", &env, 12)?;
+    naming::check_stack(&stack)?;
+    naming::check_env(&env)?;
     let region = match pick(&common.region, "region") {
         Some(r) => r,
         None => crate::aws::region_from_environment().await.ok_or_else(|| {
@@ -268,7 +441,37 @@ async fn resolve(tool: &str, common: &CommonArgs, doc: &mut Document) -> Result<
         region,
         user_tags,
         report: Report::default(),
+        plan_only: common.plan,
+        held: Held::default(),
+        lock_options: lock_options(common),
     })
+}
+
+/// A document that already records resources keeps its stack, env and region:
+/// a flag that disagrees would point this tool at another stack's resources
+/// (`net-up --env a | alb-up --env b` would build b's ALB in a's VPC). A stack
+/// spec with no outputs yet may still be given another identity by flags.
+fn check_identity(common: &CommonArgs, doc: &Document) -> Result<()> {
+    let Some(section) = crate::sections::LAYERS.iter().find(|s| doc.contains(s)) else {
+        return Ok(());
+    };
+    for (flag, key) in [
+        (&common.stack, "stack"),
+        (&common.env, "env"),
+        (&common.region, "region"),
+    ] {
+        if let (Some(want), Some(have)) = (flag, doc.get_str(key)) {
+            if want != have {
+                return Err(Error::Usage(format!(
+                    "--{key} {} disagrees with the document's \"{key}\": \"{}\" (it already holds .{section}): \
+                     a document's identity is fixed once resources are recorded; drop --{key}",
+                    capped(want),
+                    capped(have)
+                )));
+            }
+        }
+    }
+    Ok(())
 }
 
 fn write_stdout(tool: &str, text: &str) -> ExitCode {

@@ -52,7 +52,7 @@ async fn inspect(
     service: &str,
     settings: &Settings,
 ) -> Result<Option<Repository>> {
-    let name = ctx.name(service);
+    let name = ctx.path(service);
     let Some(repo) = find_repository(ecr, &name).await? else {
         return Ok(None);
     };
@@ -68,7 +68,7 @@ async fn ensure_repository(
     settings: &Settings,
     found: Option<Repository>,
 ) -> Result<EcrRepository> {
-    let name = ctx.name(service);
+    let name = ctx.path(service);
     let (repo, created) = match found {
         Some(repo) => (repo, false),
         None => match create_repository(ecr, ctx, service, settings).await {
@@ -184,7 +184,7 @@ async fn create_repository(
     service: &str,
     settings: &Settings,
 ) -> Result<Repository> {
-    let name = ctx.name(service);
+    let name = ctx.path(service);
     let tags: Vec<Tag> = ctx
         .tags(service)
         .into_iter()

@@ -55,8 +55,8 @@ pub struct Args {
     pub kms_key: Option<String>,
 }
 
-impl AsRef<CommonArgs> for Args {
-    fn as_ref(&self) -> &CommonArgs {
+impl common::Tool for Args {
+    fn common(&self) -> &CommonArgs {
         &self.common
     }
 }
@@ -98,6 +98,7 @@ pub async fn run(args: Args, ctx: Context, mut doc: Document) -> Result<Document
         );
         Ecr::default()
     } else {
+        ctx.lock().await?;
         let client = aws_sdk_ecr::Client::new(&ctx.sdk);
         converge::converge(&client, &ctx, &plan).await?
     };

@@ -13,7 +13,7 @@ use common::plan::{Leftovers, Step};
 use common::sections::Ecr;
 use common::{join_all, retry, try_join_all, AwsResultExt, Context, Result};
 
-const LAYER: &str = "ecr";
+const SECTION: &str = "ecr";
 const KIND: &str = "ecr repository";
 
 /// The repositories of this stack and env.
@@ -40,7 +40,7 @@ pub async fn discover(ctx: &Context, section: Option<&Ecr>) -> Result<Found> {
         .try_collect()
         .await
         .aws("DescribeRepositories")?;
-    let (prefix, suffix) = (format!("{}-", ctx.stack), format!("-{}", ctx.env));
+    let prefix = ctx.path("");
     let listed: Vec<&str> = section
         .map(|s| s.repositories.values().map(|r| r.name.as_str()).collect())
         .unwrap_or_default();
@@ -48,7 +48,7 @@ pub async fn discover(ctx: &Context, section: Option<&Ecr>) -> Result<Found> {
         .iter()
         .filter_map(|r| {
             let name = r.repository_name()?;
-            let shaped = name.starts_with(&prefix) && name.ends_with(&suffix);
+            let shaped = name.starts_with(&prefix);
             (shaped || listed.contains(&name)).then(|| FoundRepository {
                 name: name.to_owned(),
                 arn: r.repository_arn().unwrap_or_default().to_owned(),
@@ -86,11 +86,11 @@ impl Found {
     }
 
     /// The deletions (in any order: repositories depend on nothing).
-    pub fn plan(&self, _ctx: &Context) -> Vec<Step> {
+    pub fn steps(&self, _ctx: &Context) -> Vec<Step> {
         self.repositories
             .iter()
             .map(|r| Step {
-                layer: LAYER,
+                layer: SECTION,
                 kind: KIND,
                 id: r.arn.clone(),
                 name: r.name.clone(),
@@ -99,7 +99,7 @@ impl Found {
     }
 
     /// Deletes every repository found, images included; what fails is recorded.
-    pub async fn destroy(self, ctx: &Context, left: &Leftovers) {
+    pub async fn delete_all(self, ctx: &Context, left: &Leftovers) {
         let ecr = Client::new(&ctx.sdk);
         join_all(self.repositories.iter().map(|r| {
             let ecr = &ecr;
@@ -127,5 +127,52 @@ impl Found {
             }
         }))
         .await;
+    }
+}
+
+/// This layer, as teardown walks it (see `common::layer`).
+#[derive(Debug)]
+pub struct EcrLayer;
+
+pub static LAYER: EcrLayer = EcrLayer;
+
+impl common::layer::Layer for EcrLayer {
+    fn tool(&self) -> &'static str {
+        "ecr-up"
+    }
+
+    fn sections(&self) -> &'static [&'static str] {
+        &["ecr"]
+    }
+
+    fn check(&self, doc: &common::Document) -> Result<()> {
+        doc.layer::<Ecr>("ecr").map(drop)
+    }
+
+    fn discover<'a>(
+        &'a self,
+        ctx: &'a Context,
+        doc: &'a common::Document,
+        _mismatches: &'a common::owner::Mismatches,
+    ) -> futures_util::future::BoxFuture<'a, Result<Box<dyn common::layer::Owned>>> {
+        Box::pin(async move {
+            let ecr: Option<Ecr> = doc.layer("ecr")?;
+            Ok(Box::new(discover(ctx, ecr.as_ref()).await?) as Box<dyn common::layer::Owned>)
+        })
+    }
+}
+
+impl common::layer::Owned for Found {
+    fn plan(&self, ctx: &Context) -> Vec<common::plan::Change> {
+        self.steps(ctx).iter().map(|s| s.change("ecr-up")).collect()
+    }
+
+    fn destroy<'a>(
+        self: Box<Self>,
+        ctx: &'a Context,
+        left: &'a Leftovers,
+        _opts: common::layer::TeardownOptions,
+    ) -> futures_util::future::BoxFuture<'a, ()> {
+        Box::pin(Found::delete_all(*self, ctx, left))
     }
 }

@@ -11,7 +11,6 @@ use aws_sdk_ecr::types::{EncryptionType, ImageTagMutability, Repository};
 use serde_json::{json, Value};
 
 use common::plan::Leftovers;
-use common::runner::Report;
 use common::sections::{Ecr, EcrRepository};
 use common::Context;
 use testkit::{counts, json, unique_stack, Emulator};
@@ -68,15 +67,7 @@ impl Aws {
         let sdk = rt.block_on(common::aws::sdk_config("us-east-1"));
         Aws {
             rt,
-            base: Context {
-                tool: "ecr-up-test".to_owned(),
-                stack: String::new(),
-                env: String::new(),
-                region: "us-east-1".to_owned(),
-                user_tags: BTreeMap::new(),
-                sdk,
-                report: Report::default(),
-            },
+            base: Context::new("ecr-up-test", "", "", "us-east-1", sdk),
         }
     }
 
@@ -89,12 +80,13 @@ impl Aws {
     }
 
     fn context(&self, stack: &str, env: &str) -> Context {
-        Context {
-            stack: stack.to_owned(),
-            env: env.to_owned(),
-            report: Report::default(),
-            ..self.base.clone()
-        }
+        Context::new(
+            "ecr-up-test",
+            stack,
+            env,
+            "us-east-1",
+            self.base.sdk.clone(),
+        )
     }
 
     fn repository(&self, name: &str) -> Repository {
@@ -174,7 +166,7 @@ impl Aws {
         let left = Leftovers::default();
         self.block_on(async {
             let found = ecr_up::teardown::discover(&ctx, None).await.unwrap();
-            found.destroy(&ctx, &left).await;
+            found.delete_all(&ctx, &left).await;
         });
         left.into_result().unwrap();
     }
@@ -206,7 +198,7 @@ fn three_services_get_three_secure_repositories_and_a_rerun_changes_nothing() {
     let services: Vec<&str> = section.repositories.keys().map(String::as_str).collect();
     assert_eq!(services, ["api", "scheduler", "worker"]);
     for (service, out) in &section.repositories {
-        let name = format!("{stack}-{service}-dev");
+        let name = format!("{stack}/dev/{service}");
         let repo = aws.repository(&name);
         assert_eq!(
             out,
@@ -294,7 +286,7 @@ fn changed_settings_are_updated_in_place() {
         "the flag is recorded"
     );
     for service in ["api", "worker", "scheduler"] {
-        let name = format!("{stack}-{service}-dev");
+        let name = format!("{stack}/dev/{service}");
         let policy = aws.policy(&name);
         assert_eq!(keep(&policy), 5, "{name}");
         assert_eq!(policy["rules"][0]["description"], "keep the last 5 images");
@@ -321,7 +313,7 @@ fn changed_settings_are_updated_in_place() {
     let (_, log) = up(em, &[], &three_services(&stack));
     assert!(log.contains("scan on push on"), "{log}");
     assert!(log.contains("image tags IMMUTABLE"), "{log}");
-    assert_eq!(keep(&aws.policy(&format!("{stack}-api-dev"))), 10);
+    assert_eq!(keep(&aws.policy(&format!("{stack}/dev/api"))), 10);
 
     aws.teardown(&stack, "dev");
 }
@@ -341,7 +333,7 @@ fn a_service_with_its_own_image_gets_no_repository() {
     );
     let repos = out["ecr"]["repositories"].as_object().unwrap();
     assert_eq!(repos.keys().collect::<Vec<_>>(), ["api"]);
-    assert!(!aws.exists(&format!("{stack}-proxy-dev")));
+    assert!(!aws.exists(&format!("{stack}/dev/proxy")));
     assert_eq!(
         em.inventory("us-east-1", &stack, "dev").counts(),
         counts(&[("ecr_repository", 1), ("ecr_lifecycle_policy", 1)])
@@ -367,7 +359,7 @@ fn kms_encryption_with_the_managed_key_is_kept_on_a_rerun() {
     ];
     let (out, _) = up(em, &args, "");
     assert_eq!(out["spec"]["ecr"]["encryption"], "KMS");
-    let repo = aws.repository(&format!("{stack}-api-dev"));
+    let repo = aws.repository(&format!("{stack}/dev/api"));
     let enc = repo.encryption_configuration().unwrap();
     assert_eq!(enc.encryption_type(), &EncryptionType::Kms);
     assert!(enc.kms_key().is_some());
@@ -404,12 +396,12 @@ fn encryption_cannot_change_and_nothing_else_changes_either() {
         .unwrap();
     let err = testkit::assert_one_line_error(&out, "ecr-up", 5);
     assert!(
-        err.contains("cannot change") && err.contains(&format!("{stack}-")),
+        err.contains("cannot change") && err.contains(&format!("{stack}/")),
         "{err}"
     );
     // Refused before any change: the other settings were not applied either.
     for service in ["api", "worker"] {
-        let name = format!("{stack}-{service}-dev");
+        let name = format!("{stack}/dev/{service}");
         assert_eq!(keep(&aws.policy(&name)), 10);
         assert!(scan_on_push(&aws.repository(&name)));
     }
@@ -422,7 +414,7 @@ fn a_repository_with_our_name_but_not_our_tags_is_refused() {
     let em = Emulator::shared();
     let aws = Aws::new(em);
     let stack = unique_stack("ecrown");
-    let name = format!("{stack}-api-dev");
+    let name = format!("{stack}/dev/api");
     aws.create_untagged(&name);
 
     let out = em
@@ -463,7 +455,7 @@ fn teardown_removes_this_stack_and_env_only() {
     // A stack whose repository names start like ours, the same stack in another
     // env, and a repository of our name shape made by hand: none of them ours.
     let neighbour = format!("{stack}-b");
-    let manual = format!("{stack}-manual-dev");
+    let manual = format!("{stack}/dev/manual");
     let repos = |s: &str, env: &str, list: &str| {
         up(
             em,
@@ -475,7 +467,7 @@ fn teardown_removes_this_stack_and_env_only() {
     repos(&neighbour, "dev", "api");
     repos(&stack, "prod", "api");
     aws.create_untagged(&manual);
-    assert!(aws.exists(&format!("{neighbour}-api-dev")));
+    assert!(aws.exists(&format!("{neighbour}/dev/api")));
 
     // The document names the hand-made repository too: tags still decide.
     let mut section: Ecr = serde_json::from_value(mine["ecr"].clone()).unwrap();
@@ -490,11 +482,11 @@ fn teardown_removes_this_stack_and_env_only() {
     let found = aws
         .block_on(ecr_up::teardown::discover(&ctx, Some(&section)))
         .unwrap();
-    let plan = found.plan(&ctx);
+    let plan = found.steps(&ctx);
     let names: Vec<&str> = plan.iter().map(|s| s.name.as_str()).collect();
     assert_eq!(
         names,
-        [format!("{stack}-api-dev"), format!("{stack}-worker-dev")]
+        [format!("{stack}/dev/api"), format!("{stack}/dev/worker")]
     );
     assert!(plan
         .iter()
@@ -502,7 +494,7 @@ fn teardown_removes_this_stack_and_env_only() {
     assert!(!found.is_empty());
 
     let left = Leftovers::default();
-    aws.block_on(found.destroy(&ctx, &left));
+    aws.block_on(found.delete_all(&ctx, &left));
     assert!(left.is_empty());
     assert_eq!(ctx.report.count("deleted"), 2);
     assert!(em.inventory("us-east-1", &stack, "dev").is_empty());
@@ -525,12 +517,12 @@ fn teardown_removes_this_stack_and_env_only() {
     assert!(again.is_empty());
     let gone = ecr_up::teardown::Found {
         repositories: vec![ecr_up::teardown::FoundRepository {
-            name: format!("{stack}-api-dev"),
+            name: format!("{stack}/dev/api"),
             arn: String::new(),
         }],
     };
     let left = Leftovers::default();
-    aws.block_on(gone.destroy(&ctx, &left));
+    aws.block_on(gone.delete_all(&ctx, &left));
     assert!(left.is_empty(), "NotFound on delete counts as done");
 
     aws.teardown(&neighbour, "dev");

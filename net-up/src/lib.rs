@@ -44,8 +44,8 @@ pub struct Args {
     pub endpoints: Option<Vec<String>>,
 }
 
-impl AsRef<CommonArgs> for Args {
-    fn as_ref(&self) -> &CommonArgs {
+impl common::Tool for Args {
+    fn common(&self) -> &CommonArgs {
         &self.common
     }
 }
@@ -76,6 +76,7 @@ pub async fn run(args: Args, ctx: Context, mut doc: Document) -> Result<Document
     let spec = args.apply(doc.spec("network")?);
     let shape = spec.shape()?;
     doc.set_spec("network", &spec);
+    ctx.lock().await?;
 
     let ec2 = aws_sdk_ec2::Client::new(&ctx.sdk);
     let available = available_azs(&ec2, &ctx).await?;

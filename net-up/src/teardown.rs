@@ -22,7 +22,7 @@ use common::{join_all, retry, AwsResultExt, Context, Result};
 
 use common::retry::waiter_error;
 
-const LAYER: &str = "network";
+const SECTION: &str = "network";
 const GONE_WAIT: Duration = Duration::from_secs(900);
 
 /// Everything of the network layer that belongs to this stack and env.
@@ -212,13 +212,13 @@ impl Found {
     }
 
     /// The deletions, in order.
-    pub fn plan(&self, ctx: &Context) -> Vec<Step> {
+    pub fn steps(&self, ctx: &Context) -> Vec<Step> {
         self.plan_with(Some(ctx))
     }
 
     fn plan_with(&self, ctx: Option<&Context>) -> Vec<Step> {
         let step = |kind: &'static str, id: &str, tags: &[Tag]| Step {
-            layer: LAYER,
+            layer: SECTION,
             kind,
             id: id.to_owned(),
             name: ctx.map_or_else(String::new, |c| name_of(c, tags, id)),
@@ -278,7 +278,7 @@ impl Found {
     }
 
     /// Deletes everything found, in dependency order; what fails is recorded.
-    pub async fn destroy(self, ctx: &Context, left: &Leftovers) {
+    pub async fn delete_all(self, ctx: &Context, left: &Leftovers) {
         let ec2 = &self.ec2;
         let report = &ctx.report;
         // 1. Endpoints, and wait for them: their ENIs pin subnets and the group.
@@ -633,4 +633,51 @@ pub async fn remove_unwanted_nats(
     )
     .await;
     left.into_result()
+}
+
+/// This layer, as teardown walks it (see `common::layer`).
+#[derive(Debug)]
+pub struct NetworkLayer;
+
+pub static LAYER: NetworkLayer = NetworkLayer;
+
+impl common::layer::Layer for NetworkLayer {
+    fn tool(&self) -> &'static str {
+        "net-up"
+    }
+
+    fn sections(&self) -> &'static [&'static str] {
+        &["network"]
+    }
+
+    fn check(&self, doc: &common::Document) -> Result<()> {
+        doc.layer::<Network>("network").map(drop)
+    }
+
+    fn discover<'a>(
+        &'a self,
+        ctx: &'a Context,
+        doc: &'a common::Document,
+        _mismatches: &'a common::owner::Mismatches,
+    ) -> futures_util::future::BoxFuture<'a, Result<Box<dyn common::layer::Owned>>> {
+        Box::pin(async move {
+            let network: Option<Network> = doc.layer("network")?;
+            Ok(Box::new(discover(ctx, network.as_ref()).await?) as Box<dyn common::layer::Owned>)
+        })
+    }
+}
+
+impl common::layer::Owned for Found {
+    fn plan(&self, ctx: &Context) -> Vec<common::plan::Change> {
+        self.steps(ctx).iter().map(|s| s.change("net-up")).collect()
+    }
+
+    fn destroy<'a>(
+        self: Box<Self>,
+        ctx: &'a Context,
+        left: &'a Leftovers,
+        _opts: common::layer::TeardownOptions,
+    ) -> futures_util::future::BoxFuture<'a, ()> {
+        Box::pin(Found::delete_all(*self, ctx, left))
+    }
 }

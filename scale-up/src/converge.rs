@@ -16,7 +16,7 @@ use aws_sdk_applicationautoscaling::types::{
 use aws_sdk_cloudwatch::types::{ComparisonOperator, Dimension, MetricAlarm, Statistic, Tag};
 
 use common::sections::{alarm_name, AlarmMetric, ScalingOut, ScalingPolicyOut};
-use common::{retry, try_join_all, AwsResultExt, Context, Error, Result};
+use common::{naming, retry, try_join_all, AwsResultExt, Context, Error, Result};
 
 use crate::spec::{AlarmPlan, Plan, Planned, PolicyPlan, Tracked};
 
@@ -51,9 +51,7 @@ pub fn policy_name(ctx: &Context, service: &str, tracked: Tracked) -> String {
 /// The spec's service name and the metric, when `name` is one of our alarms'
 /// names (`{stack}-{service}-cpu-high-{env}`); `None` for any other alarm.
 pub fn parse_alarm_name(stack: &str, env: &str, name: &str) -> Option<(String, AlarmMetric)> {
-    let middle = name
-        .strip_prefix(&format!("{stack}-"))?
-        .strip_suffix(&format!("-{env}"))?;
+    let middle = naming::component_in(name, stack, env)?;
     AlarmMetric::ALL.into_iter().find_map(|m| {
         let service = middle.strip_suffix(&format!("-{}-high", m.key()))?;
         (!service.is_empty() && alarm_name(stack, env, service, m) == name)
@@ -479,8 +477,8 @@ pub(crate) async fn list_alarms(
     c: &Clients,
     ctx: &Context,
 ) -> Result<BTreeMap<String, FoundAlarm>> {
-    let prefix = format!("{}-", ctx.stack);
-    let suffix = format!("-{}", ctx.env);
+    let prefix = naming::name_prefix(&ctx.stack);
+    let suffix = naming::name_suffix(&ctx.env);
     let pages: Vec<_> =
         c.cw.describe_alarms()
             .alarm_name_prefix(&prefix)
@@ -710,18 +708,19 @@ mod tests {
     fn alarm_names_are_recognised_only_in_our_shape() {
         let parse = |n: &str| parse_alarm_name("pay", "dev", n);
         assert_eq!(
-            parse("pay-api-cpu-high-dev"),
+            parse("pay--api-cpu-high--dev"),
             Some(("api".to_owned(), AlarmMetric::Cpu))
         );
         assert_eq!(
-            parse("pay-fraud-detector-memory-high-dev"),
+            parse("pay--fraud-detector-memory-high--dev"),
             Some(("fraud-detector".to_owned(), AlarmMetric::Memory))
         );
         for other in [
-            "pay-api-cpu-high-prod",
-            "payx-api-cpu-high-dev",
-            "pay-api-latency-high-dev",
-            "pay-cpu-high-dev",
+            "pay--api-cpu-high--prod",
+            "payx--api-cpu-high--dev",
+            "pay--api-latency-high--dev",
+            "pay--cpu-high--dev",
+            "pay-api-cpu-high-dev",
         ] {
             assert_eq!(parse(other), None, "{other}");
         }

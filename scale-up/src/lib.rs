@@ -38,8 +38,8 @@ pub struct Args {
     pub common: CommonArgs,
 }
 
-impl AsRef<CommonArgs> for Args {
-    fn as_ref(&self) -> &CommonArgs {
+impl common::Tool for Args {
+    fn common(&self) -> &CommonArgs {
         &self.common
     }
 }
@@ -72,6 +72,7 @@ pub async fn run(_args: Args, ctx: Context, mut doc: Document) -> Result<Documen
             alb: alb.as_ref(),
         },
     )?;
+    ctx.lock().await?;
     let out = converge::converge(&ctx, &plan).await?;
     doc.set_layer("scaling", &Scaling(out));
     Ok(doc)

@@ -120,7 +120,7 @@ pub struct AlarmPlan {
 pub struct Planned {
     /// The spec's name (`api`).
     pub service: String,
-    /// The ECS service (`{stack}-api-{env}`).
+    /// The ECS service (`{stack}--api--{env}`).
     pub service_name: String,
     /// `service/{cluster}/{service_name}`.
     pub resource_id: String,

@@ -2,7 +2,7 @@
 //! sweep, then deletion in order: scaling policies, scalable targets, alarms.
 //!
 //! Scalable targets are found by resource id: every target on a service of the
-//! stack's cluster (`service/{stack}-cluster-{env}/...`) is this layer's, since
+//! stack's cluster (`service/{stack}--cluster--{env}/...`) is this layer's, since
 //! the cluster is the stack's and env's own. Alarms are found by name
 //! (`{stack}-{service}-{cpu|memory}-high-{env}`) and kept only when tagged ours.
 //! teardown runs this before the services: a target outlives its ECS service in
@@ -14,7 +14,7 @@ use common::{join_all, Context, Result};
 
 use crate::converge::{self, Clients};
 
-const LAYER: &str = "scaling";
+const SECTION: &str = "scaling";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FoundItem {
@@ -88,13 +88,13 @@ impl Found {
     }
 
     /// The deletions, in order: every policy, then the targets, then the alarms.
-    pub fn plan(&self, _ctx: &Context) -> Vec<Step> {
+    pub fn steps(&self, _ctx: &Context) -> Vec<Step> {
         let mut steps: Vec<Step> = self
             .targets
             .iter()
             .flat_map(|t| {
                 t.policies.iter().map(|p| Step {
-                    layer: LAYER,
+                    layer: SECTION,
                     kind: "scaling policy",
                     id: p.id.clone(),
                     name: p.name.clone(),
@@ -102,13 +102,13 @@ impl Found {
             })
             .collect();
         steps.extend(self.targets.iter().map(|t| Step {
-            layer: LAYER,
+            layer: SECTION,
             kind: "scalable target",
             id: t.resource_id.clone(),
             name: t.resource_id.clone(),
         }));
         steps.extend(self.alarms.iter().map(|a| Step {
-            layer: LAYER,
+            layer: SECTION,
             kind: "cloudwatch alarm",
             id: a.id.clone(),
             name: a.name.clone(),
@@ -117,7 +117,7 @@ impl Found {
     }
 
     /// Deletes everything found; what fails is recorded in `left`.
-    pub async fn destroy(self, ctx: &Context, left: &Leftovers) {
+    pub async fn delete_all(self, ctx: &Context, left: &Leftovers) {
         let c = Clients::new(ctx);
         let c = &c;
         let report = &ctx.report;
@@ -164,5 +164,55 @@ impl Found {
                 report.deleted("cloudwatch alarm", name);
             }
         }
+    }
+}
+
+/// This layer, as teardown walks it (see `common::layer`).
+#[derive(Debug)]
+pub struct ScalingLayer;
+
+pub static LAYER: ScalingLayer = ScalingLayer;
+
+impl common::layer::Layer for ScalingLayer {
+    fn tool(&self) -> &'static str {
+        "scale-up"
+    }
+
+    fn sections(&self) -> &'static [&'static str] {
+        &["scaling"]
+    }
+
+    fn check(&self, doc: &common::Document) -> Result<()> {
+        doc.layer::<Scaling>("scaling").map(drop)
+    }
+
+    fn discover<'a>(
+        &'a self,
+        ctx: &'a Context,
+        doc: &'a common::Document,
+        _mismatches: &'a common::owner::Mismatches,
+    ) -> futures_util::future::BoxFuture<'a, Result<Box<dyn common::layer::Owned>>> {
+        Box::pin(async move {
+            let scaling: Option<Scaling> = doc.layer("scaling")?;
+            Ok(Box::new(discover(ctx, scaling.as_ref()).await?) as Box<dyn common::layer::Owned>)
+        })
+    }
+}
+
+impl common::layer::Owned for Found {
+    fn plan(&self, ctx: &Context) -> Vec<common::plan::Change> {
+        self.steps(ctx)
+            .iter()
+            .map(|s| s.change("scale-up"))
+            .collect()
+    }
+
+    fn destroy<'a>(
+        self: Box<Self>,
+        ctx: &'a Context,
+        left: &'a Leftovers,
+        _opts: common::layer::TeardownOptions,
+    ) -> futures_util::future::BoxFuture<'a, ()> {
+        Box::pin(Found::delete_all(*self, ctx, left))
     }
 }

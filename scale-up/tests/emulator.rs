@@ -148,7 +148,7 @@ fn three_services_scale_converge_update_in_place_shrink_and_tear_down() {
     }
 
     // What the emulator holds, read through the SDK.
-    let rid = format!("service/{cluster}/{stack}-api-dev");
+    let rid = format!("service/{cluster}/{stack}--api--dev");
     let target = sdk.target(&rid).expect("the api's target");
     assert_eq!((target.min_capacity(), target.max_capacity()), (2, 10));
     assert_eq!(
@@ -160,8 +160,8 @@ fn three_services_scale_converge_update_in_place_shrink_and_tear_down() {
     assert_eq!(
         names,
         [
-            format!("{stack}-api-cpu-dev"),
-            format!("{stack}-api-memory-dev")
+            format!("{stack}--api-cpu--dev"),
+            format!("{stack}--api-memory--dev")
         ]
     );
     for (p, metric, value) in [
@@ -190,7 +190,7 @@ fn three_services_scale_converge_update_in_place_shrink_and_tear_down() {
             (Some(300), Some(60))
         );
     }
-    let alarm = sdk.alarm(&format!("{stack}-api-cpu-high-dev"));
+    let alarm = sdk.alarm(&format!("{stack}--api-cpu-high--dev"));
     assert_eq!(alarm.namespace(), Some("AWS/ECS"));
     assert_eq!(alarm.metric_name(), Some("CPUUtilization"));
     assert_eq!(alarm.threshold(), Some(85.0));
@@ -210,7 +210,7 @@ fn three_services_scale_converge_update_in_place_shrink_and_tear_down() {
         .map(|d| (d.name().unwrap(), d.value().unwrap()))
         .collect();
     dims.sort();
-    let service_name = format!("{stack}-api-dev");
+    let service_name = format!("{stack}--api--dev");
     assert_eq!(
         dims,
         [
@@ -219,7 +219,7 @@ fn three_services_scale_converge_update_in_place_shrink_and_tear_down() {
         ]
     );
     assert_eq!(
-        sdk.alarm(&format!("{stack}-api-memory-high-dev"))
+        sdk.alarm(&format!("{stack}--api-memory-high--dev"))
             .threshold(),
         Some(90.0)
     );
@@ -233,7 +233,7 @@ fn three_services_scale_converge_update_in_place_shrink_and_tear_down() {
     );
     assert_eq!(
         api["policies"]["cpu"]["name"],
-        format!("{stack}-api-cpu-dev")
+        format!("{stack}--api-cpu--dev")
     );
     assert_eq!(
         api["policies"]["memory"]["arn"].as_str(),
@@ -242,8 +242,8 @@ fn three_services_scale_converge_update_in_place_shrink_and_tear_down() {
     assert_eq!(
         api["alarms"],
         json!([
-            format!("{stack}-api-cpu-high-dev"),
-            format!("{stack}-api-memory-high-dev")
+            format!("{stack}--api-cpu-high--dev"),
+            format!("{stack}--api-memory-high--dev")
         ])
     );
     assert_eq!(out["scaling"].as_object().unwrap().len(), 3);
@@ -293,7 +293,7 @@ fn three_services_scale_converge_update_in_place_shrink_and_tear_down() {
     assert_eq!(log.matches("deleted scaling policy").count(), 2, "{log}");
     assert_eq!(log.matches("deleted cloudwatch alarm").count(), 2, "{log}");
     assert!(shrunk["scaling"].get("worker").is_none());
-    let worker = format!("service/{cluster}/{stack}-worker-dev");
+    let worker = format!("service/{cluster}/{stack}--worker--dev");
     assert!(sdk.target(&worker).is_none());
     assert!(sdk.policies(&worker).is_empty());
     assert_eq!(counts(em, &stack), (2, 4, 4));
@@ -305,13 +305,13 @@ fn three_services_scale_converge_update_in_place_shrink_and_tear_down() {
         .rt
         .block_on(scale_up::teardown::discover(&sdk.ctx, Some(&section)))
         .unwrap();
-    let kinds: Vec<&str> = found.plan(&sdk.ctx).iter().map(|s| s.kind).collect();
+    let kinds: Vec<&str> = found.steps(&sdk.ctx).iter().map(|s| s.kind).collect();
     let mut expected = vec!["scaling policy"; 4];
     expected.extend(["scalable target"; 2]);
     expected.extend(["cloudwatch alarm"; 4]);
     assert_eq!(kinds, expected);
     let left = common::plan::Leftovers::default();
-    sdk.rt.block_on(found.destroy(&sdk.ctx, &left));
+    sdk.rt.block_on(found.delete_all(&sdk.ctx, &left));
     left.into_result().expect("the scaling layer went away");
     assert!(sdk
         .rt
@@ -382,7 +382,7 @@ fn throttling_and_server_errors_are_retried_without_duplicates() {
         .unwrap();
     em.set_faults(json!({"seed": 4, "throttle": 0.25, "server_error": 0.05}));
     let left = common::plan::Leftovers::default();
-    sdk.rt.block_on(found.destroy(&sdk.ctx, &left));
+    sdk.rt.block_on(found.delete_all(&sdk.ctx, &left));
     em.set_faults(json!({}));
     left.into_result().expect("the scaling layer went away");
     assert_eq!(counts(&em, &stack), (0, 0, 0));

@@ -59,8 +59,8 @@ pub struct Args {
     pub stray: Vec<String>,
 }
 
-impl AsRef<CommonArgs> for Args {
-    fn as_ref(&self) -> &CommonArgs {
+impl common::Tool for Args {
+    fn common(&self) -> &CommonArgs {
         &self.common
     }
 }
@@ -122,6 +122,7 @@ pub async fn run(args: Args, ctx: Context, mut doc: Document) -> Result<Document
     let spec = args.apply(doc.spec("secrets")?)?;
     let wanted = spec::resolve(&spec)?;
     doc.set_spec("secrets", &spec);
+    ctx.lock().await?;
 
     let sm = aws_sdk_secretsmanager::Client::new(&ctx.sdk);
     let secrets = converge::converge(&sm, &ctx, &wanted, args.overwrite).await?;

@@ -16,7 +16,7 @@ use common::plan::{Leftovers, Step};
 use common::sections::{Secrets, DEFAULT_RECOVERY_WINDOW_DAYS};
 use common::{join_all, retry, AwsResultExt, Context, Error, Result};
 
-const LAYER: &str = "secrets";
+const SECTION: &str = "secrets";
 const KIND: &str = "secret";
 
 /// The stack's secrets.
@@ -140,10 +140,10 @@ impl Found {
     }
 
     /// The deletions, in order (secrets depend on nothing of ours).
-    pub fn plan(&self, _ctx: &Context) -> Vec<Step> {
+    pub fn steps(&self, _ctx: &Context) -> Vec<Step> {
         self.live()
             .map(|s| Step {
-                layer: LAYER,
+                layer: SECTION,
                 kind: KIND,
                 id: s.arn.clone(),
                 name: s.name.clone(),
@@ -153,7 +153,7 @@ impl Found {
 
     /// Deletes every live secret found (with its recovery window unless forced);
     /// forced, also purges the ones already scheduled. Failures are recorded.
-    pub async fn destroy(self, ctx: &Context, left: &Leftovers, force_without_recovery: bool) {
+    pub async fn delete_all(self, ctx: &Context, left: &Leftovers, force_without_recovery: bool) {
         let sm = Client::new(&ctx.sdk);
         let doomed = self
             .secrets
@@ -207,5 +207,60 @@ fn already_scheduled(e: &Error) -> bool {
     e.aws_code() == Some("InvalidRequestException") && {
         let text = e.to_string();
         text.contains("marked for deletion") || text.contains("marked deleted")
+    }
+}
+
+/// This layer, as teardown walks it (see `common::layer`).
+#[derive(Debug)]
+pub struct SecretsLayer;
+
+pub static LAYER: SecretsLayer = SecretsLayer;
+
+impl common::layer::Layer for SecretsLayer {
+    fn tool(&self) -> &'static str {
+        "secrets-up"
+    }
+
+    fn sections(&self) -> &'static [&'static str] {
+        &["secrets"]
+    }
+
+    fn check(&self, doc: &common::Document) -> Result<()> {
+        doc.layer::<Secrets>("secrets").map(drop)
+    }
+
+    fn discover<'a>(
+        &'a self,
+        ctx: &'a Context,
+        doc: &'a common::Document,
+        _mismatches: &'a common::owner::Mismatches,
+    ) -> futures_util::future::BoxFuture<'a, Result<Box<dyn common::layer::Owned>>> {
+        Box::pin(async move {
+            let secrets: Option<Secrets> = doc.layer("secrets")?;
+            Ok(Box::new(discover(ctx, secrets.as_ref()).await?) as Box<dyn common::layer::Owned>)
+        })
+    }
+}
+
+impl common::layer::Owned for Found {
+    fn plan(&self, ctx: &Context) -> Vec<common::plan::Change> {
+        self.steps(ctx)
+            .iter()
+            .map(|s| s.change("secrets-up"))
+            .collect()
+    }
+
+    fn destroy<'a>(
+        self: Box<Self>,
+        ctx: &'a Context,
+        left: &'a Leftovers,
+        opts: common::layer::TeardownOptions,
+    ) -> futures_util::future::BoxFuture<'a, ()> {
+        Box::pin(Found::delete_all(
+            *self,
+            ctx,
+            left,
+            opts.force_delete_secrets,
+        ))
     }
 }

@@ -6,7 +6,6 @@
 //!
 //! What the emulator holds is read through the SDK, independently of the tool.
 
-use std::collections::BTreeMap;
 use std::sync::Once;
 
 use aws_sdk_secretsmanager::types::Tag;
@@ -67,15 +66,13 @@ fn sdk_env(em: &Emulator) {
 
 async fn context(em: &Emulator, stack: &str, env: &str) -> Context {
     sdk_env(em);
-    Context {
-        tool: "teardown".into(),
-        stack: stack.into(),
-        env: env.into(),
-        region: "us-east-1".into(),
-        user_tags: BTreeMap::new(),
-        sdk: common::aws::sdk_config("us-east-1").await,
-        report: Default::default(),
-    }
+    Context::new(
+        "teardown",
+        stack,
+        env,
+        "us-east-1",
+        common::aws::sdk_config("us-east-1").await,
+    )
 }
 
 async fn client(em: &Emulator) -> Client {
@@ -148,7 +145,7 @@ async fn two_secrets_without_values_then_a_rerun_changes_nothing() {
             ],
             "metadata only, no value"
         );
-        assert_eq!(s["name"], format!("{stack}-{short}-dev"));
+        assert_eq!(s["name"], format!("{stack}--{short}--dev"));
         assert!(s["arn"]
             .as_str()
             .unwrap()
@@ -222,8 +219,8 @@ async fn values_reach_secrets_manager_and_nothing_else() {
     );
 
     let sm = client(em).await;
-    let db = format!("{stack}-db-credentials-dev");
-    let api = format!("{stack}-api-keys-dev");
+    let db = format!("{stack}--db-credentials--dev");
+    let api = format!("{stack}--api-keys--dev");
     assert_eq!(current_value(&sm, &db).await.as_deref(), Some(FILE_VALUE));
     assert_eq!(current_value(&sm, &api).await.as_deref(), Some(ENV_VALUE));
     let described = sm.describe_secret().secret_id(&db).send().await.unwrap();
@@ -235,7 +232,7 @@ async fn an_existing_value_is_kept_unless_overwrite() {
     let em = Emulator::shared();
     let stack = unique_stack("ovr");
     let sm = client(em).await;
-    let name = format!("{stack}-db-credentials-dev");
+    let name = format!("{stack}--db-credentials--dev");
     let file = tempfile::NamedTempFile::new().unwrap();
     let value_arg = format!("db-credentials={}", file.path().display());
     let base = ["--stack", &stack, "--env", "dev", "-v"];
@@ -300,7 +297,7 @@ async fn a_secret_of_that_name_not_tagged_for_the_stack_is_refused_and_left_alon
     let em = Emulator::shared();
     let stack = unique_stack("own");
     let sm = client(em).await;
-    let name = format!("{stack}-db-credentials-dev");
+    let name = format!("{stack}--db-credentials--dev");
     sm.create_secret()
         .name(&name)
         .secret_string("someone-elses")
@@ -363,7 +360,7 @@ async fn teardown_schedules_deletion_of_this_stack_only_and_bring_up_restores() 
     let found = secrets_up::teardown::discover(&ctx, Some(&section))
         .await
         .unwrap();
-    let plan = found.plan(&ctx);
+    let plan = found.steps(&ctx);
     assert_eq!(plan.len(), 2, "{plan:?}");
     assert!(plan
         .iter()
@@ -375,7 +372,7 @@ async fn teardown_schedules_deletion_of_this_stack_only_and_bring_up_restores() 
     assert_eq!(planned, arns);
 
     let left = Leftovers::default();
-    found.destroy(&ctx, &left, false).await;
+    found.delete_all(&ctx, &left, false).await;
     assert!(left.is_empty());
     assert_eq!(ctx.report.count("deleted"), 2);
     assert!(inventory(em, &stack, "dev").await.is_empty());
@@ -443,7 +440,7 @@ async fn teardown_schedules_deletion_of_this_stack_only_and_bring_up_restores() 
     let ctx = context(em, &stack, "dev").await;
     let found = secrets_up::teardown::discover(&ctx, None).await.unwrap();
     let left = Leftovers::default();
-    found.destroy(&ctx, &left, true).await;
+    found.delete_all(&ctx, &left, true).await;
     assert!(left.is_empty());
     for s in section.values() {
         let gone = sm.describe_secret().secret_id(&s.arn).send().await;
@@ -477,10 +474,10 @@ async fn a_forced_teardown_purges_secrets_an_earlier_teardown_scheduled() {
 
     let left = Leftovers::default();
     let found = secrets_up::teardown::discover(&ctx, None).await.unwrap();
-    found.destroy(&ctx, &left, false).await;
+    found.delete_all(&ctx, &left, false).await;
     let found = secrets_up::teardown::discover(&ctx, None).await.unwrap();
-    assert!(found.is_empty() && found.plan(&ctx).is_empty());
-    found.destroy(&ctx, &left, true).await;
+    assert!(found.is_empty() && found.steps(&ctx).is_empty());
+    found.delete_all(&ctx, &left, true).await;
     assert!(left.is_empty());
 
     let sm = client(em).await;

@@ -29,11 +29,11 @@ use serde_json::{json, Value};
 
 use common::iam::{self, RoleOut};
 use common::sections::CodeDeployOut;
-use common::{retry, AwsResultExt, Context, Error, Result};
+use common::{naming, retry, AwsResultExt, Context, Error, Result};
 
 use crate::spec::{BlueGreen, Planned};
 
-/// The role's component: `{stack}-codedeploy-{env}`.
+/// The role's component: `{stack}--codedeploy--{env}`.
 pub const ROLE_COMPONENT: &str = "codedeploy";
 /// What CodeDeploy may do for ECS blue/green: task sets, listeners, alarms.
 const MANAGED_POLICY: &str = "AWSCodeDeployRoleForECS";
@@ -137,7 +137,7 @@ fn tags(ctx: &Context, component: &str) -> Vec<Tag> {
 #[derive(Debug, Clone, Copy)]
 pub struct Deployed<'a> {
     pub cluster: &'a str,
-    /// The ECS service, `{stack}-{service}-{env}`.
+    /// The ECS service, `{stack}--{service}--{env}`.
     pub service: &'a str,
     /// The task definition the ECS service runs now.
     pub running: Option<&'a str>,
@@ -603,7 +603,10 @@ pub async fn discover(
     ctx: &Context,
     from_document: &[String],
 ) -> Result<Vec<FoundApplication>> {
-    let (prefix, suffix) = (format!("{}-", ctx.stack), format!("-{}", ctx.env));
+    let (prefix, suffix) = (
+        naming::name_prefix(&ctx.stack),
+        naming::name_suffix(&ctx.env),
+    );
     let mut names: Vec<String> = cd
         .list_applications()
         .into_paginator()

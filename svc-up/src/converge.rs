@@ -64,13 +64,13 @@ impl Clients {
     }
 }
 
-/// `/ecs/{stack}-{env}/{service}`.
+/// `/ecs/{stack}/{env}/{service}`.
 pub fn log_group_name(ctx: &Context, service: &str) -> String {
     format!("{}{service}", log_group_prefix(ctx))
 }
 
 pub fn log_group_prefix(ctx: &Context) -> String {
-    format!("/ecs/{}-{}/", ctx.stack, ctx.env)
+    format!("/ecs/{}", ctx.path(""))
 }
 
 /// The component of a service's security group.

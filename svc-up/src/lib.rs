@@ -54,8 +54,8 @@ pub struct Args {
     pub wait_timeout: u64,
 }
 
-impl AsRef<CommonArgs> for Args {
-    fn as_ref(&self) -> &CommonArgs {
+impl common::Tool for Args {
+    fn common(&self) -> &CommonArgs {
         &self.common
     }
 }
@@ -84,6 +84,7 @@ pub async fn run(args: Args, ctx: Context, mut doc: Document) -> Result<Document
     if plan.services.is_empty() {
         tracing::warn!("spec.services is empty: nothing to run");
     }
+    ctx.lock().await?;
 
     let (out, disc) = converge::converge(&ctx, &network, &cluster, alb.as_ref(), &plan).await?;
     if args.wait && !out.is_empty() {

@@ -310,7 +310,7 @@ pub fn plan(
         let ns = discovery
             .namespace
             .clone()
-            .unwrap_or_else(|| format!("{stack}-{env}.local"));
+            .unwrap_or_else(|| format!("{env}.{stack}.local"));
         check_namespace(&ns)?;
         Some(ns)
     } else {
@@ -954,7 +954,7 @@ mod tests {
         let bg = pay.blue_green.as_ref().unwrap();
         assert_eq!(bg.config, "CodeDeployDefault.ECSCanary10Percent5Minutes");
         assert_eq!(bg.termination_wait_minutes, 0);
-        assert_eq!(bg.alarms, ["a-pay-cpu-high-dev"]);
+        assert_eq!(bg.alarms, ["a--pay-cpu-high--dev"]);
         assert_eq!(bg.target_groups, ["a-tg-pay-dev", "a-tg-pay-green-dev"]);
         assert_eq!(
             (bg.prod_listener_arn.as_str(), bg.test_listener_arn.as_str()),

@@ -14,7 +14,7 @@ use aws_sdk_servicediscovery::types::OperationTargetType;
 
 use common::plan::{Leftovers, Step};
 use common::sections::{Discovery, Services};
-use common::{iam, retry, AwsResultExt, Context, Error, Result};
+use common::{iam, naming, retry, AwsResultExt, Context, Error, Result};
 
 use crate::codedeploy;
 pub use crate::codedeploy::FoundApplication;
@@ -23,7 +23,7 @@ use crate::converge::{
     owned_namespaces, wait_operation,
 };
 
-const LAYER: &str = "services";
+const SECTION: &str = "services";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FoundItem {
@@ -153,9 +153,7 @@ pub async fn discover(
             .map(|(f, _)| f.to_owned())
             .unwrap_or_default();
         // familyPrefix is a whole family name in AWS: list all and filter here.
-        if !family.starts_with(&format!("{}-", ctx.stack))
-            || !family.ends_with(&format!("-{}", ctx.env))
-        {
+        if naming::component_in(&family, &ctx.stack, &ctx.env).is_none() {
             continue;
         }
         let tags = c
@@ -173,7 +171,7 @@ pub async fn discover(
         }
     }
 
-    // Log groups under `/ecs/{stack}-{env}/`, tagged ours.
+    // Log groups under `/ecs/{stack}/{env}/`, tagged ours.
     let prefix = log_group_prefix(ctx);
     let groups = c
         .logs
@@ -196,8 +194,8 @@ pub async fn discover(
         }
     }
 
-    // Task roles `{stack}-task-*-{env}` and the CodeDeploy role.
-    let role_prefix = format!("{}-task-", ctx.stack);
+    // Task roles `{stack}--task-*` and the CodeDeploy role.
+    let role_prefix = naming::name_prefix(&ctx.stack) + "task-";
     let codedeploy_role = iam::role_name(ctx, codedeploy::ROLE_COMPONENT);
     for r in iam::owned_roles(&c.iam, ctx).await? {
         if r.role_name().starts_with(&role_prefix) || r.role_name() == codedeploy_role {
@@ -242,10 +240,10 @@ impl Found {
     }
 
     /// The deletions, in order.
-    pub fn plan(&self, _ctx: &Context) -> Vec<Step> {
+    pub fn steps(&self, _ctx: &Context) -> Vec<Step> {
         let step = |kind: &'static str| {
             move |i: &FoundItem| Step {
-                layer: LAYER,
+                layer: SECTION,
                 kind,
                 id: i.id.clone(),
                 name: i.name.clone(),
@@ -254,19 +252,19 @@ impl Found {
         let mut steps = Vec::new();
         for app in &self.codedeploy {
             steps.extend(app.active_deployments.iter().map(|id| Step {
-                layer: LAYER,
+                layer: SECTION,
                 kind: "codedeploy deployment (stop)",
                 id: id.clone(),
                 name: app.name.clone(),
             }));
             steps.extend(app.groups.iter().map(|g| Step {
-                layer: LAYER,
+                layer: SECTION,
                 kind: "codedeploy deployment group",
                 id: format!("{}/{g}", app.name),
                 name: g.clone(),
             }));
             steps.push(Step {
-                layer: LAYER,
+                layer: SECTION,
                 kind: "codedeploy application",
                 id: app.name.clone(),
                 name: app.name.clone(),
@@ -287,7 +285,7 @@ impl Found {
     }
 
     /// Deletes everything found; what fails is recorded in `left`.
-    pub async fn destroy(self, ctx: &Context, left: &Leftovers) {
+    pub async fn delete_all(self, ctx: &Context, left: &Leftovers) {
         let c = converge::Clients::new(ctx);
         let c = &c;
         let report = &ctx.report;
@@ -518,4 +516,56 @@ async fn delete_namespace(c: &converge::Clients, id: &str) -> Result<()> {
         wait_operation(&c.sd, op, OperationTargetType::Namespace).await?;
     }
     Ok(())
+}
+
+/// This layer, as teardown walks it (see `common::layer`).
+#[derive(Debug)]
+pub struct ServicesLayer;
+
+pub static LAYER: ServicesLayer = ServicesLayer;
+
+impl common::layer::Layer for ServicesLayer {
+    fn tool(&self) -> &'static str {
+        "svc-up"
+    }
+
+    fn sections(&self) -> &'static [&'static str] {
+        &["services", "discovery"]
+    }
+
+    fn check(&self, doc: &common::Document) -> Result<()> {
+        doc.layer::<Services>("services")?;
+        doc.layer::<Discovery>("discovery").map(drop)
+    }
+
+    fn discover<'a>(
+        &'a self,
+        ctx: &'a Context,
+        doc: &'a common::Document,
+        _mismatches: &'a common::owner::Mismatches,
+    ) -> futures_util::future::BoxFuture<'a, Result<Box<dyn common::layer::Owned>>> {
+        Box::pin(async move {
+            let services: Option<Services> = doc.layer("services")?;
+            let discovery: Option<Discovery> = doc.layer("discovery")?;
+            Ok(
+                Box::new(discover(ctx, services.as_ref(), discovery.as_ref()).await?)
+                    as Box<dyn common::layer::Owned>,
+            )
+        })
+    }
+}
+
+impl common::layer::Owned for Found {
+    fn plan(&self, ctx: &Context) -> Vec<common::plan::Change> {
+        self.steps(ctx).iter().map(|s| s.change("svc-up")).collect()
+    }
+
+    fn destroy<'a>(
+        self: Box<Self>,
+        ctx: &'a Context,
+        left: &'a Leftovers,
+        _opts: common::layer::TeardownOptions,
+    ) -> futures_util::future::BoxFuture<'a, ()> {
+        Box::pin(Found::delete_all(*self, ctx, left))
+    }
 }

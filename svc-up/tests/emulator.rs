@@ -105,7 +105,7 @@ fn seed_001_services_converge_change_one_revision_and_tear_down() {
     assert_eq!(inv.get("security_group"), Some(&4), "{inv:?}");
     assert_eq!(
         out["discovery"]["namespace_name"],
-        format!("{stack}-dev.local")
+        format!("dev.{stack}.local")
     );
     assert!(svcs["processing"]["discovery_service_arn"].is_string());
     assert!(svcs["web"].get("discovery_service_arn").is_none());
@@ -234,7 +234,7 @@ fn seed_001_services_converge_change_one_revision_and_tear_down() {
             Some(&discovery),
         ))
         .unwrap();
-    let kinds: Vec<&str> = found.plan(&ctx).iter().map(|s| s.kind).collect();
+    let kinds: Vec<&str> = found.steps(&ctx).iter().map(|s| s.kind).collect();
     for k in [
         "ecs service",
         "namespace",
@@ -247,7 +247,7 @@ fn seed_001_services_converge_change_one_revision_and_tear_down() {
         assert!(kinds.contains(&k), "{k} in {kinds:?}");
     }
     let left = common::plan::Leftovers::default();
-    rt.block_on(found.destroy(&ctx, &left));
+    rt.block_on(found.delete_all(&ctx, &left));
     left.into_result()
         .expect("the services layer went away completely");
     assert!(rt
@@ -265,14 +265,14 @@ fn seed_001_services_converge_change_one_revision_and_tear_down() {
         .block_on(cluster_up::teardown::discover(&ctx, Some(&cluster)))
         .unwrap();
     let left = common::plan::Leftovers::default();
-    rt.block_on(found.destroy(&ctx, &left));
+    rt.block_on(found.delete_all(&ctx, &left));
     left.into_result().expect("cluster layer gone");
     let alb: common::sections::Alb = serde_json::from_value(after["alb"].clone()).unwrap();
     let found = rt
         .block_on(alb_up::teardown::discover(&ctx, Some(&alb)))
         .unwrap();
     let left = common::plan::Leftovers::default();
-    rt.block_on(found.destroy(&ctx, &left));
+    rt.block_on(found.delete_all(&ctx, &left));
     left.into_result().expect("ALB layer gone");
     let network: common::sections::Network =
         serde_json::from_value(after["network"].clone()).unwrap();
@@ -280,7 +280,7 @@ fn seed_001_services_converge_change_one_revision_and_tear_down() {
         .block_on(net_up::teardown::discover(&ctx, Some(&network)))
         .unwrap();
     let left = common::plan::Leftovers::default();
-    rt.block_on(found.destroy(&ctx, &left));
+    rt.block_on(found.delete_all(&ctx, &left));
     left.into_result().expect("network gone");
     // Secrets are scheduled for deletion by their own layer's teardown.
     let out = em
@@ -400,7 +400,7 @@ fn seed_002_blue_green_deploys_through_codedeploy_once_per_change_and_tears_down
     let cluster = out["cluster"]["name"].as_str().unwrap().to_owned();
     let pay = out["services"]["payment-processor"].clone();
     let tg = out["alb"]["target_groups"]["payment-processor"].clone();
-    let name = format!("{stack}-payment-processor-dev");
+    let name = format!("{stack}--payment-processor--dev");
 
     let inv = em.inventory("us-east-1", &stack, "dev").counts();
     for (kind, n) in [
@@ -421,7 +421,7 @@ fn seed_002_blue_green_deploys_through_codedeploy_once_per_change_and_tears_down
     assert!(codedeploy["role_arn"]
         .as_str()
         .unwrap()
-        .ends_with(&format!("/{stack}-codedeploy-dev")));
+        .ends_with(&format!("/{stack}--codedeploy--dev")));
     assert!(
         codedeploy.get("last_deployment_id").is_none(),
         "{codedeploy}"
@@ -440,7 +440,7 @@ fn seed_002_blue_green_deploys_through_codedeploy_once_per_change_and_tears_down
         tg["arn"].as_str()
     );
     assert_eq!(svc.desired_count(), 3);
-    let worker = describe_service(&ecs, &rt, &cluster, &format!("{stack}-worker-dev"));
+    let worker = describe_service(&ecs, &rt, &cluster, &format!("{stack}--worker--dev"));
     assert_eq!(
         worker.deployment_controller().map(|d| d.r#type().as_str()),
         Some("ECS")
@@ -562,7 +562,7 @@ fn seed_002_blue_green_deploys_through_codedeploy_once_per_change_and_tears_down
 
     // Application Auto Scaling moves the scaled service's count; someone moves
     // the worker's. svc-up leaves the first alone and puts the second back.
-    for (service, count) in [(name.as_str(), 7), (&format!("{stack}-worker-dev"), 5)] {
+    for (service, count) in [(name.as_str(), 7), (&format!("{stack}--worker--dev"), 5)] {
         rt.block_on(
             ecs.update_service()
                 .cluster(&cluster)
@@ -578,13 +578,13 @@ fn seed_002_blue_green_deploys_through_codedeploy_once_per_change_and_tears_down
         7
     );
     assert_eq!(
-        describe_service(&ecs, &rt, &cluster, &format!("{stack}-worker-dev")).desired_count(),
+        describe_service(&ecs, &rt, &cluster, &format!("{stack}--worker--dev")).desired_count(),
         2
     );
     assert_eq!(log.matches("updated ecs service").count(), 1, "{log}");
     assert!(
         log.contains(&format!(
-            "updated ecs service {stack}-worker-dev: desired count"
+            "updated ecs service {stack}--worker--dev: desired count"
         )),
         "{log}"
     );
@@ -694,7 +694,7 @@ fn seed_002_blue_green_deploys_through_codedeploy_once_per_change_and_tears_down
     let found = rt
         .block_on(svc_up::teardown::discover(&ctx, Some(&services), None))
         .unwrap();
-    let plan = found.plan(&ctx);
+    let plan = found.steps(&ctx);
     let kinds: Vec<&str> = plan.iter().map(|s| s.kind).collect();
     let at = |k: &str| {
         kinds
@@ -707,9 +707,9 @@ fn seed_002_blue_green_deploys_through_codedeploy_once_per_change_and_tears_down
     assert!(at("codedeploy application") < at("ecs service"));
     assert!(plan
         .iter()
-        .any(|s| s.kind == "iam role" && s.name == format!("{stack}-codedeploy-dev")));
+        .any(|s| s.kind == "iam role" && s.name == format!("{stack}--codedeploy--dev")));
     let left = common::plan::Leftovers::default();
-    rt.block_on(found.destroy(&ctx, &left));
+    rt.block_on(found.delete_all(&ctx, &left));
     left.into_result()
         .expect("the services layer went away completely");
     assert!(rt
@@ -733,7 +733,7 @@ fn seed_002_blue_green_deploys_through_codedeploy_once_per_change_and_tears_down
         !apps
             .applications()
             .iter()
-            .any(|a| a.starts_with(&format!("{stack}-"))),
+            .any(|a| a.starts_with(&format!("{stack}--"))),
         "{apps:?}"
     );
 }

@@ -2,14 +2,16 @@
 //!
 //! Each layer crate owns the knowledge of its resources (`<layer>::teardown`):
 //! how to find them by tag and how to delete them in AWS's dependency order.
-//! This crate only orders the layers, prints the plan for `--dry-run`, and turns
-//! whatever could not be deleted into the "left behind" error (exit 9).
+//! This crate only orders the layers (`STAGES`), refuses a document whose ids
+//! belong to another stack or env, lists the deletes for `--plan`/`--dry-run`,
+//! and turns whatever could not be deleted into the "left behind" error (exit 9).
 
 use clap::Parser;
-use serde_json::json;
 
-use common::plan::{Leftovers, Step};
-use common::{CommonArgs, Context, Document, Result};
+use common::layer::{Layer, Owned, TeardownOptions};
+use common::owner::Mismatches;
+use common::plan::{Change, Leftovers};
+use common::{join_all, CommonArgs, Context, Document, Result};
 
 /// Remove everything of a stack and env: from the document, and by tag.
 ///
@@ -19,125 +21,93 @@ use common::{CommonArgs, Context, Document, Result};
 /// and env are ever touched, in every layer: scaling first (policies, targets, alarms);
 /// then services; then load balancer, cluster, secrets and repositories
 /// (concurrently); the network last. Prints the document without the removed layers
-/// (the spec stays, ready to bring up again); with --dry-run, prints the plan and
-/// changes nothing. Exit code 9 names what could not be removed.
+/// (the spec stays, ready to bring up again); with --plan (or --dry-run), adds the
+/// deletes to the document's "plan" array and changes nothing. A document whose
+/// ids belong to another stack or env is refused (exit 10) before anything is
+/// deleted. Exit code 9 names what could not be removed.
 #[derive(Debug, Parser)]
 #[command(name = "teardown", version)]
 pub struct Args {
     #[command(flatten)]
     pub common: CommonArgs,
-    /// Print the deletions, in order, as JSON ({"plan": [...]}) and change nothing
-    #[arg(long)]
-    pub dry_run: bool,
     /// Delete secrets at once instead of scheduling them with their recovery window
     #[arg(long)]
     pub force_delete_secrets: bool,
 }
 
-impl AsRef<CommonArgs> for Args {
-    fn as_ref(&self) -> &CommonArgs {
+impl common::Tool for Args {
+    fn common(&self) -> &CommonArgs {
         &self.common
     }
 }
 
-/// The output sections teardown removes from the document.
-const LAYERS: &[&str] = &[
-    "scaling",
-    "services",
-    "discovery",
-    "alb",
-    "cluster",
-    "secrets",
-    "ecr",
-    "network",
+/// The layers in teardown order: each stage's layers go concurrently, after the
+/// stage before. Scaling first: a scalable target outlives its ECS service in
+/// AWS and would scale a service being deleted. Then services: they hold target
+/// groups, task roles, groups and ENIs. The load balancer, cluster, secrets and
+/// repositories do not depend on one another. The network last: everything
+/// else sits in it.
+const STAGES: &[&[&dyn Layer]] = &[
+    &[&scale_up::teardown::LAYER],
+    &[&svc_up::teardown::LAYER],
+    &[
+        &alb_up::teardown::LAYER,
+        &cluster_up::teardown::LAYER,
+        &secrets_up::teardown::LAYER,
+        &ecr_up::teardown::LAYER,
+    ],
+    &[&net_up::teardown::LAYER],
 ];
 
-/// What every layer found, discovered concurrently.
-struct Found {
-    scaling: scale_up::teardown::Found,
-    services: svc_up::teardown::Found,
-    alb: alb_up::teardown::Found,
-    cluster: cluster_up::teardown::Found,
-    secrets: secrets_up::teardown::Found,
-    ecr: ecr_up::teardown::Found,
-    network: net_up::teardown::Found,
+fn layers() -> impl Iterator<Item = &'static dyn Layer> {
+    STAGES.iter().flat_map(|stage| stage.iter().copied())
 }
 
-async fn discover(ctx: &Context, doc: &Document) -> Result<Found> {
-    let (scaling, services, discovery, alb, cluster, secrets, ecr, network) = (
-        doc.layer("scaling")?,
-        doc.layer("services")?,
-        doc.layer("discovery")?,
-        doc.layer("alb")?,
-        doc.layer("cluster")?,
-        doc.layer("secrets")?,
-        doc.layer("ecr")?,
-        doc.layer("network")?,
-    );
-    let (scaling, services, alb, cluster, secrets, ecr, network) = tokio::try_join!(
-        scale_up::teardown::discover(ctx, scaling.as_ref()),
-        svc_up::teardown::discover(ctx, services.as_ref(), discovery.as_ref()),
-        alb_up::teardown::discover(ctx, alb.as_ref()),
-        cluster_up::teardown::discover(ctx, cluster.as_ref()),
-        secrets_up::teardown::discover(ctx, secrets.as_ref()),
-        ecr_up::teardown::discover(ctx, ecr.as_ref()),
-        net_up::teardown::discover(ctx, network.as_ref()),
-    )?;
-    Ok(Found {
-        scaling,
-        services,
-        alb,
-        cluster,
-        secrets,
-        ecr,
-        network,
-    })
+/// What every layer found, stage by stage, discovered concurrently.
+async fn discover(ctx: &Context, doc: &Document) -> Result<Vec<Vec<Box<dyn Owned>>>> {
+    for layer in layers() {
+        layer.check(doc)?;
+    }
+    // The document is read (a malformed section stops above, exit 3): now the lock.
+    ctx.lock().await?;
+    let mismatches = Mismatches::default();
+    let found =
+        common::try_join_all(layers().map(|layer| layer.discover(ctx, doc, &mismatches))).await?;
+    mismatches.into_result(ctx)?;
+    let mut found = found.into_iter();
+    Ok(STAGES
+        .iter()
+        .map(|stage| found.by_ref().take(stage.len()).collect())
+        .collect())
 }
 
 pub async fn run(args: Args, ctx: Context, mut doc: Document) -> Result<Document> {
-    let found = discover(&ctx, &doc).await?;
-
-    if args.dry_run {
-        let mut plan: Vec<Step> = Vec::new();
-        plan.extend(found.scaling.plan(&ctx));
-        plan.extend(found.services.plan(&ctx));
-        plan.extend(found.alb.plan(&ctx));
-        plan.extend(found.cluster.plan(&ctx));
-        plan.extend(found.secrets.plan(&ctx));
-        plan.extend(found.ecr.plan(&ctx));
-        plan.extend(found.network.plan(&ctx));
-        // Later layers' sweeps (task roles, groups) see what an earlier layer owns:
-        // each resource is listed once, where it is deleted first.
-        let mut seen = std::collections::HashSet::new();
-        plan.retain(|step| seen.insert((step.kind, step.id.clone())));
-        let mut out = Document::new();
-        out.set("stack", ctx.stack.as_str());
-        out.set("env", ctx.env.as_str());
-        out.set("region", ctx.region.as_str());
-        out.set("plan", json!(plan));
-        return Ok(out);
+    let stages = discover(&ctx, &doc).await?;
+    let plan: Vec<Change> = stages.iter().flatten().flat_map(|o| o.plan(&ctx)).collect();
+    if plan.is_empty() {
+        tracing::warn!(
+            "found nothing of {}/{} in {}: nothing to remove",
+            ctx.stack,
+            ctx.env,
+            ctx.region
+        );
     }
-
+    if ctx.plan_only {
+        for change in plan {
+            ctx.report.change(change);
+        }
+        return Ok(doc);
+    }
     let left = Leftovers::default();
-    // Scaling first: a scalable target outlives its ECS service in AWS, and
-    // would scale a service being deleted.
-    found.scaling.destroy(&ctx, &left).await;
-    // Then services: they hold target groups, task roles, groups and ENIs.
-    found.services.destroy(&ctx, &left).await;
-    // The load balancer's ENIs and group sit in the network; nothing else needs it.
-    // Cluster, secrets and repositories do not depend on one another.
-    tokio::join!(
-        found.alb.destroy(&ctx, &left),
-        found.cluster.destroy(&ctx, &left),
-        found
-            .secrets
-            .destroy(&ctx, &left, args.force_delete_secrets),
-        found.ecr.destroy(&ctx, &left),
-    );
-    found.network.destroy(&ctx, &left).await;
+    let opts = TeardownOptions {
+        force_delete_secrets: args.force_delete_secrets,
+    };
+    for stage in stages {
+        join_all(stage.into_iter().map(|o| o.destroy(&ctx, &left, opts))).await;
+    }
     left.into_result()?;
-    for layer in LAYERS {
-        doc.remove(layer);
+    for section in layers().flat_map(|l| l.sections()) {
+        doc.remove(section);
     }
     Ok(doc)
 }

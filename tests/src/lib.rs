@@ -108,15 +108,13 @@ impl Emulator {
     /// A tool context on this emulator, for calling a layer's library directly
     /// (e.g. `teardown::discover`) the way its binary would.
     pub async fn context(&self, stack: &str, env: &str, region: &str) -> common::Context {
-        common::Context {
-            tool: "test".into(),
-            stack: stack.into(),
-            env: env.into(),
-            region: region.into(),
-            user_tags: BTreeMap::new(),
-            sdk: inventory::sdk_config(&self.endpoint, region).await,
-            report: common::runner::Report::default(),
-        }
+        common::Context::new(
+            "test",
+            stack,
+            env,
+            region,
+            inventory::sdk_config(&self.endpoint, region).await,
+        )
     }
 
     pub fn inventory(&self, region: &str, stack: &str, env: &str) -> inventory::Inventory {

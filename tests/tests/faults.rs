@@ -12,6 +12,8 @@ const REGION: &str = "us-east-1";
 
 fn net_up(em: &Emulator, stack: &str) -> Command {
     let mut cmd = em.std_tool("net-up");
+    // A killed run leaves its lock; its process is gone, so the lock is stale.
+    cmd.env("FP_BREAK_LOCK", "1");
     cmd.args([
         "-n",
         "--stack",
@@ -40,6 +42,7 @@ fn run_ok(mut cmd: Command) -> serde_json::Value {
 
 fn teardown(em: &Emulator, stack: &str) {
     let mut cmd = em.std_tool("teardown");
+    cmd.env("FP_BREAK_LOCK", "1");
     cmd.args(["-n", "--stack", stack, "--env", "dev"]);
     run_ok(cmd);
 }
@@ -193,6 +196,8 @@ fn pipeline(em: &Emulator, dir: &std::path::Path, stack: &str) -> Command {
     .env("AWS_SECRET_ACCESS_KEY", "testing")
     .env("AWS_REGION", "us-east-1")
     .env("FP_RETRY_BUDGET_SECS", "20")
+    // A killed run leaves its lock; its process is gone, so the lock is stale.
+    .env("FP_BREAK_LOCK", "1")
     .env_remove("AWS_PROFILE")
     .process_group(0);
     cmd
@@ -200,6 +205,7 @@ fn pipeline(em: &Emulator, dir: &std::path::Path, stack: &str) -> Command {
 
 fn teardown_all(em: &Emulator, stack: &str) {
     let mut cmd = em.std_tool("teardown");
+    cmd.env("FP_BREAK_LOCK", "1");
     cmd.args([
         "-n",
         "--stack",

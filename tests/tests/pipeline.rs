@@ -83,7 +83,7 @@ fn registries_secrets_and_cluster_through_one_pipe_then_teardown() {
     assert!(doc["ecr"]["repositories"]["api"]["url"]
         .as_str()
         .unwrap()
-        .contains(&format!("{stack}-api-dev")));
+        .contains(&format!("{stack}/dev/api")));
     assert_eq!(doc["secrets"]["db-credentials"]["has_value"], false);
     let strategy = &doc["cluster"]["default_strategy"];
     assert_eq!(strategy.as_array().unwrap().len(), 2, "{strategy}");

@@ -245,7 +245,7 @@ fn log_groups(em: &Emulator, u: &Up) -> BTreeMap<String, (Option<i32>, Option<St
     let logs = aws_sdk_cloudwatchlogs::Client::new(&sdk(em, &u.region));
     let groups = block_on(
         logs.describe_log_groups()
-            .log_group_name_prefix(format!("/ecs/{}-{}/", u.stack, u.env))
+            .log_group_name_prefix(format!("/ecs/{}/{}/", u.stack, u.env))
             .into_paginator()
             .items()
             .send()
@@ -526,11 +526,11 @@ fn trading_matches_seed_001() {
             let gateway = env_of(&task_definition(em, u, "api-gateway").container);
             assert_eq!(
                 gateway["PROCESSING_SERVICE_URL"],
-                "http://processing.trading-dev.local:9000"
+                "http://processing.dev.trading.local:9000"
             );
             assert_eq!(
                 s(&u.doc, &["discovery", "namespace_name"]),
-                "trading-dev.local"
+                "dev.trading.local"
             );
 
             assert_eq!(
@@ -933,7 +933,7 @@ fn check_ohi(em: &Emulator, u: &Up) {
     );
     assert_eq!(
         s(&u.doc, &["discovery", "namespace_name"]),
-        format!("ohi-{}.local", u.env)
+        format!("{}.ohi.local", u.env)
     );
     let spot = u.env == "dev";
     let provider = if spot { "FARGATE_SPOT" } else { "FARGATE" };

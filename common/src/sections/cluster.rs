@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 /// `.cluster`, written by cluster-up.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Cluster {
-    /// `{stack}-cluster-{env}`.
+    /// `{stack}--cluster--{env}`.
     pub name: String,
     pub arn: String,
     pub execution_role_name: String,

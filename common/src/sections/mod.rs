@@ -10,6 +10,18 @@ mod scaling;
 mod secrets;
 mod services;
 
+/// Every output section a layer writes, in the order the pipeline writes them.
+pub const LAYERS: &[&str] = &[
+    "network",
+    "ecr",
+    "secrets",
+    "cluster",
+    "alb",
+    "services",
+    "discovery",
+    "scaling",
+];
+
 pub use alb::*;
 pub use cluster::*;
 pub use ecr::*;

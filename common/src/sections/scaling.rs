@@ -92,11 +92,11 @@ mod tests {
     fn alarm_names() {
         assert_eq!(
             alarm_name("pay", "dev", "api", AlarmMetric::Cpu),
-            "pay-api-cpu-high-dev"
+            "pay--api-cpu-high--dev"
         );
         assert_eq!(
             alarm_name("pay", "prod", "api", AlarmMetric::Memory),
-            "pay-api-memory-high-prod"
+            "pay--api-memory-high--prod"
         );
     }
 

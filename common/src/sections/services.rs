@@ -44,14 +44,14 @@ impl FromIterator<(String, ServiceOut)> for Services {
 /// One service: `.services.api`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ServiceOut {
-    /// The ECS service, `{stack}-{service}-{env}`, in `.cluster.name`.
+    /// The ECS service, `{stack}--{service}--{env}`, in `.cluster.name`.
     pub service_name: String,
     pub service_arn: String,
     /// The revision the service runs (`...:task-definition/{family}:{n}`).
     pub task_definition_arn: String,
     pub task_role_arn: String,
     pub security_group_id: String,
-    /// `/ecs/{stack}-{env}/{service}`.
+    /// `/ecs/{stack}/{env}/{service}`.
     pub log_group: String,
     /// The Cloud Map service, when the service is discovered.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -67,10 +67,10 @@ pub struct ServiceOut {
 /// task definitions.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct CodeDeployOut {
-    /// `{stack}-{service}-{env}`, like the deployment group.
+    /// `{stack}--{service}--{env}`, like the deployment group.
     pub application: String,
     pub deployment_group: String,
-    /// The role CodeDeploy assumes, `{stack}-codedeploy-{env}`.
+    /// The role CodeDeploy assumes, `{stack}--codedeploy--{env}`.
     pub role_arn: String,
     /// The deployment configuration, e.g. `CodeDeployDefault.ECSAllAtOnce`.
     pub config: String,
@@ -84,7 +84,7 @@ pub struct CodeDeployOut {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Discovery {
     pub namespace_id: String,
-    /// `{stack}-{env}.local` unless `spec.discovery.namespace` says otherwise.
+    /// `{env}.{stack}.local` unless `spec.discovery.namespace` says otherwise.
     pub namespace_name: String,
     pub namespace_arn: String,
 }

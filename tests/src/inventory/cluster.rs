@@ -54,18 +54,24 @@ async fn roles(sdk: &aws_config::SdkConfig, inv: &mut Inventory, stack: &str, en
         .try_collect()
         .await
         .expect("ListRoles");
-    let (prefix, suffix) = (format!("{stack}-"), format!("-{env}"));
+    // By prefix: a shortened role name does not end with the env; tags decide.
+    let prefix = format!("{stack}--");
     for role in roles {
         let name = role.role_name();
-        if !(name.starts_with(&prefix) && name.ends_with(&suffix)) {
+        if !name.starts_with(&prefix) {
             continue;
         }
-        let tags = iam
-            .list_role_tags()
-            .role_name(name)
-            .send()
-            .await
-            .expect("ListRoleTags");
+        let tags = match iam.list_role_tags().role_name(name).send().await {
+            Ok(tags) => tags,
+            // Another env of the stack (same prefix) deleted it meanwhile.
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_no_such_entity_exception()) =>
+            {
+                continue
+            }
+            Err(e) => panic!("ListRoleTags {name}: {e:?}"),
+        };
         let pairs = tags.tags().iter().map(|t| (t.key(), t.value()));
         if owned_pairs(pairs, stack, env) {
             inv.add("iam_role", Some(role.arn()));
@@ -77,7 +83,7 @@ async fn keys(sdk: &aws_config::SdkConfig, inv: &mut Inventory, stack: &str, env
     let kms = aws_sdk_kms::Client::new(sdk);
     let mut ids: Vec<String> = Vec::new();
     // By the log key's alias, whatever its tags say...
-    let alias = format!("alias/{stack}-logs-{env}");
+    let alias = format!("alias/{stack}--logs--{env}");
     let aliases = kms
         .list_aliases()
         .into_paginator()

@@ -8,7 +8,7 @@ use super::Inventory;
 
 pub(super) async fn read(sdk: &aws_config::SdkConfig, inv: &mut Inventory, stack: &str, env: &str) {
     let cd = aws_sdk_codedeploy::Client::new(sdk);
-    let (prefix, suffix) = (format!("{stack}-"), format!("-{env}"));
+    let (prefix, suffix) = (format!("{stack}--"), format!("--{env}"));
     let apps = cd
         .list_applications()
         .into_paginator()

@@ -1,5 +1,5 @@
 //! The scaling layer's resources in the emulator: ECS scalable targets on
-//! services of the stack's cluster `{stack}-cluster-{env}` (Application Auto
+//! services of the stack's cluster `{stack}--cluster--{env}` (Application Auto
 //! Scaling has no tags in the emulator: the cluster scopes them), the scaling
 //! policies on those targets, and CloudWatch metric alarms tagged with the
 //! stack and env (the alarms AWS makes for target tracking are not tagged, and
@@ -11,7 +11,7 @@ use super::{owned_pairs, Inventory};
 
 pub(super) async fn read(sdk: &aws_config::SdkConfig, inv: &mut Inventory, stack: &str, env: &str) {
     let aas = aws_sdk_applicationautoscaling::Client::new(sdk);
-    let prefix = format!("service/{stack}-cluster-{env}/");
+    let prefix = format!("service/{stack}--cluster--{env}/");
     let targets = aas
         .describe_scalable_targets()
         .service_namespace(ServiceNamespace::Ecs)

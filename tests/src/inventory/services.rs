@@ -11,7 +11,7 @@ use super::{owned_pairs, Inventory};
 
 pub(super) async fn read(sdk: &aws_config::SdkConfig, inv: &mut Inventory, stack: &str, env: &str) {
     let ecs = aws_sdk_ecs::Client::new(sdk);
-    let cluster = format!("{stack}-cluster-{env}");
+    let cluster = format!("{stack}--cluster--{env}");
     if let Ok(arns) = ecs
         .list_services()
         .cluster(&cluster)
@@ -58,7 +58,7 @@ pub(super) async fn read(sdk: &aws_config::SdkConfig, inv: &mut Inventory, stack
             .and_then(|f| f.rsplit_once(':'))
             .map(|(f, _)| f)
             .unwrap_or_default();
-        if family.starts_with(&format!("{stack}-")) && family.ends_with(&format!("-{env}")) {
+        if family.starts_with(&format!("{stack}--")) && family.ends_with(&format!("--{env}")) {
             inv.add("task_definition", Some(&arn));
         }
     }
@@ -66,7 +66,7 @@ pub(super) async fn read(sdk: &aws_config::SdkConfig, inv: &mut Inventory, stack
     let logs = aws_sdk_cloudwatchlogs::Client::new(sdk);
     let groups = logs
         .describe_log_groups()
-        .log_group_name_prefix(format!("/ecs/{stack}-{env}/"))
+        .log_group_name_prefix(format!("/ecs/{stack}/{env}/"))
         .into_paginator()
         .items()
         .send()
@@ -92,6 +92,20 @@ pub(super) async fn read(sdk: &aws_config::SdkConfig, inv: &mut Inventory, stack
             .map(|(k, v)| (k.as_str(), v.as_str()));
         if owned_pairs(pairs, stack, env) {
             inv.add("log_group", g.log_group_name());
+        }
+    }
+
+    // The stack's lock: a finished run (or teardown) leaves none.
+    let lock = format!("/fargate-pipes/locks/{stack}/{env}");
+    let locks = logs
+        .describe_log_groups()
+        .log_group_name_prefix(&lock)
+        .send()
+        .await
+        .expect("DescribeLogGroups (lock)");
+    for g in locks.log_groups() {
+        if g.log_group_name() == Some(lock.as_str()) {
+            inv.add("lock", g.log_group_name());
         }
     }
 
