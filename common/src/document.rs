@@ -71,6 +71,11 @@ impl Document {
         s
     }
 
+    /// A top-level value, as it is.
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        self.root.get(key)
+    }
+
     pub fn get_str(&self, key: &str) -> Option<&str> {
         self.root.get(key).and_then(Value::as_str)
     }

@@ -214,6 +214,22 @@ pub fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+/// How many characters of a user's value a message quotes.
+pub const SHOWN_MAX: usize = 60;
+
+/// A user's value as a message quotes it: at most [`SHOWN_MAX`] characters, then
+/// `…`. Every message that echoes input goes through here, so a 10 MB stack name
+/// or path makes a readable error line, not a 10 MB one.
+pub fn shown(s: &str) -> String {
+    let mut chars = s.chars();
+    let head: String = chars.by_ref().take(SHOWN_MAX).collect();
+    if chars.next().is_some() {
+        format!("{head}…")
+    } else {
+        head
+    }
+}
+
 /// `.aws("CreateVpc demo-vpc-dev")?` on any SDK call result.
 pub trait AwsResultExt<T> {
     fn aws(self, op: impl Into<String>) -> Result<T>;
@@ -267,5 +283,16 @@ mod tests {
     #[test]
     fn messages_are_one_line() {
         assert_eq!(one_line("a\n  b\tc\n"), "a b c");
+    }
+
+    #[test]
+    fn echoed_input_is_capped() {
+        assert_eq!(shown("api"), "api");
+        let exact = "x".repeat(SHOWN_MAX);
+        assert_eq!(shown(&exact), exact);
+        let long = "é".repeat(10 * 1024 * 1024);
+        let s = shown(&long);
+        assert_eq!(s.chars().count(), SHOWN_MAX + 1);
+        assert!(s.ends_with('…') && s.starts_with("éé"));
     }
 }

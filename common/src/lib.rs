@@ -17,6 +17,7 @@ pub mod plan;
 pub mod retry;
 pub mod runner;
 pub mod sections;
+pub mod spec;
 
 pub use document::Document;
 pub use error::{AwsResultExt, Error, Result};

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::error::{Error, Result};
+use crate::error::{shown, Error, Result};
 
 pub const TAG_STACK: &str = "fargate-pipes:stack";
 pub const TAG_ENV: &str = "fargate-pipes:env";
@@ -27,9 +27,20 @@ pub fn check_label(what: &str, value: &str, max: usize) -> Result<()> {
         Ok(())
     } else {
         Err(Error::spec(format!(
-            "invalid {what} '{value}': use 1-{max} lowercase letters, digits and single '-', starting with a letter"
+            "invalid {what} '{}': use 1-{max} lowercase letters, digits and single '-', starting with a letter",
+            shown(value)
         )))
     }
+}
+
+/// The longest service name: it becomes part of ECS service, log group, role and
+/// target group names, and AWS caps a target group's name at 32 characters.
+pub const MAX_SERVICE_NAME: usize = 32;
+
+/// Checks a service name (`spec.services` keys, `spec.ecr.repositories`). One
+/// function so every tool agrees on the rule, and it can be tightened in one place.
+pub fn check_service_name(name: &str) -> Result<()> {
+    check_label("service name", name, MAX_SERVICE_NAME)
 }
 
 /// `{stack}-{component}-{env}`.
