@@ -12,6 +12,7 @@ pub mod ec2;
 pub mod error;
 #[cfg(feature = "iam")]
 pub mod iam;
+pub mod json;
 pub mod naming;
 pub mod plan;
 pub mod retry;

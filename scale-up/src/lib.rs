@@ -6,12 +6,10 @@
 //! CPU and memory. Reads `.cluster`, `.services` and (for requests) `.alb`;
 //! writes `.scaling`. `teardown` removes it with the code in `teardown.rs`.
 
-use std::collections::BTreeMap;
-
 use clap::Parser;
-use serde_json::{Map, Value};
 
 use common::sections::{Alb, Cluster, Scaling, Services};
+use common::spec::Spec;
 use common::{CommonArgs, Context, Document, Error, Result};
 
 mod converge;
@@ -45,8 +43,8 @@ impl AsRef<CommonArgs> for Args {
 }
 
 pub async fn run(_args: Args, ctx: Context, mut doc: Document) -> Result<Document> {
-    let services: BTreeMap<String, Map<String, Value>> = doc.spec("services")?;
-    let checked = spec::read(&services, &ctx.env)?;
+    let spec = Spec::validate(&doc)?;
+    let checked = spec::read(&spec.services, &ctx.env);
     let cluster: Cluster = match doc.layer("cluster")? {
         Some(c) => c,
         // Nothing to scale and no cluster: nothing scale-up made can exist either.

@@ -557,7 +557,7 @@ mod tests {
 
     fn seed_001() -> ServicesSpec {
         services(json!({
-            "frontend": {"port": 3000, "cpu": 512, "route": {"default": true}, "health_check": {"path": "/"}},
+            "frontend": {"port": 3000, "cpu": 512, "memory": 1024, "route": {"default": true}, "health_check": {"path": "/"}},
             "api-gateway": {"port": 8080, "image": "x", "route": {"paths": ["/api/*"]}, "health_check": {"path": "/health"}},
             "processing": {"port": 9000}
         }))
