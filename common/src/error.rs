@@ -52,12 +52,12 @@ pub const EXIT_CODES: &[(u8, &str)] = &[
     (2, "usage: unknown flag or bad flag value"),
     (
         3,
-        "malformed document on stdin (empty, not JSON, not an object)",
+        "malformed document on stdin (empty, not JSON, not an object, a key twice, a mistyped field)",
     ),
     (4, "document version not supported by this build"),
     (
         5,
-        "invalid spec (CIDR, AZ count, CPU/memory, names, ports...)",
+        "invalid spec (unknown key, wrong type, CIDR, CPU/memory, names, ports... in any section)",
     ),
     (
         6,

@@ -19,8 +19,8 @@ pub mod teardown;
 /// Scale the services: auto scaling targets, target-tracking policies, CloudWatch alarms.
 ///
 /// Reads `spec.services.<name>.scaling` (min, max, sizes, cpu, memory, requests,
-/// scale_in_cooldown, scale_out_cooldown, alarms; every other service field is
-/// left to svc-up and alb-up), `.cluster` (cluster-up), `.services` (svc-up) and,
+/// scale_in_cooldown, scale_out_cooldown, alarms; like every tool it checks the
+/// whole spec first), `.cluster` (cluster-up), `.services` (svc-up) and,
 /// for request-count scaling, `.alb` (alb-up). For each scaled service: a scalable
 /// target on its desired count, a target-tracking policy per metric named
 /// `{stack}-{service}-{cpu|memory|requests}-{env}`, and alarms
