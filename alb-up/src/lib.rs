@@ -15,6 +15,7 @@
 use clap::Parser;
 
 use common::sections::{Alb, Network};
+use common::spec::Spec;
 use common::{CommonArgs, Context, Document, Error, Result};
 
 mod converge;
@@ -83,7 +84,7 @@ impl Args {
             spec.deletion_protection = Some(d);
         }
         if let Some(t) = self.idle_timeout {
-            spec.idle_timeout = Some(t);
+            spec.idle_timeout = Some(i64::from(t));
         }
         if let Some(p) = &self.ssl_policy {
             spec.ssl_policy = Some(p.clone());
@@ -100,11 +101,13 @@ impl Args {
 
 pub async fn run(args: Args, ctx: Context, mut doc: Document) -> Result<Document> {
     let network: Network = doc.require("network", "net-up")?;
-    let alb_spec = args.apply(doc.spec("alb")?);
-    let services: std::collections::BTreeMap<String, serde_json::Value> = doc.spec("services")?;
-    let plan = spec::plan(&alb_spec, &services, &ctx.env)?;
+    let mut spec = Spec::load(&doc)?;
+    spec.alb = args.apply(spec.alb);
+    // The flags' values are checked like the spec's, with the whole spec.
+    spec.check(&doc)?;
+    let plan = spec::plan(&spec.alb, &spec.services, &ctx.env)?;
     check_network(&network, plan.internal)?;
-    doc.set_spec("alb", &alb_spec);
+    doc.set_spec("alb", &spec.alb);
     ctx.lock().await?;
 
     let alb: Alb = converge::converge(&ctx, &network, &plan).await?;

@@ -28,7 +28,7 @@ fn doc(alb: Value, services: Value) -> String {
 /// Seed 001's routing: the frontend as the default, the API gateway under /api/*.
 fn seed_001() -> Value {
     json!({
-        "frontend": {"port": 3000, "cpu": 512, "route": {"default": true}, "health_check": {"path": "/"}},
+        "frontend": {"port": 3000, "cpu": 512, "memory": 1024, "route": {"default": true}, "health_check": {"path": "/"}},
         "api-gateway": {"port": 8080, "route": {"paths": ["/api/*"]}, "health_check": {"path": "/health"}},
         "processing": {"port": 9000, "image": "processing:1"}
     })

@@ -35,9 +35,9 @@ fn network_with_services(em: &Emulator, stack: &str, env: &str) -> Value {
     doc["spec"]["services"] = json!({
         "frontend": {"port": 3000, "cpu": 512, "memory": 1024, "image": "frontend:1",
                      "route": {"default": true}, "health_check": {"path": "/"}},
-        "api": {"port": 8080, "cpu": 1024, "route": {"paths": ["/api/*"]},
+        "api": {"port": 8080, "cpu": 1024, "memory": 2048, "route": {"paths": ["/api/*"]},
                 "health_check": {"path": "/health", "healthy": 2, "unhealthy": 3, "interval": 30}},
-        "processing": {"port": 9000, "cpu": 2048}
+        "processing": {"port": 9000, "cpu": 2048, "memory": 4096}
     });
     doc
 }

@@ -13,6 +13,7 @@
 use clap::Parser;
 
 use common::sections::Secrets;
+use common::spec::Spec;
 use common::{CommonArgs, Context, Document, Result};
 
 mod converge;
@@ -83,10 +84,13 @@ impl Args {
 }
 
 pub async fn run(args: Args, ctx: Context, mut doc: Document) -> Result<Document> {
-    let spec = args.apply(doc.spec("cluster")?, &ctx.env);
-    let plan = spec.plan(&ctx.env)?;
+    let mut spec = Spec::load(&doc)?;
+    spec.cluster = args.apply(spec.cluster, &ctx.env);
+    // The flags' values are checked like the spec's, with the whole spec.
+    spec.check(&doc)?;
+    let plan = spec::plan(&spec.cluster, &ctx.env)?;
     let secrets: Option<Secrets> = doc.layer("secrets")?;
-    doc.set_spec("cluster", &spec);
+    doc.set_spec("cluster", &spec.cluster);
     ctx.lock().await?;
 
     let cluster = converge::converge(&ctx, &plan, secrets.as_ref()).await?;

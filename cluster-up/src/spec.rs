@@ -1,91 +1,11 @@
-//! `spec.cluster`, the flags that override it, and the checks that run before
-//! the first AWS call: capacity providers, the default strategy (base on one
-//! provider at most, weights not all zero, nothing negative), per-env strategies.
-
-use std::collections::BTreeMap;
-
-use serde::{Deserialize, Serialize};
+//! cluster-up's plan for one env. The types and rules of `spec.cluster` (every
+//! env's strategy included) are `common::spec::cluster`'s, checked with the
+//! whole spec before any call.
 
 use common::sections::StrategyItem;
-use common::{Error, Result};
+use common::Result;
 
-/// The capacity providers of a Fargate cluster.
-pub const PROVIDERS: &[&str] = &["FARGATE", "FARGATE_SPOT"];
-
-/// ECS's limits on a strategy item.
-const MAX_BASE: i64 = 100_000;
-const MAX_WEIGHT: i64 = 1_000;
-
-/// One strategy entry as the user writes it. Signed, so a negative number is
-/// our clear error rather than a deserializer's.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct StrategyEntry {
-    pub provider: String,
-    #[serde(default)]
-    pub base: i64,
-    #[serde(default = "one")]
-    pub weight: i64,
-}
-
-fn one() -> i64 {
-    1
-}
-
-impl std::str::FromStr for StrategyEntry {
-    type Err = String;
-
-    /// `PROVIDER[:BASE[:WEIGHT]]`, e.g. `FARGATE:1:1` or `FARGATE_SPOT:0:4`.
-    fn from_str(s: &str) -> std::result::Result<Self, String> {
-        let mut parts = s.split(':');
-        let provider = parts.next().unwrap_or_default().trim();
-        if provider.is_empty() {
-            return Err(format!("'{s}' is not PROVIDER:BASE:WEIGHT"));
-        }
-        let number = |p: Option<&str>, default: i64| -> std::result::Result<i64, String> {
-            match p {
-                None | Some("") => Ok(default),
-                Some(n) => n.trim().parse().map_err(|_| {
-                    format!("'{s}' is not PROVIDER:BASE:WEIGHT ('{n}' is not a number)")
-                }),
-            }
-        };
-        let base = number(parts.next(), 0)?;
-        let weight = number(parts.next(), 1)?;
-        if parts.next().is_some() {
-            return Err(format!("'{s}' is not PROVIDER:BASE:WEIGHT"));
-        }
-        Ok(StrategyEntry {
-            provider: provider.to_owned(),
-            base,
-            weight,
-        })
-    }
-}
-
-/// `spec.cluster`. Unknown fields are an error: a typo must not build the wrong cluster.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct ClusterSpec {
-    /// Default true.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub container_insights: Option<bool>,
-    /// Default `["FARGATE", "FARGATE_SPOT"]`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub capacity_providers: Option<Vec<String>>,
-    /// Default `[{"provider": "FARGATE", "base": 0, "weight": 1}]`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub strategy: Option<Vec<StrategyEntry>>,
-    /// A strategy per env, overriding `strategy` for that env (Spot in dev).
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub strategy_by_env: BTreeMap<String, Vec<StrategyEntry>>,
-    /// ECS Exec sessions logged (to the task's log configuration); default true.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub exec_logging: Option<bool>,
-    /// A KMS key for log encryption; default true.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub log_encryption: Option<bool>,
-}
+pub use common::spec::cluster::{ClusterSpec, StrategyEntry, PROVIDERS};
 
 /// What the spec resolves to for one env.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,131 +17,24 @@ pub struct Plan {
     pub log_encryption: bool,
 }
 
-impl ClusterSpec {
-    /// Checks the whole spec (every env's strategy, not only this one's) and
-    /// resolves it for `env`.
-    pub fn plan(&self, env: &str) -> Result<Plan> {
-        let providers = match &self.capacity_providers {
-            Some(p) => p.clone(),
-            None => PROVIDERS.iter().map(|p| (*p).to_owned()).collect(),
-        };
-        for (i, p) in providers.iter().enumerate() {
-            known("spec.cluster.capacity_providers", p)?;
-            if providers[..i].contains(p) {
-                return Err(Error::spec(format!(
-                    "spec.cluster.capacity_providers lists {p} twice"
-                )));
-            }
-        }
-        let default = vec![StrategyEntry {
-            provider: "FARGATE".to_owned(),
-            base: 0,
-            weight: 1,
-        }];
-        let strategy = self.strategy.as_ref().unwrap_or(&default);
-        let mut chosen = check_strategy("spec.cluster.strategy", strategy, &providers)?;
-        for (e, s) in &self.strategy_by_env {
-            let checked =
-                check_strategy(&format!("spec.cluster.strategy_by_env.{e}"), s, &providers)?;
-            if e == env {
-                chosen = checked;
-            }
-        }
-        Ok(Plan {
-            container_insights: self.container_insights.unwrap_or(true),
-            capacity_providers: providers,
-            strategy: chosen,
-            exec_logging: self.exec_logging.unwrap_or(true),
-            log_encryption: self.log_encryption.unwrap_or(true),
-        })
-    }
-}
-
-fn known(what: &str, provider: &str) -> Result<()> {
-    if PROVIDERS.contains(&provider) {
-        Ok(())
-    } else {
-        Err(Error::spec(format!(
-            "unknown capacity provider '{provider}' in {what}: a Fargate cluster takes {}",
-            PROVIDERS.join(" and ")
-        )))
-    }
-}
-
-fn check_strategy(
-    what: &str,
-    entries: &[StrategyEntry],
-    providers: &[String],
-) -> Result<Vec<StrategyItem>> {
-    if entries.is_empty() {
-        return Err(Error::spec(format!(
-            "{what} is empty: name at least one provider with a weight, e.g. FARGATE:0:1"
-        )));
-    }
-    let mut items: Vec<StrategyItem> = Vec::with_capacity(entries.len());
-    for e in entries {
-        known(what, &e.provider)?;
-        if !providers.contains(&e.provider) {
-            return Err(Error::spec(format!(
-                "{what} uses {} but spec.cluster.capacity_providers does not list it",
-                e.provider
-            )));
-        }
-        if items.iter().any(|i| i.provider == e.provider) {
-            return Err(Error::spec(format!("{what} lists {} twice", e.provider)));
-        }
-        if !(0..=MAX_BASE).contains(&e.base) {
-            return Err(Error::spec(format!(
-                "{what}: base {} of {} is out of range (0 to {MAX_BASE})",
-                e.base, e.provider
-            )));
-        }
-        if !(0..=MAX_WEIGHT).contains(&e.weight) {
-            return Err(Error::spec(format!(
-                "{what}: weight {} of {} is out of range (0 to {MAX_WEIGHT})",
-                e.weight, e.provider
-            )));
-        }
-        items.push(StrategyItem {
-            provider: e.provider.clone(),
-            base: e.base as u32,
-            weight: e.weight as u32,
-        });
-    }
-    let with_base: Vec<&str> = items
-        .iter()
-        .filter(|i| i.base > 0)
-        .map(|i| i.provider.as_str())
-        .collect();
-    if with_base.len() > 1 {
-        return Err(Error::spec(format!(
-            "{what} sets a base on {}: only one provider of a strategy may have a base",
-            with_base.join(" and ")
-        )));
-    }
-    if items.iter().all(|i| i.weight == 0) {
-        return Err(Error::spec(format!(
-            "{what}: all weights are zero: at least one provider needs a weight above 0"
-        )));
-    }
-    Ok(items)
+/// The spec resolved for `env`: its strategy, and the defaults applied.
+pub fn plan(spec: &ClusterSpec, env: &str) -> Result<Plan> {
+    Ok(Plan {
+        container_insights: spec.container_insights.unwrap_or(true),
+        capacity_providers: spec.providers()?,
+        strategy: spec.strategy_for(env)?,
+        exec_logging: spec.exec_logging.unwrap_or(true),
+        log_encryption: spec.log_encryption.unwrap_or(true),
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn spec(json: &str) -> ClusterSpec {
-        serde_json::from_str(json).unwrap()
-    }
-
-    fn err(json: &str) -> String {
-        spec(json).plan("dev").unwrap_err().to_string()
-    }
-
     #[test]
     fn defaults() {
-        let p = ClusterSpec::default().plan("dev").unwrap();
+        let p = plan(&ClusterSpec::default(), "dev").unwrap();
         assert!(p.container_insights && p.exec_logging && p.log_encryption);
         assert_eq!(p.capacity_providers, ["FARGATE", "FARGATE_SPOT"]);
         assert_eq!(
@@ -235,57 +48,18 @@ mod tests {
     }
 
     #[test]
-    fn seed_001_split_and_per_env_spot() {
-        let s = spec(
-            r#"{"strategy":[{"provider":"FARGATE","base":1,"weight":1},{"provider":"FARGATE_SPOT","weight":4}],
-                "strategy_by_env":{"dev":[{"provider":"FARGATE_SPOT"}]}}"#,
-        );
-        assert_eq!(s.plan("prod").unwrap().strategy.len(), 2);
-        assert_eq!(s.plan("prod").unwrap().strategy[0].base, 1);
-        let dev = s.plan("dev").unwrap().strategy;
-        assert_eq!(dev.len(), 1);
-        assert_eq!(dev[0].provider, "FARGATE_SPOT");
-    }
-
-    #[test]
-    fn bad_strategies() {
-        assert!(err(r#"{"capacity_providers":["FARGATE_TURBO"]}"#).contains("FARGATE_TURBO"));
-        assert!(err(r#"{"strategy":[{"provider":"FARGATE_TURBO"}]}"#).contains("FARGATE_TURBO"));
-        assert!(err(
-            r#"{"strategy":[{"provider":"FARGATE","base":1},{"provider":"FARGATE_SPOT","base":2}]}"#
+    fn the_env_picks_its_strategy() {
+        let s: ClusterSpec = common::spec::read(
+            "spec.cluster",
+            &serde_json::json!({"container_insights": false,
+                "strategy_by_env": {"dev": [{"provider": "FARGATE_SPOT"}]}}),
         )
-        .contains("only one provider"));
-        assert!(err(r#"{"strategy":[{"provider":"FARGATE","weight":-1}]}"#).contains("weight -1"));
-        assert!(err(r#"{"strategy":[{"provider":"FARGATE","base":-1}]}"#).contains("base -1"));
-        assert!(err(
-            r#"{"strategy":[{"provider":"FARGATE","weight":0},{"provider":"FARGATE_SPOT","weight":0}]}"#
-        )
-        .contains("all weights"));
-        assert!(err(
-            r#"{"capacity_providers":["FARGATE"],"strategy":[{"provider":"FARGATE_SPOT"}]}"#
-        )
-        .contains("does not list"));
-        assert!(err(r#"{"strategy":[]}"#).contains("empty"));
-        // Another env's bad strategy is caught too.
-        assert!(err(r#"{"strategy_by_env":{"prod":[{"provider":"EC2"}]}}"#).contains("EC2"));
-        assert!(serde_json::from_str::<ClusterSpec>(r#"{"insights":true}"#).is_err());
-        assert!(serde_json::from_str::<ClusterSpec>(
-            r#"{"strategy":[{"provider":"FARGATE","wieght":1}]}"#
-        )
-        .is_err());
-    }
-
-    #[test]
-    fn strategy_flags_parse() {
-        let e: StrategyEntry = "FARGATE_SPOT:0:4".parse().unwrap();
+        .unwrap();
         assert_eq!(
-            (e.provider.as_str(), e.base, e.weight),
-            ("FARGATE_SPOT", 0, 4)
+            plan(&s, "dev").unwrap().strategy[0].provider,
+            "FARGATE_SPOT"
         );
-        let e: StrategyEntry = "FARGATE".parse().unwrap();
-        assert_eq!((e.base, e.weight), (0, 1));
-        assert!("FARGATE:x:1".parse::<StrategyEntry>().is_err());
-        assert!("FARGATE:1:1:1".parse::<StrategyEntry>().is_err());
-        assert!(":1".parse::<StrategyEntry>().is_err());
+        assert_eq!(plan(&s, "prod").unwrap().strategy[0].provider, "FARGATE");
+        assert!(!plan(&s, "prod").unwrap().container_insights);
     }
 }

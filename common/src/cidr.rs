@@ -2,13 +2,16 @@
 
 pub use ipnet::Ipv4Net;
 
-use crate::error::{Error, Result};
+use crate::error::{shown, Error, Result};
 
 /// Parses an IPv4 CIDR; the address must be the network address.
 pub fn parse(what: &str, s: &str) -> Result<Ipv4Net> {
-    let net: Ipv4Net = s
-        .parse()
-        .map_err(|_| Error::spec(format!("invalid CIDR '{s}' for {what}: expected a.b.c.d/n")))?;
+    let net: Ipv4Net = s.parse().map_err(|_| {
+        Error::spec(format!(
+            "invalid CIDR '{}' for {what}: expected a.b.c.d/n",
+            shown(s)
+        ))
+    })?;
     if net.network() != net.addr() {
         return Err(Error::spec(format!(
             "invalid CIDR '{s}' for {what}: host bits are set (did you mean {}?)",

@@ -10,7 +10,8 @@ use std::collections::BTreeMap;
 use serde::{de::DeserializeOwned, Serialize};
 use serde_json::{Map, Value};
 
-use crate::error::{one_line, Error, Result};
+use crate::error::{one_line, shown, Error, Result};
+use crate::spec::describe;
 
 /// The document format version this build reads and writes. Adding fields is not
 /// a breaking change; removing or changing the meaning of one bumps this number.
@@ -44,25 +45,16 @@ impl Document {
                     .into(),
             ));
         }
-        let value: Value = serde_json::from_str(text)
+        let value = crate::json::parse(text)
             .map_err(|e| Error::Document(format!("stdin is not a valid JSON document: {e}")))?;
         let Value::Object(root) = value else {
             return Err(Error::Document(
                 "the document on stdin must be a JSON object".into(),
             ));
         };
-        match root.get("version") {
-            Some(Value::Number(n)) if n.as_u64() == Some(VERSION) => Ok(Self { root }),
-            Some(Value::Number(n)) => Err(Error::Version(format!(
-                "document version {n} is not supported: this build reads version {VERSION}"
-            ))),
-            Some(other) => Err(Error::Version(format!(
-                "document version must be the number {VERSION}, not {other}"
-            ))),
-            None => Err(Error::Version(format!(
-                "the document has no \"version\": add \"version\": {VERSION}"
-            ))),
-        }
+        check_version(&root)?;
+        check_fields(&root)?;
+        Ok(Self { root })
     }
 
     pub fn to_json_pretty(&self) -> String {
@@ -71,7 +63,7 @@ impl Document {
         s
     }
 
-    /// A top-level value, as JSON.
+    /// A top-level value, as it is.
     pub fn get(&self, key: &str) -> Option<&Value> {
         self.root.get(key)
     }
@@ -97,16 +89,8 @@ impl Document {
         }
     }
 
-    /// `spec.<key>`, typed; absent means the type's defaults.
-    pub fn spec<T: DeserializeOwned + Default>(&self, key: &str) -> Result<T> {
-        match self.root.get("spec").and_then(|s| s.get(key)) {
-            None | Some(Value::Null) => Ok(T::default()),
-            Some(v) => serde_json::from_value(v.clone())
-                .map_err(|e| Error::spec(format!("spec.{key}: {}", one_line(&e.to_string())))),
-        }
-    }
-
     /// Writes `spec.<key>` (flags override the spec, and the result is recorded).
+    /// The spec itself is read whole, with `common::spec::Spec::load`.
     pub fn set_spec<T: Serialize>(&mut self, key: &str, value: &T) {
         let spec = self
             .root
@@ -160,6 +144,52 @@ impl Document {
     }
 }
 
+fn check_version(root: &Map<String, Value>) -> Result<()> {
+    match root.get("version") {
+        Some(Value::Number(n)) if n.as_u64() == Some(VERSION) => Ok(()),
+        Some(Value::Number(n)) => Err(Error::Version(format!(
+            "document version {} is not supported: this build reads version {VERSION}",
+            shown(&n.to_string())
+        ))),
+        Some(other) => Err(Error::Document(format!(
+            "the document's \"version\" must be the number {VERSION}, got {}",
+            describe(other)
+        ))),
+        None => Err(Error::Version(format!(
+            "the document has no \"version\": add \"version\": {VERSION}"
+        ))),
+    }
+}
+
+/// The top-level fields every tool reads. Of another type they used to be
+/// ignored (a region from the environment instead of `"region": 123`), so the
+/// document is refused instead. `null` reads like an absent field.
+fn check_fields(root: &Map<String, Value>) -> Result<()> {
+    for key in ["stack", "env", "region"] {
+        if let Some(v) = root.get(key).filter(|v| !v.is_null() && !v.is_string()) {
+            return Err(Error::Document(format!(
+                "the document's \"{key}\" must be a string, got {}",
+                describe(v)
+            )));
+        }
+    }
+    match root.get("tags") {
+        None | Some(Value::Null) => Ok(()),
+        Some(Value::Object(tags)) => match tags.iter().find(|(_, v)| !v.is_string()) {
+            Some((k, v)) => Err(Error::Document(format!(
+                "the document's \"tags.{}\" must be a string, got {}",
+                shown(k),
+                describe(v)
+            ))),
+            None => Ok(()),
+        },
+        Some(other) => Err(Error::Document(format!(
+            "the document's \"tags\" must be an object of strings, got {}",
+            describe(other)
+        ))),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -187,9 +217,10 @@ mod tests {
             Document::parse("{\"version\":2}"),
             Err(Error::Version(_))
         ));
+        // A version of another JSON type is a malformed document, not a version.
         assert!(matches!(
             Document::parse("{\"version\":\"1\"}"),
-            Err(Error::Version(_))
+            Err(Error::Document(_))
         ));
         assert!(matches!(Document::parse("{}"), Err(Error::Version(_))));
     }
@@ -203,14 +234,41 @@ mod tests {
     }
 
     #[test]
-    fn spec_errors_name_the_section() {
-        let doc = Document::parse(r#"{"version":1,"spec":{"network":{"cidr":5}}}"#).unwrap();
-        #[derive(serde::Deserialize, Default)]
-        struct Net {
-            #[allow(dead_code)]
-            cidr: Option<String>,
+    fn duplicate_keys_are_refused_with_their_path() {
+        let e =
+            Document::parse(r#"{"version":1,"spec":{"network":{"nat":"none","nat":"per-az"}}}"#)
+                .unwrap_err();
+        assert_eq!(e.exit_code(), 3);
+        assert!(
+            e.to_string().contains("duplicate key spec.network.nat"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn top_level_fields_of_the_wrong_type_are_refused() {
+        for (field, value, got) in [
+            ("stack", "5", "the number 5"),
+            ("env", "[\"dev\"]", "a list"),
+            ("region", "123", "the number 123"),
+            ("tags", "[]", "a list"),
+            ("tags", "{\"team\": 1}", "the number 1"),
+            ("version", "\"1\"", "the string \"1\""),
+        ] {
+            let text = format!(r#"{{"version":1,"{field}":{value}}}"#);
+            let text = text.replacen(r#""version":1,"version""#, r#""version""#, 1);
+            let e = Document::parse(&text).unwrap_err();
+            assert_eq!(e.exit_code(), 3, "{text}: {e}");
+            assert!(e.to_string().contains(got), "{text}: {e}");
         }
-        let err = doc.spec::<Net>("network").err().unwrap();
-        assert!(err.to_string().starts_with("spec.network:"), "{err}");
+        let ok = r#"{"version":1,"stack":null,"env":"dev","region":"eu-west-1","tags":{"a":"b"}}"#;
+        assert!(Document::parse(ok).is_ok());
+    }
+
+    #[test]
+    fn a_huge_version_is_not_echoed_whole() {
+        let text = format!(r#"{{"version":"{}"}}"#, "9".repeat(1_000_000));
+        let e = Document::parse(&text).unwrap_err().to_string();
+        assert!(e.len() < 200, "{}", e.len());
     }
 }

@@ -59,12 +59,12 @@ pub const EXIT_CODES: &[(u8, &str)] = &[
     (2, "usage: unknown flag or bad flag value"),
     (
         3,
-        "malformed document on stdin (empty, not JSON, not an object)",
+        "malformed document on stdin (empty, not JSON, not an object, a key twice, a mistyped field)",
     ),
     (4, "document version not supported by this build"),
     (
         5,
-        "invalid spec (CIDR, AZ count, CPU/memory, names, ports...)",
+        "invalid spec (unknown key, wrong type, CIDR, CPU/memory, names, ports... in any section)",
     ),
     (
         6,
@@ -226,22 +226,25 @@ fn error_chain(err: &dyn std::error::Error) -> String {
     s
 }
 
-/// The longest piece of user input an error message echoes.
-const MAX_ECHO: usize = 60;
-
-/// User input as an error message echoes it: on one line, at most `MAX_ECHO`
-/// characters, so a 10 MB name cannot become a 10 MB error line.
-pub fn capped(s: &str) -> String {
-    let line = one_line(s);
-    match line.char_indices().nth(MAX_ECHO) {
-        Some((at, _)) => format!("{}…", &line[..at]),
-        None => line,
-    }
-}
-
 /// Messages are printed on one line, whatever AWS sent.
 pub fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// How many characters of a user's value a message quotes.
+pub const SHOWN_MAX: usize = 60;
+
+/// A user's value as a message quotes it: at most [`SHOWN_MAX`] characters, then
+/// `…`. Every message that echoes input goes through here, so a 10 MB stack name
+/// or path makes a readable error line, not a 10 MB one.
+pub fn shown(s: &str) -> String {
+    let mut chars = s.chars();
+    let head: String = chars.by_ref().take(SHOWN_MAX).collect();
+    if chars.next().is_some() {
+        format!("{head}…")
+    } else {
+        head
+    }
 }
 
 /// `.aws("CreateVpc demo-vpc-dev")?` on any SDK call result.
@@ -297,16 +300,18 @@ mod tests {
     }
 
     #[test]
-    fn echoed_input_is_capped() {
-        assert_eq!(capped("short"), "short");
-        let long = "é".repeat(10_000);
-        let c = capped(&long);
-        assert_eq!(c.chars().count(), MAX_ECHO + 1);
-        assert!(c.ends_with('…'));
+    fn messages_are_one_line() {
+        assert_eq!(one_line("a\n  b\tc\n"), "a b c");
     }
 
     #[test]
-    fn messages_are_one_line() {
-        assert_eq!(one_line("a\n  b\tc\n"), "a b c");
+    fn echoed_input_is_capped() {
+        assert_eq!(shown("api"), "api");
+        let exact = "x".repeat(SHOWN_MAX);
+        assert_eq!(shown(&exact), exact);
+        let long = "é".repeat(10 * 1024 * 1024);
+        let s = shown(&long);
+        assert_eq!(s.chars().count(), SHOWN_MAX + 1);
+        assert!(s.ends_with('…') && s.starts_with("éé"));
     }
 }

@@ -12,6 +12,7 @@ pub mod ec2;
 pub mod error;
 #[cfg(feature = "iam")]
 pub mod iam;
+pub mod json;
 pub mod layer;
 pub mod lock;
 pub mod naming;
@@ -20,6 +21,7 @@ pub mod plan;
 pub mod retry;
 pub mod runner;
 pub mod sections;
+pub mod spec;
 
 pub use document::Document;
 pub use error::{AwsResultExt, Error, Result};

@@ -15,7 +15,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::error::{Error, Result};
+use crate::error::{shown, Error, Result};
 
 pub const TAG_STACK: &str = "fargate-pipes:stack";
 pub const TAG_ENV: &str = "fargate-pipes:env";
@@ -44,7 +44,7 @@ pub fn check_label(what: &str, value: &str, max: usize) -> Result<()> {
     } else {
         Err(Error::spec(format!(
             "invalid {what} '{}': use 1-{max} lowercase letters, digits and single '-', starting with a letter",
-            crate::error::capped(value)
+            shown(value)
         )))
     }
 }

@@ -14,7 +14,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use crate::error::{capped, Error, Result};
+use crate::error::{shown, Error, Result};
 use crate::naming::{TAG_COMPONENT, TAG_ENV, TAG_STACK};
 use crate::runner::Context;
 
@@ -78,7 +78,7 @@ pub fn check<'a>(
     };
     Err(Error::Refused(format!(
         "not touching {kind} {}: {why} (this run is {}/{}); nothing was changed",
-        capped(name),
+        shown(name),
         ctx.stack,
         ctx.env
     )))
@@ -108,7 +108,7 @@ impl Mismatches {
         self.items
             .lock()
             .expect("mismatches lock")
-            .push(format!("{kind} {} ({whose})", capped(id)));
+            .push(format!("{kind} {} ({whose})", shown(id)));
     }
 
     /// The refusal naming every id that disagrees, before anything is changed.

@@ -117,7 +117,7 @@ fn short(v: &Value) -> String {
         Value::String(s) => s.clone(),
         other => other.to_string(),
     };
-    crate::error::capped(&s)
+    crate::error::shown(&s)
 }
 
 /// What an id a planned create would produce is written as, until it exists.

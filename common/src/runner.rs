@@ -22,7 +22,7 @@ use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::EnvFilter;
 
 use crate::document::Document;
-use crate::error::{capped, one_line, Error, Result};
+use crate::error::{shown, one_line, Error, Result};
 use crate::naming;
 use crate::plan::{Action, Change};
 
@@ -276,6 +276,7 @@ impl Report {
 }
 
 /// `common::main!(net_up);` is the whole of a tool's `main.rs`.
+/// `common::main!(teardown, without_spec);` for the one tool that reads no spec.
 #[macro_export]
 macro_rules! main {
     ($tool:ident) => {
@@ -283,10 +284,40 @@ macro_rules! main {
             $crate::runner::main::<$tool::Args, _, _>($tool::run)
         }
     };
+    ($tool:ident, without_spec) => {
+        fn main() -> std::process::ExitCode {
+            $crate::runner::main_without_spec::<$tool::Args, _, _>($tool::run)
+        }
+    };
 }
 
-/// Runs a tool: flags, stdin, context, the layer, stdout, exit code.
+/// Runs a tool: flags, stdin, the whole spec checked, context, the layer,
+/// stdout, exit code. The spec is checked before the tool runs, so before any
+/// AWS call: a typo anywhere in it stops the first tool of a pipe.
 pub fn main<A, F, Fut>(run: F) -> ExitCode
+where
+    A: Tool,
+    F: FnOnce(A, Context, Document) -> Fut,
+    Fut: Future<Output = Result<Document>>,
+{
+    main_with(run, Some(crate::spec::Spec::validate))
+}
+
+/// [`main`] without the spec check, for teardown: it removes what the document
+/// and the tags say exists, and a typo in the spec must not keep it from that.
+pub fn main_without_spec<A, F, Fut>(run: F) -> ExitCode
+where
+    A: Tool,
+    F: FnOnce(A, Context, Document) -> Fut,
+    Fut: Future<Output = Result<Document>>,
+{
+    main_with(run, None)
+}
+
+/// A check of the document before the tool runs.
+type Check = fn(&Document) -> Result<crate::spec::Spec>;
+
+fn main_with<A, F, Fut>(run: F, check: Option<Check>) -> ExitCode
 where
     A: Tool,
     F: FnOnce(A, Context, Document) -> Fut,
@@ -300,13 +331,13 @@ where
         Err(e) => return clap_exit(&tool, e),
     };
     init_logging(&tool, args.common());
-    match run_tool(&tool, args, run) {
+    match run_tool(&tool, args, run, check) {
         Ok(doc) => write_stdout(&tool, &doc.to_json_pretty()),
         Err(e) => fail(&tool, &e),
     }
 }
 
-fn run_tool<A, F, Fut>(tool: &str, args: A, run: F) -> Result<Document>
+fn run_tool<A, F, Fut>(tool: &str, args: A, run: F, check: Option<Check>) -> Result<Document>
 where
     A: Tool,
     F: FnOnce(A, Context, Document) -> Fut,
@@ -315,6 +346,9 @@ where
     let common = args.common().clone();
     let read_only = args.read_only();
     let mut doc = read_stdin(&common)?;
+    if let Some(check) = check {
+        check(&doc)?;
+    }
     if !common.plan {
         refuse_planned_ids(&doc)?;
         doc.remove("plan");
@@ -418,7 +452,8 @@ async fn resolve(tool: &str, common: &CommonArgs, doc: &mut Document) -> Result<
     };
     if !crate::aws::valid_region(&region) {
         return Err(Error::spec(format!(
-            "invalid region '{region}' (expected e.g. eu-central-1)"
+            "invalid region '{}' (expected e.g. eu-central-1)",
+            crate::error::shown(&region)
         )));
     }
     let mut user_tags = doc.tags()?;
@@ -465,8 +500,8 @@ fn check_identity(common: &CommonArgs, doc: &Document) -> Result<()> {
                 return Err(Error::Usage(format!(
                     "--{key} {} disagrees with the document's \"{key}\": \"{}\" (it already holds .{section}): \
                      a document's identity is fixed once resources are recorded; drop --{key}",
-                    capped(want),
-                    capped(have)
+                    shown(want),
+                    shown(have)
                 )));
             }
         }

@@ -6,12 +6,10 @@
 //! `spec.services` (flags override `spec.ecr`), writes `.ecr`. `teardown` removes
 //! it with the code in `teardown.rs`.
 
-use std::collections::BTreeMap;
-
 use clap::Parser;
-use serde_json::{Map, Value};
 
 use common::sections::Ecr;
+use common::spec::Spec;
 use common::{CommonArgs, Context, Document, Result};
 
 mod converge;
@@ -87,10 +85,12 @@ impl Args {
 }
 
 pub async fn run(args: Args, ctx: Context, mut doc: Document) -> Result<Document> {
-    let spec = args.apply(doc.spec("ecr")?);
-    let services: BTreeMap<String, Map<String, Value>> = doc.spec("services")?;
-    let plan = spec.plan(&services)?;
-    doc.set_spec("ecr", &spec);
+    let mut spec = Spec::load(&doc)?;
+    spec.ecr = args.apply(spec.ecr);
+    // The flags' values are checked like the spec's, with the whole spec.
+    spec.check(&doc)?;
+    let plan = spec::plan(&spec.ecr, &spec.services)?;
+    doc.set_spec("ecr", &spec.ecr);
 
     let ecr = if plan.services.is_empty() {
         tracing::info!(

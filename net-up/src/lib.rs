@@ -8,6 +8,7 @@
 use clap::Parser;
 
 use common::sections::Network;
+use common::spec::Spec;
 use common::{CommonArgs, Context, Document, Result};
 
 mod converge;
@@ -73,14 +74,17 @@ impl Args {
 }
 
 pub async fn run(args: Args, ctx: Context, mut doc: Document) -> Result<Document> {
-    let spec = args.apply(doc.spec("network")?);
-    let shape = spec.shape()?;
-    doc.set_spec("network", &spec);
+    let mut spec = Spec::load(&doc)?;
+    spec.network = args.apply(spec.network);
+    // The flags' values are checked like the spec's, with the whole spec.
+    spec.check(&doc)?;
+    let shape = spec.network.shape()?;
+    doc.set_spec("network", &spec.network);
     ctx.lock().await?;
 
     let ec2 = aws_sdk_ec2::Client::new(&ctx.sdk);
     let available = available_azs(&ec2, &ctx).await?;
-    let azs = shape.az_names(&ctx.region, &available)?;
+    let azs = spec::az_names(&shape, &ctx.region, &available)?;
     let network: Network = converge::converge(&ec2, &ctx, &shape, &azs).await?;
     doc.set_layer("network", &network);
     Ok(doc)

@@ -6,12 +6,10 @@
 //! CPU and memory. Reads `.cluster`, `.services` and (for requests) `.alb`;
 //! writes `.scaling`. `teardown` removes it with the code in `teardown.rs`.
 
-use std::collections::BTreeMap;
-
 use clap::Parser;
-use serde_json::{Map, Value};
 
 use common::sections::{Alb, Cluster, Scaling, Services};
+use common::spec::Spec;
 use common::{CommonArgs, Context, Document, Error, Result};
 
 mod converge;
@@ -21,8 +19,8 @@ pub mod teardown;
 /// Scale the services: auto scaling targets, target-tracking policies, CloudWatch alarms.
 ///
 /// Reads `spec.services.<name>.scaling` (min, max, sizes, cpu, memory, requests,
-/// scale_in_cooldown, scale_out_cooldown, alarms; every other service field is
-/// left to svc-up and alb-up), `.cluster` (cluster-up), `.services` (svc-up) and,
+/// scale_in_cooldown, scale_out_cooldown, alarms; like every tool it checks the
+/// whole spec first), `.cluster` (cluster-up), `.services` (svc-up) and,
 /// for request-count scaling, `.alb` (alb-up). For each scaled service: a scalable
 /// target on its desired count, a target-tracking policy per metric named
 /// `{stack}-{service}-{cpu|memory|requests}-{env}`, and alarms
@@ -45,8 +43,8 @@ impl common::Tool for Args {
 }
 
 pub async fn run(_args: Args, ctx: Context, mut doc: Document) -> Result<Document> {
-    let services: BTreeMap<String, Map<String, Value>> = doc.spec("services")?;
-    let checked = spec::read(&services, &ctx.env)?;
+    let spec = Spec::validate(&doc)?;
+    let checked = spec::read(&spec.services, &ctx.env);
     let cluster: Cluster = match doc.layer("cluster")? {
         Some(c) => c,
         // Nothing to scale and no cluster: nothing scale-up made can exist either.

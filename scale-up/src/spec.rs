@@ -1,79 +1,17 @@
-//! `spec.services.<name>.scaling` (scale-up owns this schema), checked and
-//! resolved against the document before any AWS call.
-//!
-//! Only `scaling` is read of each service: the other fields belong to svc-up
-//! and alb-up, which check them. Inside `scaling` a typo is an error. The
-//! upstream sections give the names: `.cluster.name`, `.services.<name>.
-//! service_name`, and for request-count scaling `.alb.arn` with the service's
-//! target group.
+//! scale-up's plan: each scaled service of `spec.services` resolved for this env
+//! and against the upstream sections, which give the names: `.cluster.name`,
+//! `.services.<name>.service_name`, and for request-count scaling `.alb.arn`
+//! with the service's target group. The types and rules of `scaling` (every
+//! env's bounds included) are `common::spec::scaling`'s, checked with the whole
+//! spec before any call.
 
-use std::collections::BTreeMap;
-
-use serde::Deserialize;
-use serde_json::{Map, Value};
-
-use common::naming;
 use common::sections::{AlarmMetric, Alb, Cluster, Services};
+use common::spec::scaling::{
+    DEFAULT_ALARM_PERIOD, DEFAULT_EVALUATION_PERIODS, DEFAULT_SCALE_IN_COOLDOWN,
+    DEFAULT_SCALE_OUT_COOLDOWN,
+};
+use common::spec::{ScalingSpec, ServicesSpec};
 use common::{Error, Result};
-
-/// ECS runs at most this many tasks per service.
-const MAX_TASKS: i64 = 1000;
-/// Cooldowns are seconds, up to an hour.
-const MAX_COOLDOWN: i64 = 3600;
-
-/// `spec.services.<name>.scaling`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ScalingSpec {
-    pub min: i64,
-    pub max: i64,
-    /// Env (`prod`) to bounds overriding `min` / `max` there.
-    #[serde(default)]
-    pub sizes: BTreeMap<String, Bounds>,
-    /// Target average CPU, percent.
-    #[serde(default)]
-    pub cpu: Option<f64>,
-    /// Target average memory, percent.
-    #[serde(default)]
-    pub memory: Option<f64>,
-    /// Target ALB requests per task (per target, per minute).
-    #[serde(default)]
-    pub requests: Option<f64>,
-    #[serde(default)]
-    pub scale_in_cooldown: Option<i64>,
-    #[serde(default)]
-    pub scale_out_cooldown: Option<i64>,
-    #[serde(default)]
-    pub alarms: Option<AlarmsSpec>,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Bounds {
-    #[serde(default)]
-    pub min: Option<i64>,
-    #[serde(default)]
-    pub max: Option<i64>,
-}
-
-/// `scaling.alarms`: alarm when the service's average CPU / memory stays above these.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AlarmsSpec {
-    #[serde(default)]
-    pub cpu: Option<f64>,
-    #[serde(default)]
-    pub memory: Option<f64>,
-    /// Seconds per evaluated datapoint [60].
-    #[serde(default)]
-    pub period: Option<i64>,
-    /// Datapoints above the threshold before the alarm fires [2].
-    #[serde(default)]
-    pub evaluation_periods: Option<i64>,
-    /// What the alarm notifies (SNS topic ARNs...).
-    #[serde(default)]
-    pub actions: Vec<String>,
-}
 
 /// What a target-tracking policy follows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -147,138 +85,22 @@ pub struct Checked {
     pub max: i32,
 }
 
-/// `scaling` of every service of `spec.services` that has one, checked, in name order.
-pub fn read(services: &BTreeMap<String, Map<String, Value>>, env: &str) -> Result<Vec<Checked>> {
-    let mut out = Vec::new();
-    for (name, fields) in services {
-        let Some(raw) = fields.get("scaling").filter(|v| !v.is_null()) else {
-            continue;
-        };
-        naming::check_label("service name", name, 32)?;
-        let at = format!("spec.services.{name}.scaling");
-        let spec: ScalingSpec = serde_json::from_value(raw.clone()).map_err(|e| {
-            Error::spec(format!("{at}: {}", common::error::one_line(&e.to_string())))
-        })?;
-        let (min, max) = check(&at, &spec, env)?;
-        out.push(Checked {
-            service: name.clone(),
-            spec,
-            min,
-            max,
-        });
-    }
-    Ok(out)
-}
-
-/// Every rule of the schema; returns the bounds in force in `env`.
-fn check(at: &str, s: &ScalingSpec, env: &str) -> Result<(i32, i32)> {
-    check_bounds(at, s.min, s.max)?;
-    for (e, b) in &s.sizes {
-        naming::check_label("env", e, 12)?;
-        check_bounds(
-            &format!("{at}.sizes.{e}"),
-            b.min.unwrap_or(s.min),
-            b.max.unwrap_or(s.max),
-        )?;
-    }
-    if s.cpu.is_none() && s.memory.is_none() && s.requests.is_none() {
-        return Err(Error::spec(format!(
-            "{at}: set at least one of cpu, memory, requests (the metric to track)"
-        )));
-    }
-    for (what, v) in [("cpu", s.cpu), ("memory", s.memory)] {
-        check_percent(&format!("{at}.{what}"), v, "a target percentage")?;
-    }
-    if let Some(r) = s.requests {
-        if !(r >= 1.0 && r.is_finite()) {
-            return Err(Error::spec(format!(
-                "{at}.requests: {r} is not a request count: at least 1 per target"
-            )));
-        }
-    }
-    for (what, v) in [
-        ("scale_in_cooldown", s.scale_in_cooldown),
-        ("scale_out_cooldown", s.scale_out_cooldown),
-    ] {
-        if let Some(v) = v {
-            if !(0..=MAX_COOLDOWN).contains(&v) {
-                return Err(Error::spec(format!(
-                    "{at}.{what}: {v} is not between 0 and {MAX_COOLDOWN} seconds"
-                )));
-            }
-        }
-    }
-    if let Some(a) = &s.alarms {
-        check_alarms(&format!("{at}.alarms"), a)?;
-    }
-    let bounds = s.sizes.get(env);
-    let min = bounds.and_then(|b| b.min).unwrap_or(s.min);
-    let max = bounds.and_then(|b| b.max).unwrap_or(s.max);
-    // Checked above: 0..=1000 fits.
-    Ok((min as i32, max as i32))
-}
-
-fn check_bounds(at: &str, min: i64, max: i64) -> Result<()> {
-    if min < 0 {
-        return Err(Error::spec(format!("{at}: min {min} is below 0")));
-    }
-    if max > MAX_TASKS {
-        return Err(Error::spec(format!(
-            "{at}: max {max} is above {MAX_TASKS}, the most tasks ECS runs per service"
-        )));
-    }
-    if min > max {
-        return Err(Error::spec(format!("{at}: min {min} is above max {max}")));
-    }
-    Ok(())
-}
-
-fn check_percent(at: &str, v: Option<f64>, what: &str) -> Result<()> {
-    match v {
-        Some(p) if !(1.0..=100.0).contains(&p) => {
-            Err(Error::spec(format!("{at}: {p} is not {what} (1 to 100)")))
-        }
-        _ => Ok(()),
-    }
-}
-
-fn check_alarms(at: &str, a: &AlarmsSpec) -> Result<()> {
-    if a.cpu.is_none() && a.memory.is_none() {
-        return Err(Error::spec(format!(
-            "{at}: set cpu and/or memory (the percentage to alarm above)"
-        )));
-    }
-    for (what, v) in [("cpu", a.cpu), ("memory", a.memory)] {
-        check_percent(&format!("{at}.{what}"), v, "an alarm threshold")?;
-    }
-    let period = a.period.unwrap_or(60);
-    // CloudWatch's rule: high resolution (10, 30) or whole minutes.
-    if !(period == 10 || period == 30 || (period > 0 && period % 60 == 0)) {
-        return Err(Error::spec(format!(
-            "{at}.period: {period} is not 10, 30 or a multiple of 60 seconds"
-        )));
-    }
-    let n = a.evaluation_periods.unwrap_or(2);
-    if n < 1 {
-        return Err(Error::spec(format!(
-            "{at}.evaluation_periods: {n} is below 1"
-        )));
-    }
-    // CloudWatch evaluates at most a day of sub-hour periods, at most 7 days otherwise.
-    let limit = if period < 3600 { 86_400 } else { 604_800 };
-    if period.saturating_mul(n) > limit {
-        return Err(Error::spec(format!(
-            "{at}: period {period} x evaluation_periods {n} is more than the {limit} seconds CloudWatch evaluates"
-        )));
-    }
-    for action in &a.actions {
-        if !action.starts_with("arn:") {
-            return Err(Error::spec(format!(
-                "{at}.actions: '{action}' is not an ARN (e.g. an SNS topic arn:aws:sns:...)"
-            )));
-        }
-    }
-    Ok(())
+/// `scaling` of every service of a checked spec that has one, in name order,
+/// with the bounds in force in `env`.
+pub fn read(services: &ServicesSpec, env: &str) -> Vec<Checked> {
+    services
+        .iter()
+        .filter_map(|(name, s)| {
+            let spec = s.scaling.clone()?;
+            let (min, max) = spec.bounds(env);
+            Some(Checked {
+                service: name.clone(),
+                spec,
+                min,
+                max,
+            })
+        })
+        .collect()
 }
 
 /// `service/{cluster}/{service}`: how Application Auto Scaling names an ECS service.
@@ -334,8 +156,9 @@ pub fn plan(checked: &[Checked], up: Upstream<'_>) -> Result<Plan> {
                     metric,
                     threshold,
                     // Checked: small enough.
-                    period: a.period.unwrap_or(60) as i32,
-                    evaluation_periods: a.evaluation_periods.unwrap_or(2) as i32,
+                    period: a.period.unwrap_or(DEFAULT_ALARM_PERIOD) as i32,
+                    evaluation_periods: a.evaluation_periods.unwrap_or(DEFAULT_EVALUATION_PERIODS)
+                        as i32,
                     actions: a.actions.clone(),
                 });
             }
@@ -346,8 +169,8 @@ pub fn plan(checked: &[Checked], up: Upstream<'_>) -> Result<Plan> {
             resource_id: resource_id(&up.cluster.name, &svc.service_name),
             min: c.min,
             max: c.max,
-            scale_in_cooldown: s.scale_in_cooldown.unwrap_or(300) as i32,
-            scale_out_cooldown: s.scale_out_cooldown.unwrap_or(60) as i32,
+            scale_in_cooldown: s.scale_in_cooldown.unwrap_or(DEFAULT_SCALE_IN_COOLDOWN) as i32,
+            scale_out_cooldown: s.scale_out_cooldown.unwrap_or(DEFAULT_SCALE_OUT_COOLDOWN) as i32,
             policies,
             alarms,
         });
@@ -385,109 +208,26 @@ fn request_label(at: &str, service: &str, alb: Option<&Alb>) -> Result<String> {
 mod tests {
     use super::*;
     use common::sections::{AlbTargetGroup, ServiceOut};
-    use serde_json::json;
+    use serde_json::{json, Value};
+    use std::collections::BTreeMap;
 
-    fn services(v: Value) -> BTreeMap<String, Map<String, Value>> {
-        serde_json::from_value(v).unwrap()
-    }
-
-    fn err(v: Value) -> String {
-        read(&services(v), "dev").unwrap_err().to_string()
+    fn services(v: Value) -> ServicesSpec {
+        common::spec::read("spec.services", &v).unwrap()
     }
 
     #[test]
     fn only_scaling_is_read_and_sizes_follow_the_env() {
         let s = services(json!({
-            "api": {"image": "x", "whatever": 1,
+            "api": {"image": "x",
                     "scaling": {"min": 2, "max": 10, "cpu": 70,
                                 "sizes": {"prod": {"min": 3, "max": 20}}}},
             "job": {"image": "y"}
         }));
-        let dev = read(&s, "dev").unwrap();
+        let dev = read(&s, "dev");
         assert_eq!(dev.len(), 1);
         assert_eq!((dev[0].min, dev[0].max), (2, 10));
-        let prod = read(&s, "prod").unwrap();
+        let prod = read(&s, "prod");
         assert_eq!((prod[0].min, prod[0].max), (3, 20));
-    }
-
-    #[test]
-    fn every_rule_has_its_message() {
-        let cases = [
-            (
-                json!({"min": 5, "max": 2, "cpu": 50}),
-                "min 5 is above max 2",
-            ),
-            (json!({"min": -1, "max": 2, "cpu": 50}), "below 0"),
-            (json!({"min": 1, "max": 1001, "cpu": 50}), "above 1000"),
-            (json!({"min": 1, "max": 2}), "at least one of"),
-            (json!({"min": 1, "max": 2, "cpu": 0}), "scaling.cpu: 0"),
-            (
-                json!({"min": 1, "max": 2, "memory": 101}),
-                "scaling.memory: 101",
-            ),
-            (
-                json!({"min": 1, "max": 2, "requests": 0}),
-                "scaling.requests",
-            ),
-            (
-                json!({"min": 1, "max": 2, "cpu": 50, "scale_in_cooldown": 3601}),
-                "scale_in_cooldown",
-            ),
-            (
-                json!({"min": 1, "max": 2, "cpu": 50, "scale_out_cooldown": -1}),
-                "scale_out_cooldown",
-            ),
-            (
-                json!({"min": 1, "max": 2, "cpu": 50, "sizes": {"prod": {"max": 0}}}),
-                "sizes.prod: min 1 is above max 0",
-            ),
-            (
-                json!({"min": 1, "max": 2, "cpu": 50, "mx": 3}),
-                "unknown field `mx`",
-            ),
-            (
-                json!({"min": 1, "max": 2, "cpu": 50, "alarms": {}}),
-                "cpu and/or memory",
-            ),
-            (
-                json!({"min": 1, "max": 2, "cpu": 50, "alarms": {"cpu": 0}}),
-                "alarms.cpu: 0",
-            ),
-            (
-                json!({"min": 1, "max": 2, "cpu": 50, "alarms": {"cpu": 80, "period": 45}}),
-                "alarms.period: 45",
-            ),
-            (
-                json!({"min": 1, "max": 2, "cpu": 50, "alarms": {"cpu": 80, "evaluation_periods": 0}}),
-                "evaluation_periods: 0",
-            ),
-            (
-                json!({"min": 1, "max": 2, "cpu": 50, "alarms": {"cpu": 80, "period": 60, "evaluation_periods": 1441}}),
-                "86400",
-            ),
-            (
-                json!({"min": 1, "max": 2, "cpu": 50, "alarms": {"cpu": 80, "actions": ["sns-topic"]}}),
-                "not an ARN",
-            ),
-            (
-                json!({"min": 1, "max": 2, "cpu": 50, "alarms": {"cpu": 80, "threshold": 3}}),
-                "unknown field `threshold`",
-            ),
-        ];
-        for (scaling, needle) in cases {
-            let e = err(json!({"api": {"scaling": scaling}}));
-            assert!(e.starts_with("spec.services.api.scaling"), "{e}");
-            assert!(e.contains(needle), "{needle} in {e}");
-        }
-        // Periods CloudWatch takes.
-        for period in [10, 30, 60, 300, 3600] {
-            let ok = read(
-                &services(json!({"api": {"scaling": {"min": 1, "max": 2, "cpu": 50,
-                    "alarms": {"cpu": 80, "period": period}}}})),
-                "dev",
-            );
-            assert!(ok.is_ok(), "{period}: {ok:?}");
-        }
     }
 
     fn upstream_parts() -> (Cluster, Services, Alb) {
@@ -529,8 +269,7 @@ mod tests {
                 "alarms": {"memory": 90, "actions": ["arn:aws:sns:us-east-1:1:ops"]}}}}),
             ),
             "dev",
-        )
-        .unwrap();
+        );
         let up = Upstream {
             cluster: &cluster,
             services: Some(&services_out),
@@ -560,8 +299,7 @@ mod tests {
             &services(json!({"web": {"scaling": {"min": 1, "max": 2, "cpu": 50}},
                              "api": {"scaling": {"min": 1, "max": 2, "requests": 100}}})),
             "dev",
-        )
-        .unwrap();
+        );
         let up = Upstream {
             cluster: &cluster,
             services: Some(&services_out),

@@ -14,6 +14,7 @@ use std::path::PathBuf;
 
 use clap::Parser;
 
+use common::spec::Spec;
 use common::{CommonArgs, Context, Document, Error, Result};
 
 mod converge;
@@ -95,7 +96,8 @@ impl Args {
         for (name, path) in files {
             if envs.iter().any(|(n, _)| *n == name) {
                 return Err(Error::spec(format!(
-                    "secret '{name}': give --value-file or --value-env, not both"
+                    "secret '{}': give --value-file or --value-env, not both",
+                    common::error::shown(name)
                 )));
             }
             let entry = spec.entry(name.to_owned()).or_default();
@@ -119,9 +121,12 @@ pub async fn run(args: Args, ctx: Context, mut doc: Document) -> Result<Document
                 .into(),
         ));
     }
-    let spec = args.apply(doc.spec("secrets")?)?;
-    let wanted = spec::resolve(&spec)?;
-    doc.set_spec("secrets", &spec);
+    let mut spec = Spec::load(&doc)?;
+    spec.secrets = args.apply(spec.secrets)?;
+    // The flags' secrets are checked like the spec's, with the whole spec.
+    spec.check(&doc)?;
+    let wanted = spec::resolve(&spec.secrets)?;
+    doc.set_spec("secrets", &spec.secrets);
     ctx.lock().await?;
 
     let sm = aws_sdk_secretsmanager::Client::new(&ctx.sdk);

@@ -1,55 +1,22 @@
-//! `spec.secrets`, and the checked list of secrets it resolves to.
-//!
-//! Everything is checked here, before the first AWS call: names, KMS keys,
-//! recovery windows, and the values themselves. A value is read once, from its
-//! file or environment variable, into a [`SecretValue`], which prints as
-//! `<redacted>` and cannot be serialized; the spec written back to the document
-//! holds only the path or the variable's name. No error message here quotes a
-//! value: a file is named by its path, a variable by its name.
+//! secrets-up's part of `spec.secrets`: the values. The section's types and
+//! rules are `common::spec::secrets`'s, checked with the whole spec before any
+//! call; only this tool reads a value, once, from its file or environment
+//! variable, into a [`SecretValue`], which prints as `<redacted>` and cannot be
+//! serialized. The spec written back to the document holds only the path or the
+//! variable's name. No error message here quotes a value: a file is named by its
+//! path, a variable by its name.
 
-use std::collections::BTreeMap;
 use std::fmt;
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use serde::{Deserialize, Serialize};
+use common::error::shown;
+use common::{Error, Result};
 
-use common::sections::DEFAULT_RECOVERY_WINDOW_DAYS;
-use common::{naming, Error, Result};
+pub use common::spec::secrets::{check_short_name, SecretSpec, SecretsSpec};
 
-/// `spec.secrets`: short name (`db-credentials`) to its settings.
-pub type SecretsSpec = BTreeMap<String, SecretSpec>;
-
-/// One entry of `spec.secrets`. Unknown fields are an error: a misspelt
-/// `value_file` must not silently create an empty secret.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct SecretSpec {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
-    /// A customer-managed KMS key: key ARN, key id, alias name or alias ARN.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub kms_key: Option<String>,
-    /// Days a deleted secret stays recoverable (7 to 30; default 7).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub recovery_window_days: Option<u32>,
-    /// A file holding the value (used as is, trailing newline included).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub value_file: Option<PathBuf>,
-    /// The name of an environment variable holding the value.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub value_env: Option<String>,
-    /// The keys of the secret's JSON value, recorded for svc-up.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub json_keys: Option<Vec<String>>,
-}
-
-/// Secrets Manager's limits.
+/// Secrets Manager's limit on a value.
 const MAX_VALUE_BYTES: u64 = 65_536;
-const MAX_DESCRIPTION: usize = 2048;
-const RECOVERY_WINDOW: std::ops::RangeInclusive<u32> = 7..=30;
-/// Short names end up in `{stack}-{short}-{env}`; this keeps names readable.
-const MAX_SHORT_NAME: usize = 64;
 
 /// A secret's value. It never leaves the process except in the one AWS call that
 /// stores it: `Debug` and `Display` print `<redacted>`, and it has no `Serialize`.
@@ -86,7 +53,7 @@ pub struct Wanted {
     pub json_keys: Vec<String>,
 }
 
-/// Checks the whole spec and reads every value; the first problem is the error.
+/// Checks the whole section and reads every value; the first problem is the error.
 pub fn resolve(spec: &SecretsSpec) -> Result<Vec<Wanted>> {
     spec.iter()
         .map(|(short, s)| resolve_one(short, s))
@@ -94,35 +61,8 @@ pub fn resolve(spec: &SecretsSpec) -> Result<Vec<Wanted>> {
 }
 
 fn resolve_one(short: &str, s: &SecretSpec) -> Result<Wanted> {
-    check_short_name(short)?;
-    let window = s
-        .recovery_window_days
-        .unwrap_or(u32::from(DEFAULT_RECOVERY_WINDOW_DAYS));
-    if !RECOVERY_WINDOW.contains(&window) {
-        return Err(Error::spec(format!(
-            "secret '{short}': recovery_window_days {window} is outside 7..=30 (Secrets Manager's limits)"
-        )));
-    }
-    if let Some(d) = &s.description {
-        if d.chars().count() > MAX_DESCRIPTION {
-            return Err(Error::spec(format!(
-                "secret '{short}': the description is longer than {MAX_DESCRIPTION} characters"
-            )));
-        }
-    }
-    if let Some(k) = &s.kms_key {
-        if k.is_empty() || k.len() > 2048 || k.chars().any(char::is_whitespace) {
-            return Err(Error::spec(format!(
-                "secret '{short}': kms_key must be a key ARN, key id or alias (e.g. alias/my-key)"
-            )));
-        }
-    }
+    common::spec::secrets::check_one(short, s)?;
     let json_keys = s.json_keys.clone().unwrap_or_default();
-    if json_keys.iter().any(String::is_empty) {
-        return Err(Error::spec(format!(
-            "secret '{short}': json_keys holds an empty key name"
-        )));
-    }
     let value = read_value(short, s)?;
     if let Some(v) = &value {
         check_json_keys(short, v, &json_keys)?;
@@ -131,34 +71,27 @@ fn resolve_one(short: &str, s: &SecretSpec) -> Result<Wanted> {
         short: short.to_owned(),
         description: s.description.clone(),
         kms_key: s.kms_key.clone(),
-        recovery_window_days: window as u8,
+        // Checked: 7 to 30.
+        recovery_window_days: s.recovery_window_days() as u8,
         value,
         json_keys,
     })
 }
 
-/// Lowercase letters, digits and single hyphens, starting with a letter: the same
-/// shape as stack and env names, so `{stack}-{short}-{env}` stays unambiguous.
-pub fn check_short_name(short: &str) -> Result<()> {
-    naming::check_label("secret name", short, MAX_SHORT_NAME)
-}
-
+/// The value from its source; `check_one` made sure there is at most one.
 fn read_value(short: &str, s: &SecretSpec) -> Result<Option<SecretValue>> {
     match (&s.value_file, &s.value_env) {
-        (Some(_), Some(_)) => Err(Error::spec(format!(
-            "secret '{short}': give value_file or value_env, not both"
-        ))),
-        (Some(path), None) => read_file(short, path).map(Some),
+        (Some(path), _) => read_file(short, path).map(Some),
         (None, Some(var)) => read_env(short, var).map(Some),
         (None, None) => Ok(None),
     }
 }
 
 fn read_file(short: &str, path: &Path) -> Result<SecretValue> {
-    let shown = path.display();
+    let path_shown = shown(&path.display().to_string());
     let cannot = |why: String| {
         Error::spec(format!(
-            "secret '{short}': cannot read the value file {shown}: {why}"
+            "secret '{short}': cannot read the value file {path_shown}: {why}"
         ))
     };
     let file = std::fs::File::open(path).map_err(|e| cannot(e.to_string()))?;
@@ -169,35 +102,27 @@ fn read_file(short: &str, path: &Path) -> Result<SecretValue> {
         .map_err(|e| cannot(e.to_string()))?;
     let text = String::from_utf8(bytes)
         .map_err(|_| cannot("it is not UTF-8 text (binary secrets are not supported)".into()))?;
-    checked_value(short, &format!("the value file {shown}"), text)
+    checked_value(short, &format!("the value file {path_shown}"), text)
 }
 
 fn read_env(short: &str, var: &str) -> Result<SecretValue> {
-    if !is_env_name(var) {
-        // Not echoed: a value typed where the variable's name belongs must not be printed.
-        return Err(Error::spec(format!(
-            "secret '{short}': value_env must name an environment variable (letters, digits, '_'), not hold a value"
-        )));
-    }
+    // `check_one` made sure `var` is a variable's name, not a value typed there.
     let text = match std::env::var(var) {
         Ok(v) => v,
         Err(std::env::VarError::NotPresent) => {
             return Err(Error::spec(format!(
-                "secret '{short}': the environment variable {var} (value_env) is not set"
+                "secret '{}': the environment variable {var} (value_env) is not set",
+                shown(short)
             )))
         }
         Err(std::env::VarError::NotUnicode(_)) => {
             return Err(Error::spec(format!(
-                "secret '{short}': the environment variable {var} is not UTF-8 text"
+                "secret '{}': the environment variable {var} is not UTF-8 text",
+                shown(short)
             )))
         }
     };
     checked_value(short, &format!("the environment variable {var}"), text)
-}
-
-fn is_env_name(s: &str) -> bool {
-    s.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
-        && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 fn checked_value(short: &str, source: &str, text: String) -> Result<SecretValue> {

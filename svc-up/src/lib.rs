@@ -11,12 +11,12 @@
 //! `.cluster`, and when present `.ecr`, `.secrets`, `.alb`; writes `.services`
 //! (and `.discovery`). `teardown` removes it with the code in `teardown.rs`.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use clap::Parser;
 
 use common::sections::{Alb, Cluster, Ecr, Network, Secrets};
+use common::spec::Spec;
 use common::{CommonArgs, Context, Document, Error, Result};
 
 mod codedeploy;
@@ -24,7 +24,7 @@ mod converge;
 pub mod spec;
 pub mod teardown;
 
-use spec::{DiscoverySpec, ServiceSpec, Upstream};
+use spec::Upstream;
 
 /// Run the services: log groups, task roles, security groups, task definitions,
 /// Cloud Map discovery, ECS services, CodeDeploy for blue/green services.
@@ -66,15 +66,14 @@ pub async fn run(args: Args, ctx: Context, mut doc: Document) -> Result<Document
     let ecr: Option<Ecr> = doc.layer("ecr")?;
     let secrets: Option<Secrets> = doc.layer("secrets")?;
     let alb: Option<Alb> = doc.layer("alb")?;
-    let services: BTreeMap<String, ServiceSpec> = doc.spec("services")?;
-    let discovery: DiscoverySpec = doc.spec("discovery")?;
+    let spec = Spec::validate(&doc)?;
     let up = Upstream {
         cluster: &cluster,
         ecr: ecr.as_ref(),
         secrets: secrets.as_ref(),
         alb: alb.as_ref(),
     };
-    let plan = spec::plan(&services, &discovery, up, &ctx.stack, &ctx.env)?;
+    let plan = spec::plan(&spec.services, &spec.discovery, up, &ctx.stack, &ctx.env)?;
     if network.private_subnet_ids.is_empty() && !plan.services.is_empty() {
         return Err(Error::Document(
             ".network has no private subnets: tasks run only in private subnets (re-run net-up)"

@@ -1,1 +1,1 @@
-common::main!(teardown);
+common::main!(teardown, without_spec);

@@ -1,0 +1,239 @@
+//! The whole `spec` object: one schema for every tool, read once and checked
+//! whole before any tool makes its first AWS call.
+//!
+//! Each section has its own file with its types and every rule that needs only
+//! the spec: `network`, `ecr`, `secrets`, `cluster`, `alb`, and `services` with
+//! a service's `scaling`, `deployment` and `discovery`. [`Spec::check`] runs them
+//! all, the rules that cross sections (routes and callers to unknown services,
+//! references to undeclared secrets), and every env of the per-env tables, so a
+//! typo anywhere, or an invalid prod size, stops the first tool of a dev run.
+//!
+//! What needs AWS or another layer's output (AZ names, images from `.ecr`, ARNs
+//! from `.secrets`, target groups from `.alb`) is not here: each tool resolves
+//! its own plan from these types and the upstream sections.
+//!
+//! Errors name the JSON path in the user's words: `spec.services.api.cpu:
+//! expected a number, got the string "512"`, `spec.servces: unknown key; did you
+//! mean services?`. The path comes from serde_path_to_error, the suggestion from
+//! strsim, and the wording from `de`, our deserializer of the parsed JSON.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer};
+use serde_json::Value;
+use serde_path_to_error::Segment;
+
+use crate::document::Document;
+use crate::error::{shown, Error, Result};
+
+pub mod alb;
+pub mod cluster;
+mod de;
+pub mod deployment;
+pub mod discovery;
+pub mod ecr;
+pub mod network;
+pub mod scaling;
+pub mod secrets;
+pub mod services;
+
+pub use alb::AlbSpec;
+pub use cluster::ClusterSpec;
+pub use de::describe;
+pub use deployment::DeploymentSetting;
+pub use discovery::DiscoverySpec;
+pub use ecr::EcrSpec;
+pub use network::NetworkSpec;
+pub use scaling::ScalingSpec;
+pub use secrets::{SecretSpec, SecretsSpec};
+pub use services::{ServiceSpec, ServicesSpec};
+
+/// The document's `spec`. An absent (or `null`) section is its defaults;
+/// anything else of the wrong type, or an unknown section, is an error.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Spec {
+    #[serde(default, deserialize_with = "null_is_default")]
+    pub network: NetworkSpec,
+    #[serde(default, deserialize_with = "null_is_default")]
+    pub ecr: EcrSpec,
+    #[serde(default, deserialize_with = "null_is_default")]
+    pub secrets: SecretsSpec,
+    #[serde(default, deserialize_with = "null_is_default")]
+    pub cluster: ClusterSpec,
+    #[serde(default, deserialize_with = "null_is_default")]
+    pub alb: AlbSpec,
+    #[serde(default, deserialize_with = "null_is_default")]
+    pub services: ServicesSpec,
+    #[serde(default, deserialize_with = "null_is_default")]
+    pub discovery: DiscoverySpec,
+}
+
+/// `"network": null` reads like an absent section (jq writes nulls freely).
+fn null_is_default<'de, D, T>(d: D) -> std::result::Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de> + Default,
+{
+    Option::<T>::deserialize(d).map(Option::unwrap_or_default)
+}
+
+impl Spec {
+    /// The document's spec, read into its types: unknown keys and values of the
+    /// wrong type are errors (exit 5) naming their path. Absent means defaults.
+    pub fn load(doc: &Document) -> Result<Spec> {
+        match doc.get("spec") {
+            None | Some(Value::Null) => Ok(Spec::default()),
+            Some(v) => read("spec", v),
+        }
+    }
+
+    /// What the runner does before any tool runs: load and check the whole spec.
+    pub fn validate(doc: &Document) -> Result<Spec> {
+        let spec = Spec::load(doc)?;
+        spec.check(doc)?;
+        Ok(spec)
+    }
+
+    /// Every rule of every section, the references between sections, and every
+    /// env's values of the per-env tables. `doc` is read only for the names in
+    /// `.secrets`: a service may reference a secret made by an earlier run.
+    pub fn check(&self, doc: &Document) -> Result<()> {
+        self.network.shape()?;
+        self.ecr.check()?;
+        secrets::check(&self.secrets)?;
+        self.cluster.check()?;
+        let known = services::Known {
+            services: &self.services,
+            secrets: &self.secrets,
+            deployed_secrets: &deployed_secrets(doc),
+            alb: &self.alb,
+        };
+        services::check(&known)?;
+        alb::check(&self.alb, &self.services)?;
+        self.discovery.check()
+    }
+}
+
+/// The short names in the document's `.secrets`, if it has that section.
+fn deployed_secrets(doc: &Document) -> BTreeSet<String> {
+    doc.get("secrets")
+        .and_then(Value::as_object)
+        .map(|m| m.keys().cloned().collect())
+        .unwrap_or_default()
+}
+
+/// Reads `value`, found at `path` (`spec`, `spec.network`), as a `T`, or the
+/// one-line error naming the exact path of what is wrong.
+pub fn read<T: DeserializeOwned>(path: &str, value: &Value) -> Result<T> {
+    serde_path_to_error::deserialize(de::SpecDe(value)).map_err(|e| {
+        let path = join(path, e.path());
+        Error::Spec(wording(&path, &e.inner().0))
+    })
+}
+
+/// `spec` and serde_path_to_error's segments as a jq-like path:
+/// `spec.services.api.permissions[0].actions`.
+fn join(root: &str, path: &serde_path_to_error::Path) -> String {
+    let mut out = root.to_owned();
+    for segment in path.iter() {
+        match segment {
+            Segment::Seq { index } => out.push_str(&format!("[{index}]")),
+            Segment::Map { key } => {
+                out.push('.');
+                out.push_str(&shown(key));
+            }
+            Segment::Enum { variant } => {
+                out.push('.');
+                out.push_str(&shown(variant));
+            }
+            Segment::Unknown => out.push_str(".?"),
+        }
+    }
+    out
+}
+
+fn wording(path: &str, problem: &de::Problem) -> String {
+    use de::Problem;
+    match problem {
+        Problem::UnknownKey { key, known } => {
+            // serde_path_to_error's path already ends with the key it was reading.
+            let path = if path.ends_with(&format!(".{}", shown(key))) {
+                path.to_owned()
+            } else {
+                format!("{path}.{}", shown(key))
+            };
+            format!("{path}: unknown key; {}", one_of(key, known))
+        }
+        Problem::UnknownValue { value, known } => {
+            format!(
+                "{path}: unknown value \"{}\"; {}",
+                shown(value),
+                one_of(value, known)
+            )
+        }
+        Problem::Expected { expected, got } => format!("{path}: expected {expected}, got {got}"),
+        Problem::Missing { key } => format!("{path}.{key}: missing, and it is required"),
+        Problem::Other(msg) => format!("{path}: {}", shown_message(msg)),
+    }
+}
+
+/// A type's own message may quote the input at any length; keep the line readable.
+fn shown_message(msg: &str) -> String {
+    const MAX: usize = 300;
+    if msg.chars().count() > MAX {
+        format!("{}…", msg.chars().take(MAX).collect::<String>())
+    } else {
+        msg.to_owned()
+    }
+}
+
+/// `did you mean services?` when one of `known` is close to `given`, else the
+/// whole list: `expected one of a, b, c`.
+pub fn one_of(given: &str, known: &[&str]) -> String {
+    match closest(given, known) {
+        Some(best) => format!("did you mean {best}?"),
+        None if known.is_empty() => "nothing is allowed here".to_owned(),
+        None => format!("expected one of {}", known.join(", ")),
+    }
+}
+
+/// The known word a typo most likely meant: close in Jaro-Winkler similarity
+/// (transposed and dropped letters: `imgae`, `servces`), or one edit away from a
+/// short word (`mx` for `max`).
+fn closest<'a>(given: &str, known: &[&'a str]) -> Option<&'a str> {
+    // Both metrics take time in proportion to the lengths' product: a huge key
+    // is no typo of ours, and must not make the error slow.
+    if given.len() > 2 * known.iter().map(|k| k.len()).max().unwrap_or(0) + 8 {
+        return None;
+    }
+    known
+        .iter()
+        .map(|k| (strsim::jaro_winkler(given, k), *k))
+        .filter(|(score, k)| *score >= 0.8 || strsim::damerau_levenshtein(given, k) <= 1)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, k)| k)
+}
+
+/// Prefixes a spec error made by a shared helper (a CIDR, a name) with the path
+/// of the value it was about; other errors pass unchanged.
+pub fn within(path: &str, e: Error) -> Error {
+    match e {
+        Error::Spec(msg) => Error::Spec(format!("{path}: {msg}")),
+        other => other,
+    }
+}
+
+/// A per-env table's keys are env names, checked like `--env`, or an entry
+/// could never apply.
+fn check_env_keys<T>(path: &str, table: &BTreeMap<String, T>) -> Result<()> {
+    for env in table.keys() {
+        crate::naming::check_label("env", env, 12)
+            .map_err(|e| within(&format!("{path}.{}", shown(env)), e))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,381 @@
+//! `spec.network` (net-up's input): its types, and the subnet layout it resolves
+//! to, which is also how it is checked: CIDRs, AZ count against the layout,
+//! overlaps, endpoint names. The AZ names themselves need the region's list, so
+//! net-up checks them (`az_names`) after its first read-only call.
+
+use std::fmt;
+
+use clap::ValueEnum;
+use serde::de::{self, value::SeqAccessDeserializer, SeqAccess, Unexpected, Visitor};
+use serde::{Deserialize, Deserializer, Serialize};
+
+use super::{one_of, within};
+use crate::cidr::{self, Ipv4Net};
+use crate::error::shown;
+use crate::{Error, Result};
+
+/// How many NAT gateways: none (private subnets reach no internet), one shared, or one per AZ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum NatMode {
+    None,
+    #[default]
+    Single,
+    PerAz,
+}
+
+impl NatMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NatMode::None => "none",
+            NatMode::Single => "single",
+            NatMode::PerAz => "per-az",
+        }
+    }
+}
+
+/// AZs as a count (the region's first N) or as names.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum Azs {
+    Count(u32),
+    Names(Vec<String>),
+}
+
+impl std::str::FromStr for Azs {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        if let Ok(n) = s.parse::<u32>() {
+            return Ok(Azs::Count(n));
+        }
+        let names: Vec<String> = s
+            .split(',')
+            .map(|n| n.trim().to_owned())
+            .filter(|n| !n.is_empty())
+            .collect();
+        if names.is_empty() {
+            return Err(format!(
+                "'{}' is neither a count nor a list of AZ names",
+                shown(s)
+            ));
+        }
+        Ok(Azs::Names(names))
+    }
+}
+
+/// Read by hand rather than as an untagged enum, whose only error is "data did
+/// not match any variant": a wrong type is named, and a list keeps its path.
+impl<'de> Deserialize<'de> for Azs {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        d.deserialize_any(AzsVisitor)
+    }
+}
+
+struct AzsVisitor;
+
+impl<'de> Visitor<'de> for AzsVisitor {
+    type Value = Azs;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a number of AZs or a list of AZ names")
+    }
+
+    fn visit_u64<E: de::Error>(self, n: u64) -> std::result::Result<Azs, E> {
+        // Beyond u32 is as impossible as 7, and `shape` says so.
+        Ok(Azs::Count(u32::try_from(n).unwrap_or(u32::MAX)))
+    }
+
+    fn visit_i64<E: de::Error>(self, n: i64) -> std::result::Result<Azs, E> {
+        match u64::try_from(n) {
+            Ok(n) => self.visit_u64(n),
+            Err(_) => Err(E::invalid_value(Unexpected::Signed(n), &self)),
+        }
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> std::result::Result<Azs, A::Error> {
+        Vec::<String>::deserialize(SeqAccessDeserializer::new(seq)).map(Azs::Names)
+    }
+}
+
+/// The VPC endpoints net-up knows how to make.
+pub const ENDPOINTS: &[(&str, EndpointKind)] = &[
+    ("ecr.api", EndpointKind::Interface),
+    ("ecr.dkr", EndpointKind::Interface),
+    ("logs", EndpointKind::Interface),
+    ("secretsmanager", EndpointKind::Interface),
+    ("s3", EndpointKind::Gateway),
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndpointKind {
+    Interface,
+    Gateway,
+}
+
+pub const DEFAULT_CIDR: &str = "10.0.0.0/16";
+pub const DEFAULT_AZS: u32 = 2;
+/// AWS regions have at most six AZs.
+pub const MAX_AZS: u32 = 6;
+
+/// `spec.network`. Unknown fields are an error: a typo must not build the wrong network.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NetworkSpec {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cidr: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub azs: Option<Azs>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nat: Option<NatMode>,
+    /// Prefix length of every subnet; default: the VPC's plus 4 (a /16 gives /20s).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subnet_prefix: Option<u8>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub public_subnet_cidrs: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub private_subnet_cidrs: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub endpoints: Option<Vec<String>>,
+}
+
+/// What the spec resolves to, before AZ names are known.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Shape {
+    pub vpc: Ipv4Net,
+    pub azs: Azs,
+    pub nat: NatMode,
+    pub public: Vec<Ipv4Net>,
+    pub private: Vec<Ipv4Net>,
+    pub endpoints: Vec<String>,
+}
+
+impl NetworkSpec {
+    /// Checks the spec without AWS: CIDRs, counts, layout, endpoints.
+    pub fn shape(&self) -> Result<Shape> {
+        let vpc = cidr::parse_vpc(self.cidr.as_deref().unwrap_or(DEFAULT_CIDR))
+            .map_err(|e| within("spec.network.cidr", e))?;
+        let azs = self.azs.clone().unwrap_or(Azs::Count(DEFAULT_AZS));
+        let n = az_count(&azs)?;
+        let public = self.subnets("public", vpc, n, 0, self.public_subnet_cidrs.as_deref())?;
+        let private = self.subnets("private", vpc, n, 1, self.private_subnet_cidrs.as_deref())?;
+        let all: Vec<Ipv4Net> = public.iter().chain(&private).copied().collect();
+        for (i, a) in all.iter().enumerate() {
+            for b in &all[i + 1..] {
+                if cidr::overlaps(*a, *b) {
+                    return Err(Error::spec(format!(
+                        "spec.network: subnets {a} and {b} overlap"
+                    )));
+                }
+            }
+        }
+        Ok(Shape {
+            vpc,
+            azs,
+            nat: self.nat.unwrap_or_default(),
+            public,
+            private,
+            endpoints: self.endpoints()?,
+        })
+    }
+
+    /// The endpoints asked for, sorted, each one net-up knows.
+    fn endpoints(&self) -> Result<Vec<String>> {
+        let mut endpoints = self.endpoints.clone().unwrap_or_default();
+        endpoints.sort();
+        endpoints.dedup();
+        let known: Vec<&str> = ENDPOINTS.iter().map(|(n, _)| *n).collect();
+        for e in &endpoints {
+            if !known.contains(&e.as_str()) {
+                return Err(Error::spec(format!(
+                    "spec.network.endpoints: unknown VPC endpoint '{}'; {}",
+                    shown(e),
+                    one_of(e, &known)
+                )));
+            }
+        }
+        Ok(endpoints)
+    }
+
+    /// Subnets of one tier: given, or carved from the VPC. Public subnets take the
+    /// first slots, private ones the second half, so adding an AZ later moves nothing.
+    fn subnets(
+        &self,
+        tier: &str,
+        vpc: Ipv4Net,
+        n: u32,
+        half: u32,
+        given: Option<&[String]>,
+    ) -> Result<Vec<Ipv4Net>> {
+        match given {
+            Some(given) => given_subnets(tier, vpc, n, given),
+            None => self.carved_subnets(vpc, n, half),
+        }
+    }
+
+    fn carved_subnets(&self, vpc: Ipv4Net, n: u32, half: u32) -> Result<Vec<Ipv4Net>> {
+        let prefix = self.subnet_prefix.unwrap_or((vpc.prefix_len() + 4).min(28));
+        if prefix < vpc.prefix_len() || prefix > 28 {
+            return Err(Error::spec(format!(
+                "spec.network.subnet_prefix: subnet prefix /{prefix} does not fit the VPC {vpc} (between /{} and /28)",
+                vpc.prefix_len()
+            )));
+        }
+        let slots = cidr::subnet_count(vpc, prefix);
+        let per_tier = slots / 2;
+        if u64::from(n) > per_tier {
+            return Err(Error::spec(format!(
+                "spec.network.azs: impossible AZ count {n}: the VPC {vpc} holds {slots} /{prefix} subnets, room for {per_tier} AZs"
+            )));
+        }
+        Ok((0..n)
+            .map(|i| {
+                let index = half * per_tier as u32 + i;
+                cidr::nth_subnet(vpc, prefix, index).expect("index checked against the slot count")
+            })
+            .collect())
+    }
+}
+
+/// The number of AZs, 1 to [`MAX_AZS`], each named at most once.
+fn az_count(azs: &Azs) -> Result<u32> {
+    let n = match azs {
+        Azs::Count(n) => *n,
+        Azs::Names(names) => {
+            let mut sorted = names.clone();
+            sorted.sort();
+            sorted.dedup();
+            if sorted.len() != names.len() {
+                return Err(Error::spec("spec.network.azs: an AZ is listed twice"));
+            }
+            names.len() as u32
+        }
+    };
+    if n == 0 || n > MAX_AZS {
+        return Err(Error::spec(format!(
+            "spec.network.azs: impossible AZ count {n}: a network spans 1 to {MAX_AZS} AZs"
+        )));
+    }
+    Ok(n)
+}
+
+fn given_subnets(tier: &str, vpc: Ipv4Net, n: u32, given: &[String]) -> Result<Vec<Ipv4Net>> {
+    let at = format!("spec.network.{tier}_subnet_cidrs");
+    if given.len() != n as usize {
+        return Err(Error::spec(format!(
+            "{at} has {} CIDRs for {n} AZs",
+            given.len()
+        )));
+    }
+    given
+        .iter()
+        .map(|s| {
+            let net = cidr::parse(&format!("a {tier} subnet"), s).map_err(|e| within(&at, e))?;
+            if !vpc.contains(&net) {
+                return Err(Error::spec(format!(
+                    "{at}: {tier} subnet {net} is outside the VPC {vpc}"
+                )));
+            }
+            if net.prefix_len() > 28 {
+                return Err(Error::spec(format!(
+                    "{at}: {tier} subnet {net} is smaller than AWS's minimum /28"
+                )));
+            }
+            Ok(net)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(json: &str) -> NetworkSpec {
+        super::super::read("spec.network", &serde_json::from_str(json).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn default_layout_is_stable_when_azs_are_added() {
+        let two = spec(r#"{"azs":2}"#).shape().unwrap();
+        let three = spec(r#"{"azs":3}"#).shape().unwrap();
+        assert_eq!(two.public[0].to_string(), "10.0.0.0/20");
+        assert_eq!(two.private[0].to_string(), "10.0.128.0/20");
+        assert_eq!(three.public[..2], two.public[..]);
+        assert_eq!(three.private[..2], two.private[..]);
+    }
+
+    #[test]
+    fn explicit_cidrs_are_checked() {
+        let ok = spec(
+            r#"{"azs":2,"public_subnet_cidrs":["10.0.1.0/24","10.0.2.0/24"],"private_subnet_cidrs":["10.0.11.0/24","10.0.12.0/24"]}"#,
+        );
+        assert!(ok.shape().is_ok());
+        let outside = spec(
+            r#"{"azs":1,"public_subnet_cidrs":["10.1.1.0/24"],"private_subnet_cidrs":["10.0.11.0/24"]}"#,
+        );
+        let e = outside.shape().unwrap_err().to_string();
+        assert!(
+            e.starts_with("spec.network.public_subnet_cidrs: ") && e.contains("outside"),
+            "{e}"
+        );
+        let overlap = spec(
+            r#"{"azs":1,"public_subnet_cidrs":["10.0.0.0/20"],"private_subnet_cidrs":["10.0.1.0/24"]}"#,
+        );
+        assert!(overlap.shape().unwrap_err().to_string().contains("overlap"));
+        let count = spec(r#"{"azs":2,"public_subnet_cidrs":["10.0.1.0/24"]}"#);
+        assert!(count.shape().is_err());
+    }
+
+    #[test]
+    fn impossible_counts_and_unknown_endpoints() {
+        for bad in [
+            r#"{"azs":0}"#,
+            r#"{"azs":7}"#,
+            r#"{"cidr":"10.0.0.0/28","azs":2}"#,
+        ] {
+            let e = spec(bad).shape().unwrap_err().to_string();
+            assert!(
+                e.starts_with("spec.network.azs: impossible AZ count"),
+                "{e}"
+            );
+        }
+        let e = spec(r#"{"endpoints":["ecr.api","logz"]}"#)
+            .shape()
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "spec.network.endpoints: unknown VPC endpoint 'logz'; did you mean logs?"
+        );
+        let e = spec(r#"{"cidr":"banana"}"#)
+            .shape()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("spec.network.cidr: invalid CIDR 'banana'"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn azs_read_as_a_count_or_names_and_nothing_else() {
+        assert_eq!(spec(r#"{"azs":3}"#).azs, Some(Azs::Count(3)));
+        assert_eq!(
+            spec(r#"{"azs":["a","b"]}"#).azs,
+            Some(Azs::Names(vec!["a".into(), "b".into()]))
+        );
+        let read = |json: &str| {
+            super::super::read::<NetworkSpec>("spec.network", &serde_json::from_str(json).unwrap())
+                .unwrap_err()
+                .to_string()
+        };
+        assert_eq!(
+            read(r#"{"azs":"3"}"#),
+            "spec.network.azs: expected a number of AZs or a list of AZ names, got the string \"3\""
+        );
+        assert_eq!(
+            read(r#"{"azs":["a",3]}"#),
+            "spec.network.azs[1]: expected a string, got the number 3"
+        );
+        assert!(read(r#"{"azs":-1}"#).starts_with("spec.network.azs: expected"));
+    }
+}
