@@ -152,6 +152,6 @@ mod tests {
             assert!(e.starts_with("spec.discovery.namespace: "), "{e}");
         }
         let d = DiscoverySpec::default();
-        assert_eq!(d.namespace("pay", "dev"), "pay-dev.local");
+        assert_eq!(d.namespace("pay", "dev"), "dev.pay.local");
     }
 }

@@ -116,6 +116,20 @@ impl Spec {
     }
 }
 
+/// Whether the document states `spec.<section>` explicitly and non-empty: only
+/// then may a tool prune what that section no longer asks for. An absent,
+/// `null` or empty section is no statement of what is wanted, so it never
+/// causes a deletion (a typo'd or emptied spec must not tear a stack down;
+/// teardown does that on request).
+pub fn stated(doc: &Document, section: &str) -> bool {
+    match doc.get("spec").and_then(|s| s.get(section)) {
+        Some(Value::Object(m)) => !m.is_empty(),
+        Some(Value::Array(a)) => !a.is_empty(),
+        Some(Value::Null) | None => false,
+        Some(_) => true,
+    }
+}
+
 /// The short names in the document's `.secrets`, if it has that section.
 fn deployed_secrets(doc: &Document) -> BTreeSet<String> {
     doc.get("secrets")

@@ -293,3 +293,13 @@ fn suggestions_come_only_when_close() {
     assert_eq!(one_of("zzz", &["min", "max"]), "expected one of min, max");
     assert_eq!(one_of("x", &[]), "nothing is allowed here");
 }
+
+#[test]
+fn only_an_explicit_non_empty_section_is_a_statement_that_may_prune() {
+    let stated = |spec: Value| super::stated(&doc(json!({"version": 1, "spec": spec})), "services");
+    assert!(stated(json!({"services": {"api": {}}})));
+    assert!(!stated(json!({"services": {}})));
+    assert!(!stated(json!({"services": null})));
+    assert!(!stated(json!({})));
+    assert!(!super::stated(&doc(json!({"version": 1})), "services"));
+}
