@@ -204,8 +204,13 @@ fn a_reference_stack_comes_up_throttled_and_tears_down_through_dependency_errors
     // The tests' 20 s retry budget is for failing fast when nothing is injected:
     // with a fifth of all calls throttled, the SDK's own backoff (and its retry
     // quota running dry) eats into it. Real runs have 10 minutes.
+    // Standard retry mode, as in the network test above: against random
+    // throttling, adaptive mode's client-side rate limiter only slows every
+    // tool down (the same run takes minutes instead of seconds), and both
+    // modes retry the same answers.
     pipeline(&lane, dir.path(), &stack)
         .env("FP_RETRY_BUDGET_SECS", THROTTLED_BUDGET)
+        .env("AWS_RETRY_MODE", "standard")
         .succeeds();
     let state = lane.fault_state();
     let throttled = state["injected"]["throttle"].as_u64().unwrap();
