@@ -22,13 +22,19 @@ The plan is set and read over HTTP by the test harness:
 name or id in its body, so tests can prove an attack changed nothing foreign.
 
 Posting a plan resets the counters. Control calls are never faulted.
+
+Lanes let tests fault in parallel on one emulator: `?lane=KEY` on either call
+gives the calls signed with access key KEY a plan and counters of their own
+(other keys use the plan posted without `lane`, empty unless set). A kill test
+runs each kill point in its own lane, so one point's hang stops only its own
+tools. `GET /_faults/state?lane=KEY&wait=SECONDS` answers as soon as the lane
+trips, or after SECONDS: the harness waits for a trip without polling.
 """
 import io
 import json
 import random
 import re
 import threading
-import time
 import urllib.parse
 
 READ_PREFIXES = ("Describe", "List", "Get", "BatchGet", "Search", "Lookup", "Check", "Validate")
@@ -58,40 +64,59 @@ DEPENDENCY_CODE = {
 }
 
 
+class Lane:
+    """One plan and its counters. Reset in place, so calls hanging on a
+    tripped lane see the reset and are released."""
+
+    def __init__(self):
+        self.reset({})
+
+    def reset(self, plan):
+        self.plan = plan
+        self.rng = random.Random(plan.get("seed", 1))
+        self.mutations = 0
+        self.calls = 0
+        self.tripped = False
+        self.attempts = {}
+        self.fresh_ids = set()
+        self.injected = {}
+        self.mutation_log = []
+
+    def state(self):
+        return {"calls": self.calls, "mutations": self.mutations, "tripped": self.tripped,
+                "injected": dict(self.injected), "mutation_log": list(self.mutation_log)}
+
+    def count(self, kind, fault):
+        self.injected[kind] = self.injected.get(kind, 0) + 1
+        return fault
+
+
 class FaultInjector:
     def __init__(self, app, _unused=None):
         self.app = app
         self.lock = threading.Lock()
-        self.set_plan({})
+        # Notified when a lane trips or gets a new plan.
+        self.changed = threading.Condition(self.lock)
+        self.lanes = {"": Lane()}
 
-    def set_plan(self, plan):
-        with self.lock:
-            self.plan = plan
-            self.rng = random.Random(plan.get("seed", 1))
-            self.mutations = 0
-            self.calls = 0
-            self.tripped = False
-            self.attempts = {}
-            self.fresh_ids = set()
-            self.injected = {}
-            self.mutation_log = []
-
-    def state(self):
-        with self.lock:
-            return {"calls": self.calls, "mutations": self.mutations, "tripped": self.tripped,
-                    "injected": dict(self.injected), "mutation_log": list(self.mutation_log)}
+    def lane(self, key):
+        """The lane of an access key: its own if it has one, else the default."""
+        return self.lanes.get(key) or self.lanes[""]
 
     def __call__(self, environ, start_response):
         path = environ.get("PATH_INFO", "")
         if path.startswith("/_faults/"):
             return self.control(environ, start_response, path)
         body = read_body(environ)
-        service, action = identify(environ, body)
-        fault = self.decide(service, action, body)
+        key, service, action = identify(environ, body)
+        with self.lock:
+            lane = self.lane(key)
+        fault = self.decide(lane, service, action, body)
         if fault == "hang":
             # The harness kills the client meanwhile; a new plan releases the thread.
-            while self.tripped:
-                time.sleep(0.1)
+            with self.changed:
+                while lane.tripped:
+                    self.changed.wait()
             return respond_error(start_response, service, 500, "InternalError", "released after a simulated crash",
                                  cbor=is_cbor(environ))
         if fault is not None:
@@ -103,61 +128,67 @@ class FaultInjector:
             return start_response(status, headers, exc_info)
 
         chunks = list(self.app(environ, capture))
-        self.after(action, captured.get("status", ""), b"".join(chunks))
+        self.after(lane, action, captured.get("status", ""), b"".join(chunks))
         return chunks
 
-    def decide(self, service, action, body):
-        plan = self.plan
+    def decide(self, lane, service, action, body):
+        plan = lane.plan
         with self.lock:
-            if self.tripped:
+            if lane.tripped:
                 return "hang"
-            self.calls += 1
+            lane.calls += 1
             mutating = bool(action) and not action.startswith(READ_PREFIXES)
-            if plan.get("throttle") and self.rng.random() < plan["throttle"]:
-                return self.count("throttle", throttling(service))
-            if plan.get("server_error") and self.rng.random() < plan["server_error"]:
-                return self.count("server_error", (500, "InternalError", "We encountered an internal error. Please try again."))
+            if plan.get("throttle") and lane.rng.random() < plan["throttle"]:
+                return lane.count("throttle", throttling(service))
+            if plan.get("server_error") and lane.rng.random() < plan["server_error"]:
+                return lane.count("server_error", (500, "InternalError", "We encountered an internal error. Please try again."))
             limit = plan.get("dependency", {}).get(action, 0)
             if limit:
                 key = (action, body)
-                seen = self.attempts.get(key, 0)
-                self.attempts[key] = seen + 1
+                seen = lane.attempts.get(key, 0)
+                lane.attempts[key] = seen + 1
                 if seen < limit:
                     code, message = DEPENDENCY_CODE.get(service, DEPENDENCY_CODE["ec2"])
-                    return self.count("dependency", (400, code, message))
+                    return lane.count("dependency", (400, code, message))
             # Only calls that act on the new id: a Describe filtered by an id that is
             # not visible yet answers an empty list on AWS, not an error.
             if plan.get("not_found_after_create") and service == "ec2" and mutating and not action.startswith("Create"):
                 text = body.decode("utf-8", "replace")
-                for new_id in list(self.fresh_ids):
+                for new_id in list(lane.fresh_ids):
                     if new_id in text:
-                        self.fresh_ids.discard(new_id)
+                        lane.fresh_ids.discard(new_id)
                         prefix = new_id.rsplit("-", 1)[0]
-                        return self.count("not_found", (400, EC2_NOT_FOUND[prefix], f"The ID '{new_id}' does not exist"))
+                        return lane.count("not_found", (400, EC2_NOT_FOUND[prefix], f"The ID '{new_id}' does not exist"))
             if mutating:
-                self.mutations += 1
+                lane.mutations += 1
                 limit = plan.get("hang_after_mutations")
-                if limit is not None and self.mutations > limit:
-                    self.mutations -= 1
-                    self.tripped = True
+                if limit is not None and lane.mutations > limit:
+                    lane.mutations -= 1
+                    lane.tripped = True
+                    self.changed.notify_all()
                     return "hang"
-                self.mutation_log.append(f"{service} {action} {resource_hint(body)}".strip())
+                lane.mutation_log.append(f"{service} {action} {resource_hint(body)}".strip())
             return None
 
-    def after(self, action, status, payload):
-        if self.plan.get("not_found_after_create") and action.startswith(("Create", "Allocate")) and status.startswith("2"):
+    def after(self, lane, action, status, payload):
+        if lane.plan.get("not_found_after_create") and action.startswith(("Create", "Allocate")) and status.startswith("2"):
             with self.lock:
                 for new_id in EC2_ID.findall(payload.decode("utf-8", "replace")):
-                    self.fresh_ids.add(new_id)
-
-    def count(self, kind, fault):
-        self.injected[kind] = self.injected.get(kind, 0) + 1
-        return fault
+                    lane.fresh_ids.add(new_id)
 
     def control(self, environ, start_response, path):
+        query = urllib.parse.parse_qs(environ.get("QUERY_STRING", ""))
+        key = query.get("lane", [""])[0]
         if path == "/_faults/plan" and environ.get("REQUEST_METHOD") == "POST":
-            self.set_plan(json.loads(read_body(environ) or b"{}"))
-        body = json.dumps(self.state()).encode()
+            plan = json.loads(read_body(environ) or b"{}")
+            with self.changed:
+                self.lanes.setdefault(key, Lane()).reset(plan)
+                self.changed.notify_all()
+        wait = float(query.get("wait", ["0"])[0])
+        with self.changed:
+            lane = self.lanes.get(key) or self.lanes[""]
+            self.changed.wait_for(lambda: lane.tripped, timeout=wait)
+            body = json.dumps(lane.state()).encode()
         start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
         return [body]
 
@@ -188,22 +219,22 @@ def read_body(environ):
 
 
 def identify(environ, body):
-    """(service family, action) from a SigV4 request: JSON protocols name the
-    action in X-Amz-Target, query protocols in the Action form field."""
+    """(access key, service family, action) from a SigV4 request: JSON protocols
+    name the action in X-Amz-Target, query protocols in the Action form field."""
     auth = environ.get("HTTP_AUTHORIZATION", "")
-    match = re.search(r"Credential=[^/]+/[^/]+/[^/]+/([^/]+)/", auth)
-    service = match.group(1) if match else ""
+    match = re.search(r"Credential=([^/]+)/[^/]+/[^/]+/([^/]+)/", auth)
+    key, service = match.groups() if match else ("", "")
     target = environ.get("HTTP_X_AMZ_TARGET", "")
     if target:
-        return service, target.rsplit(".", 1)[-1]
+        return key, service, target.rsplit(".", 1)[-1]
     path = environ.get("PATH_INFO", "")
     if "/operation/" in path:  # Smithy RPC v2 (CloudWatch): /service/<Service>/operation/<Op>
-        return service, path.rsplit("/", 1)[-1]
+        return key, service, path.rsplit("/", 1)[-1]
     form = urllib.parse.parse_qs(body.decode("utf-8", "replace"))
     action = form.get("Action", [""])[0]
     if not action:
         action = environ.get("REQUEST_METHOD", "") + " " + environ.get("PATH_INFO", "")
-    return service, action
+    return key, service, action
 
 
 def throttling(service):

@@ -3,11 +3,7 @@
 //! dead endpoint, where any call would end in the AWS exit code 7 instead).
 
 use serde_json::{json, Value};
-use testkit::{assert_one_line_error, offline_tool};
-
-fn alb_up() -> testkit::ToolCommand {
-    offline_tool("alb-up")
-}
+use testkit::offline;
 
 /// A document whose `.network` is only strings: fine for everything up to the first AWS call.
 fn doc(alb: Value, services: Value) -> String {
@@ -35,15 +31,12 @@ fn seed_001() -> Value {
 }
 
 fn spec_error(alb: Value, services: Value) -> String {
-    let out = alb_up().write_stdin(doc(alb, services)).output().unwrap();
-    assert_one_line_error(&out, "alb-up", 5)
+    offline!().stdin(doc(alb, services)).fails().code(5)
 }
 
 #[test]
 fn help_says_what_it_reads_writes_and_the_exit_codes() {
-    let out = alb_up().arg("--help").output().unwrap();
-    assert!(out.status.success());
-    let help = String::from_utf8(out.stdout).unwrap();
+    let help = offline!().arg("--help").succeeds().stdout();
     for needle in [
         ".network",
         "spec.alb",
@@ -61,22 +54,18 @@ fn help_says_what_it_reads_writes_and_the_exit_codes() {
 
 #[test]
 fn version() {
-    let out = alb_up().arg("--version").output().unwrap();
-    assert!(out.status.success());
-    assert!(String::from_utf8(out.stdout)
-        .unwrap()
-        .starts_with("alb-up "));
+    let out = offline!().arg("--version").succeeds();
+    assert!(out.stdout().starts_with("alb-up "));
 }
 
 #[test]
 fn unknown_flag_and_bad_values_are_usage_errors() {
-    let out = alb_up()
+    let err = offline!()
         .args(["--stack", "a", "--env", "dev", "--frobnicate"])
-        .output()
-        .unwrap();
-    let err = assert_one_line_error(&out, "alb-up", 2);
+        .fails()
+        .code(2);
     assert!(err.contains("--frobnicate"), "{err}");
-    let out = alb_up()
+    offline!()
         .args([
             "-n",
             "--stack",
@@ -86,62 +75,52 @@ fn unknown_flag_and_bad_values_are_usage_errors() {
             "--deletion-protection",
             "maybe",
         ])
-        .output()
-        .unwrap();
-    assert_one_line_error(&out, "alb-up", 2);
+        .fails()
+        .code(2);
 }
 
 #[test]
 fn empty_and_malformed_stdin_are_document_errors() {
-    let out = alb_up()
+    let err = offline!()
         .args(["--stack", "a", "--env", "dev"])
-        .write_stdin("")
-        .output()
-        .unwrap();
-    let err = assert_one_line_error(&out, "alb-up", 3);
+        .stdin("")
+        .fails()
+        .code(3);
     assert!(err.contains("empty"), "{err}");
-    let out = alb_up()
-        .write_stdin("{\"version\": 1, \"network\": ")
-        .output()
-        .unwrap();
-    assert_one_line_error(&out, "alb-up", 3);
+    offline!()
+        .stdin("{\"version\": 1, \"network\": ")
+        .fails()
+        .code(3);
 }
 
 #[test]
 fn unknown_version_is_its_own_error() {
-    let out = alb_up()
-        .write_stdin(r#"{"version": 2, "stack": "a", "env": "dev"}"#)
-        .output()
-        .unwrap();
-    let err = assert_one_line_error(&out, "alb-up", 4);
+    let err = offline!()
+        .stdin(r#"{"version": 2, "stack": "a", "env": "dev"}"#)
+        .fails()
+        .code(4);
     assert!(err.contains("version 2"), "{err}");
 }
 
 #[test]
 fn no_network_names_net_up() {
-    let out = alb_up()
-        .write_stdin(r#"{"version": 1, "stack": "a", "env": "dev", "spec": {}}"#)
-        .output()
-        .unwrap();
-    let err = assert_one_line_error(&out, "alb-up", 6);
+    let err = offline!()
+        .stdin(r#"{"version": 1, "stack": "a", "env": "dev", "spec": {}}"#)
+        .fails()
+        .code(6);
     assert!(err.contains("net-up"), "{err}");
     // -n starts from nothing: no network either.
-    let out = alb_up()
+    offline!()
         .args(["-n", "--stack", "a", "--env", "dev"])
-        .output()
-        .unwrap();
-    assert_one_line_error(&out, "alb-up", 6);
+        .fails()
+        .code(6);
 }
 
 #[test]
 fn the_fake_network_reaches_aws_so_only_validation_fails_below() {
     // The control for every spec-error test: a valid spec gets as far as the
     // first AWS call, which fails on the dead endpoint with the AWS exit code.
-    let out = alb_up()
-        .write_stdin(doc(json!({}), seed_001()))
-        .output()
-        .unwrap();
-    assert_one_line_error(&out, "alb-up", 7);
+    offline!().stdin(doc(json!({}), seed_001())).fails().code(7);
 }
 
 #[test]
@@ -160,12 +139,11 @@ fn a_duplicate_path_is_a_spec_error() {
 fn a_default_route_to_an_unknown_service_is_a_spec_error() {
     let err = spec_error(json!({"default_service": "web"}), seed_001());
     assert!(err.contains("unknown service 'web'"), "{err}");
-    let out = alb_up()
+    offline!()
         .args(["--default-service", "nobody"])
-        .write_stdin(doc(json!({}), json!({})))
-        .output()
-        .unwrap();
-    assert_one_line_error(&out, "alb-up", 5);
+        .stdin(doc(json!({}), json!({})))
+        .fails()
+        .code(5);
 }
 
 #[test]
@@ -186,12 +164,11 @@ fn two_defaults_are_a_spec_error() {
 fn an_invalid_ingress_cidr_is_a_spec_error() {
     let err = spec_error(json!({"ingress_cidrs": ["10.0.0.0/33"]}), seed_001());
     assert!(err.contains("10.0.0.0/33"), "{err}");
-    let out = alb_up()
+    let err = offline!()
         .args(["--ingress-cidr", "192.168.1.1/24"])
-        .write_stdin(doc(json!({}), seed_001()))
-        .output()
-        .unwrap();
-    let err = assert_one_line_error(&out, "alb-up", 5);
+        .stdin(doc(json!({}), seed_001()))
+        .fails()
+        .code(5);
     assert!(
         err.contains("192.168.1.0/24"),
         "suggests the network address: {err}"
@@ -275,21 +252,19 @@ fn bad_blue_green_services_are_spec_errors() {
     );
     assert!(err.contains("not a test listener port"), "{err}");
     // The control: a valid blue/green service reaches AWS.
-    let out = alb_up()
-        .write_stdin(doc(
+    offline!()
+        .stdin(doc(
             json!({}),
             json!({"a": {"port": 1, "route": {"default": true}, "deployment": "blue-green"}}),
         ))
-        .output()
-        .unwrap();
-    assert_one_line_error(&out, "alb-up", 7);
+        .fails()
+        .code(7);
 }
 
 #[test]
 fn one_az_is_not_enough_for_an_alb() {
     let mut d: Value = serde_json::from_str(&doc(json!({}), seed_001())).unwrap();
     d["network"]["public_subnet_ids"] = json!(["subnet-1"]);
-    let out = alb_up().write_stdin(d.to_string()).output().unwrap();
-    let err = assert_one_line_error(&out, "alb-up", 5);
+    let err = offline!().stdin(d.to_string()).fails().code(5);
     assert!(err.contains("two AZs"), "{err}");
 }

@@ -8,30 +8,11 @@ use std::collections::BTreeMap;
 
 use aws_sdk_elasticloadbalancingv2::types::{ActionTypeEnum, Listener, Rule};
 use serde_json::{json, Value};
-use testkit::{json, unique_stack, Emulator};
-
-fn run(em: &Emulator, tool: &str, args: &[&str], stdin: &str) -> (Value, String) {
-    let out = em
-        .tool(tool)
-        .args(args)
-        .write_stdin(stdin)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
-    assert!(out.status.success(), "{tool} failed: {stderr}");
-    (json(&out.stdout), stderr)
-}
+use testkit::{unique_stack, Emulator, Session, Tool};
 
 /// net-up for a two-AZ network without NAT, then seed 001's services.
 fn network_with_services(em: &Emulator, stack: &str, env: &str) -> Value {
-    let (mut doc, _) = run(
-        em,
-        "net-up",
-        &[
-            "-n", "--stack", stack, "--env", env, "--azs", "2", "--nat", "none",
-        ],
-        "",
-    );
+    let mut doc = em.network(stack, env);
     doc["spec"]["services"] = json!({
         "frontend": {"port": 3000, "cpu": 512, "memory": 1024, "image": "frontend:1",
                      "route": {"default": true}, "health_check": {"path": "/"}},
@@ -42,36 +23,24 @@ fn network_with_services(em: &Emulator, stack: &str, env: &str) -> Value {
     doc
 }
 
-fn alb_up(em: &Emulator, doc: &Value, args: &[&str]) -> (Value, String) {
-    let mut all = vec!["-v"];
-    all.extend_from_slice(args);
-    run(em, "alb-up", &all, &doc.to_string())
+/// alb-up on a document, with -v so "created" and "updated" lines show.
+fn alb_up(em: &Emulator, doc: &Value) -> Tool {
+    em.tool("alb-up").arg("-v").stdin(doc.to_string())
 }
 
-/// A context for the library calls (teardown) and the SDK configuration of the
-/// checks, from the same environment the tools get.
-fn context(em: &Emulator, rt: &tokio::runtime::Runtime, stack: &str, env: &str) -> common::Context {
-    rt.block_on(em.context(stack, env, "us-east-1"))
+fn elb(s: &Session) -> aws_sdk_elasticloadbalancingv2::Client {
+    aws_sdk_elasticloadbalancingv2::Client::new(s.sdk())
 }
 
-fn elb(em: &Emulator, rt: &tokio::runtime::Runtime) -> aws_sdk_elasticloadbalancingv2::Client {
-    aws_sdk_elasticloadbalancingv2::Client::new(&context(em, rt, "probe", "dev").sdk)
+fn listeners(s: &Session, lb: &str) -> Vec<Listener> {
+    s.block_on(elb(s).describe_listeners().load_balancer_arn(lb).send())
+        .unwrap()
+        .listeners()
+        .to_vec()
 }
 
-fn listeners(em: &Emulator, rt: &tokio::runtime::Runtime, lb: &str) -> Vec<Listener> {
-    rt.block_on(
-        elb(em, rt)
-            .describe_listeners()
-            .load_balancer_arn(lb)
-            .send(),
-    )
-    .unwrap()
-    .listeners()
-    .to_vec()
-}
-
-fn rules(em: &Emulator, rt: &tokio::runtime::Runtime, listener: &str) -> Vec<Rule> {
-    rt.block_on(elb(em, rt).describe_rules().listener_arn(listener).send())
+fn rules(s: &Session, listener: &str) -> Vec<Rule> {
+    s.block_on(elb(s).describe_rules().listener_arn(listener).send())
         .unwrap()
         .rules()
         .iter()
@@ -80,9 +49,9 @@ fn rules(em: &Emulator, rt: &tokio::runtime::Runtime, listener: &str) -> Vec<Rul
         .collect()
 }
 
-fn attributes(em: &Emulator, rt: &tokio::runtime::Runtime, lb: &str) -> BTreeMap<String, String> {
-    rt.block_on(
-        elb(em, rt)
+fn attributes(s: &Session, lb: &str) -> BTreeMap<String, String> {
+    s.block_on(
+        elb(s)
             .describe_load_balancer_attributes()
             .load_balancer_arn(lb)
             .send(),
@@ -127,10 +96,10 @@ fn alb_counts(c: &BTreeMap<String, usize>) -> [usize; 4] {
 }
 
 /// Tears the ALB down through the library, then the network through `teardown`.
-fn teardown(em: &Emulator, rt: &tokio::runtime::Runtime, stack: &str, env: &str, alb: &Value) {
-    let ctx = context(em, rt, stack, env);
+fn teardown(em: &Emulator, s: &Session, stack: &str, env: &str, alb: &Value) {
+    let ctx = s.context(stack, env);
     let section: common::sections::Alb = serde_json::from_value(alb.clone()).unwrap();
-    let found = rt
+    let found = s
         .block_on(alb_up::teardown::discover(&ctx, Some(&section)))
         .unwrap();
     let kinds: Vec<&str> = found.steps(&ctx).iter().map(|s| s.kind).collect();
@@ -139,23 +108,16 @@ fn teardown(em: &Emulator, rt: &tokio::runtime::Runtime, stack: &str, env: &str,
         "{kinds:?}"
     );
     let left = common::plan::Leftovers::default();
-    rt.block_on(found.delete_all(&ctx, &left));
+    s.block_on(found.delete_all(&ctx, &left));
     left.into_result()
         .expect("the ALB layer went away completely");
-    assert!(rt
+    assert!(s
         .block_on(alb_up::teardown::discover(&ctx, Some(&section)))
         .unwrap()
         .is_empty());
-    let out = em
-        .tool("teardown")
+    em.tool("teardown")
         .args(["-n", "--stack", stack, "--env", env])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "teardown failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+        .succeeds();
     assert!(
         em.inventory("us-east-1", stack, env).is_empty(),
         "{:?}",
@@ -166,10 +128,10 @@ fn teardown(em: &Emulator, rt: &tokio::runtime::Runtime, stack: &str, env: &str,
 #[test]
 fn seed_001_routing_converges_keeps_priorities_and_tears_down() {
     let em = Emulator::shared();
-    let rt = tokio::runtime::Runtime::new().unwrap();
+    let s = em.session("probe", "dev", "us-east-1");
     let stack = unique_stack("alb");
     let doc = network_with_services(em, &stack, "dev");
-    let (out, _) = alb_up(em, &doc, &[]);
+    let out = alb_up(em, &doc).succeeds().json();
     let alb = &out["alb"];
 
     // What exists, read independently of the tool.
@@ -194,7 +156,7 @@ fn seed_001_routing_converges_keeps_priorities_and_tears_down() {
     let api_priority = alb["rules"]["api"]["priority"].as_u64().unwrap();
 
     let lb = alb["arn"].as_str().unwrap();
-    let ls = listeners(em, &rt, lb);
+    let ls = listeners(&s, lb);
     assert_eq!(ls.len(), 1);
     assert_eq!(ls[0].port(), Some(80));
     assert_eq!(
@@ -202,7 +164,7 @@ fn seed_001_routing_converges_keeps_priorities_and_tears_down() {
         alb["target_groups"]["frontend"]["arn"].as_str(),
         "no rule matched: the frontend"
     );
-    let rs = rules(em, &rt, ls[0].listener_arn().unwrap());
+    let rs = rules(&s, ls[0].listener_arn().unwrap());
     assert_eq!(rs.len(), 1);
     assert_eq!(paths(&rs[0]), ["/api/*"]);
     assert_eq!(rs[0].priority(), Some(api_priority.to_string().as_str()));
@@ -212,9 +174,9 @@ fn seed_001_routing_converges_keeps_priorities_and_tears_down() {
     );
 
     // Target groups: IP targets, health checks as asked, deregistration delay.
-    let tg = rt
+    let tg = s
         .block_on(
-            elb(em, &rt)
+            elb(&s)
                 .describe_target_groups()
                 .target_group_arns(alb["target_groups"]["api"]["arn"].as_str().unwrap())
                 .send(),
@@ -232,9 +194,9 @@ fn seed_001_routing_converges_keeps_priorities_and_tears_down() {
         (Some(2), Some(3), Some(30))
     );
     assert_eq!(tg.matcher().and_then(|m| m.http_code()), Some("200-399"));
-    let tg_attrs = rt
+    let tg_attrs = s
         .block_on(
-            elb(em, &rt)
+            elb(&s)
                 .describe_target_group_attributes()
                 .target_group_arn(tg.target_group_arn().unwrap())
                 .send(),
@@ -245,7 +207,7 @@ fn seed_001_routing_converges_keeps_priorities_and_tears_down() {
         && a.value() == Some("30")));
 
     // Load balancer attributes.
-    let attrs = attributes(em, &rt, lb);
+    let attrs = attributes(&s, lb);
     assert_eq!(
         attrs["routing.http.drop_invalid_header_fields.enabled"],
         "true"
@@ -254,8 +216,8 @@ fn seed_001_routing_converges_keeps_priorities_and_tears_down() {
     assert_eq!(attrs["idle_timeout.timeout_seconds"], "60");
 
     // The security group: 80 from anywhere in; out only to 3000-8080 in the VPC.
-    let ec2 = aws_sdk_ec2::Client::new(&context(em, &rt, &stack, "dev").sdk);
-    let sg = rt
+    let ec2 = aws_sdk_ec2::Client::new(s.sdk());
+    let sg = s
         .block_on(
             ec2.describe_security_groups()
                 .group_ids(alb["security_group_id"].as_str().unwrap())
@@ -294,7 +256,8 @@ fn seed_001_routing_converges_keeps_priorities_and_tears_down() {
 
     // A second run changes nothing.
     let before = em.inventory("us-east-1", &stack, "dev");
-    let (again, log) = alb_up(em, &doc, &[]);
+    let run = alb_up(em, &doc).succeeds();
+    let (again, log) = (run.json(), run.stderr());
     assert!(
         !log.contains("created") && !log.contains("updated"),
         "{log}"
@@ -306,42 +269,43 @@ fn seed_001_routing_converges_keeps_priorities_and_tears_down() {
     let mut with_admin = doc.clone();
     with_admin["spec"]["services"]["admin"] =
         json!({"port": 8081, "route": {"paths": ["/admin/*"]}});
-    let (added, _) = alb_up(em, &with_admin, &[]);
+    let added = alb_up(em, &with_admin).succeeds().json();
     assert_eq!(added["alb"]["rules"]["api"], out["alb"]["rules"]["api"]);
     let admin_priority = added["alb"]["rules"]["admin"]["priority"].as_u64().unwrap();
     assert_ne!(admin_priority, api_priority);
     assert_eq!(alb_counts(&counts(em, &stack, "dev")), [1, 1, 3, 2]);
 
     // Removing it deletes only its rule and its target group.
-    let (removed, log) = alb_up(em, &doc, &[]);
+    let run = alb_up(em, &doc).succeeds();
+    let (removed, log) = (run.json(), run.stderr());
     assert_eq!(removed["alb"]["rules"], out["alb"]["rules"], "{log}");
     assert_eq!(removed["alb"]["target_groups"], out["alb"]["target_groups"]);
     assert_eq!(alb_counts(&counts(em, &stack, "dev")), [1, 1, 2, 1]);
-    let rs = rules(em, &rt, ls[0].listener_arn().unwrap());
+    let rs = rules(&s, ls[0].listener_arn().unwrap());
     assert_eq!(rs.len(), 1);
     assert_eq!(rs[0].rule_arn(), out["alb"]["rules"]["api"]["arn"].as_str());
 
     // Another stack with the same spec next to it; tearing the first down leaves it alone.
     let other = unique_stack("albother");
     let other_doc = network_with_services(em, &other, "dev");
-    let (other_out, _) = alb_up(em, &other_doc, &[]);
+    let other_out = alb_up(em, &other_doc).succeeds().json();
     let other_before = em.inventory("us-east-1", &other, "dev");
     assert_eq!(alb_counts(&other_before.counts()), [1, 1, 2, 1]);
 
-    teardown(em, &rt, &stack, "dev", &out["alb"]);
+    teardown(em, &s, &stack, "dev", &out["alb"]);
     assert_eq!(em.inventory("us-east-1", &other, "dev"), other_before);
-    teardown(em, &rt, &other, "dev", &other_out["alb"]);
+    teardown(em, &s, &other, "dev", &other_out["alb"]);
 }
 
 #[test]
 fn a_certificate_adds_https_and_prod_turns_deletion_protection_on() {
     let em = Emulator::shared();
-    let rt = tokio::runtime::Runtime::new().unwrap();
+    let s = em.session("probe", "dev", "us-east-1");
     let stack = unique_stack("albtls");
     let doc = network_with_services(em, &stack, "prod");
     // The emulator checks listener certificates against ACM, as AWS does.
-    let acm = aws_sdk_acm::Client::new(&context(em, &rt, &stack, "prod").sdk);
-    let cert = rt
+    let acm = aws_sdk_acm::Client::new(s.sdk());
+    let cert = s
         .block_on(
             acm.request_certificate()
                 .domain_name("shop.example.com")
@@ -351,7 +315,10 @@ fn a_certificate_adds_https_and_prod_turns_deletion_protection_on() {
         .certificate_arn()
         .unwrap()
         .to_owned();
-    let (out, _) = alb_up(em, &doc, &["--certificate-arn", &cert]);
+    let out = alb_up(em, &doc)
+        .args(["--certificate-arn", &cert])
+        .succeeds()
+        .json();
     let alb = &out["alb"];
     assert_eq!(
         out["spec"]["alb"]["certificate_arn"],
@@ -359,12 +326,9 @@ fn a_certificate_adds_https_and_prod_turns_deletion_protection_on() {
         "the flag is recorded"
     );
     let lb = alb["arn"].as_str().unwrap();
-    assert_eq!(
-        attributes(em, &rt, lb)["deletion_protection.enabled"],
-        "true"
-    );
+    assert_eq!(attributes(&s, lb)["deletion_protection.enabled"], "true");
 
-    let ls = listeners(em, &rt, lb);
+    let ls = listeners(&s, lb);
     assert_eq!(ls.len(), 2);
     let http = ls.iter().find(|l| l.port() == Some(80)).unwrap();
     let https = ls.iter().find(|l| l.port() == Some(443)).unwrap();
@@ -391,12 +355,13 @@ fn a_certificate_adds_https_and_prod_turns_deletion_protection_on() {
         alb["target_groups"]["frontend"]["arn"].as_str()
     );
     // The rule serves on HTTPS; HTTP only redirects.
-    assert_eq!(rules(em, &rt, https.listener_arn().unwrap()).len(), 1);
-    assert!(rules(em, &rt, http.listener_arn().unwrap()).is_empty());
+    assert_eq!(rules(&s, https.listener_arn().unwrap()).len(), 1);
+    assert!(rules(&s, http.listener_arn().unwrap()).is_empty());
     assert_eq!(alb_counts(&counts(em, &stack, "prod")), [1, 2, 2, 1]);
 
     // Re-running with the certificate from the recorded spec changes nothing.
-    let (again, log) = alb_up(em, &out, &[]);
+    let run = alb_up(em, &out).succeeds();
+    let (again, log) = (run.json(), run.stderr());
     assert!(
         !log.contains("created") && !log.contains("updated"),
         "{log}"
@@ -404,20 +369,20 @@ fn a_certificate_adds_https_and_prod_turns_deletion_protection_on() {
     assert_eq!(again["alb"], out["alb"]);
 
     // Teardown turns protection off itself.
-    teardown(em, &rt, &stack, "prod", alb);
+    teardown(em, &s, &stack, "prod", alb);
 }
 
 /// The target group a listener's default action (or a rule's action) forwards to.
-fn listener_target(em: &Emulator, rt: &tokio::runtime::Runtime, arn: &str) -> Option<String> {
-    let out = rt
-        .block_on(elb(em, rt).describe_listeners().listener_arns(arn).send())
+fn listener_target(s: &Session, arn: &str) -> Option<String> {
+    let out = s
+        .block_on(elb(s).describe_listeners().listener_arns(arn).send())
         .unwrap();
     forward_target(out.listeners()[0].default_actions())
 }
 
-fn rule_target(em: &Emulator, rt: &tokio::runtime::Runtime, arn: &str) -> Option<String> {
-    let out = rt
-        .block_on(elb(em, rt).describe_rules().rule_arns(arn).send())
+fn rule_target(s: &Session, arn: &str) -> Option<String> {
+    let out = s
+        .block_on(elb(s).describe_rules().rule_arns(arn).send())
         .unwrap();
     forward_target(out.rules()[0].actions())
 }
@@ -426,23 +391,16 @@ fn rule_target(em: &Emulator, rt: &tokio::runtime::Runtime, arn: &str) -> Option
 fn blue_green_services_get_a_green_group_and_a_test_listener_and_stay_where_codedeploy_moved_them()
 {
     let em = Emulator::shared();
-    let rt = tokio::runtime::Runtime::new().unwrap();
+    let s = em.session("probe", "dev", "us-east-1");
     let stack = unique_stack("albbg");
-    let (mut doc, _) = run(
-        em,
-        "net-up",
-        &[
-            "-n", "--stack", &stack, "--env", "dev", "--azs", "2", "--nat", "none",
-        ],
-        "",
-    );
+    let mut doc = em.network(&stack, "dev");
     doc["spec"]["services"] = json!({
         "pay": {"port": 8080, "route": {"default": true}, "health_check": {"path": "/health"},
                 "deployment": {"type": "blue-green", "traffic": "all-at-once"}},
         "api": {"port": 9000, "route": {"paths": ["/api/*"]}, "deployment": "blue-green"},
         "web": {"port": 3000, "route": {"paths": ["/web/*"]}}
     });
-    let (out, _) = alb_up(em, &doc, &[]);
+    let out = alb_up(em, &doc).succeeds().json();
     let alb = &out["alb"];
     let tg = |s: &str| alb["target_groups"][s].clone();
     let arn = |v: &Value| v.as_str().unwrap().to_owned();
@@ -463,7 +421,7 @@ fn blue_green_services_get_a_green_group_and_a_test_listener_and_stay_where_code
         tg("pay")["green"]["name"],
         common::naming::elb_name(&stack, "tg-pay-green", "dev")
     );
-    let ls = listeners(em, &rt, alb["arn"].as_str().unwrap());
+    let ls = listeners(&s, alb["arn"].as_str().unwrap());
     let by_port = |p: i32| ls.iter().find(|l| l.port() == Some(p)).unwrap().clone();
     assert_eq!(
         by_port(8080).listener_arn(),
@@ -478,13 +436,13 @@ fn blue_green_services_get_a_green_group_and_a_test_listener_and_stay_where_code
         );
     }
     assert_eq!(
-        rule_target(em, &rt, alb["rules"]["api"]["arn"].as_str().unwrap()),
+        rule_target(&s, alb["rules"]["api"]["arn"].as_str().unwrap()),
         Some(arn(&tg("api")["arn"]))
     );
     // The green group is the blue one's twin, tagged as the service's green group.
-    let groups = rt
+    let groups = s
         .block_on(
-            elb(em, &rt)
+            elb(&s)
                 .describe_target_groups()
                 .target_group_arns(arn(&tg("pay")["arn"]))
                 .target_group_arns(arn(&tg("pay")["green"]["arn"]))
@@ -508,9 +466,9 @@ fn blue_green_services_get_a_green_group_and_a_test_listener_and_stay_where_code
             blue.target_type()
         )
     );
-    let tags = rt
+    let tags = s
         .block_on(
-            elb(em, &rt)
+            elb(&s)
                 .describe_tags()
                 .resource_arns(arn(&tg("pay")["green"]["arn"]))
                 .send(),
@@ -521,8 +479,8 @@ fn blue_green_services_get_a_green_group_and_a_test_listener_and_stay_where_code
         .iter()
         .any(|t| t.key() == Some("fargate-pipes:component") && t.value() == Some("tg-pay-green")));
     // The test ports are open to the same CIDRs as port 80.
-    let ec2 = aws_sdk_ec2::Client::new(&context(em, &rt, &stack, "dev").sdk);
-    let sg = rt
+    let ec2 = aws_sdk_ec2::Client::new(s.sdk());
+    let sg = s
         .block_on(
             ec2.describe_security_groups()
                 .group_ids(alb["security_group_id"].as_str().unwrap())
@@ -554,7 +512,7 @@ fn blue_green_services_get_a_green_group_and_a_test_listener_and_stay_where_code
 
     // CodeDeploy's swap, done by hand: production and test traffic of both
     // services to their green groups.
-    let client = elb(em, &rt);
+    let client = elb(&s);
     let forward = |tg: String| {
         aws_sdk_elasticloadbalancingv2::types::Action::builder()
             .r#type(ActionTypeEnum::Forward)
@@ -562,7 +520,7 @@ fn blue_green_services_get_a_green_group_and_a_test_listener_and_stay_where_code
             .build()
     };
     for (port, service) in [(80, "pay"), (8081, "pay"), (8080, "api")] {
-        rt.block_on(
+        s.block_on(
             client
                 .modify_listener()
                 .listener_arn(by_port(port).listener_arn().unwrap())
@@ -571,7 +529,7 @@ fn blue_green_services_get_a_green_group_and_a_test_listener_and_stay_where_code
         )
         .unwrap();
     }
-    rt.block_on(
+    s.block_on(
         client
             .modify_rule()
             .rule_arn(alb["rules"]["api"]["arn"].as_str().unwrap())
@@ -582,7 +540,8 @@ fn blue_green_services_get_a_green_group_and_a_test_listener_and_stay_where_code
 
     // A re-run changes nothing and moves no traffic back.
     let before = em.inventory("us-east-1", &stack, "dev");
-    let (again, log) = alb_up(em, &out, &[]);
+    let run = alb_up(em, &out).succeeds();
+    let (again, log) = (run.json(), run.stderr());
     assert!(
         !log.contains("created") && !log.contains("updated"),
         "{log}"
@@ -591,13 +550,13 @@ fn blue_green_services_get_a_green_group_and_a_test_listener_and_stay_where_code
     assert_eq!(em.inventory("us-east-1", &stack, "dev"), before);
     for (port, service) in [(80, "pay"), (8081, "pay"), (8080, "api")] {
         assert_eq!(
-            listener_target(em, &rt, by_port(port).listener_arn().unwrap()),
+            listener_target(&s, by_port(port).listener_arn().unwrap()),
             Some(arn(&tg(service)["green"]["arn"])),
             "port {port} still forwards to green"
         );
     }
     assert_eq!(
-        rule_target(em, &rt, alb["rules"]["api"]["arn"].as_str().unwrap()),
+        rule_target(&s, alb["rules"]["api"]["arn"].as_str().unwrap()),
         Some(arn(&tg("api")["green"]["arn"]))
     );
 
@@ -605,7 +564,7 @@ fn blue_green_services_get_a_green_group_and_a_test_listener_and_stay_where_code
     // others stay put.
     let mut rolling = out.clone();
     rolling["spec"]["services"]["api"]["deployment"] = json!("rolling");
-    let (fewer, _) = alb_up(em, &rolling, &[]);
+    let fewer = alb_up(em, &rolling).succeeds().json();
     assert_eq!(alb_counts(&counts(em, &stack, "dev")), [1, 2, 4, 2]);
     assert!(fewer["alb"]["target_groups"]["api"].get("green").is_none());
     assert_eq!(
@@ -613,15 +572,15 @@ fn blue_green_services_get_a_green_group_and_a_test_listener_and_stay_where_code
         out["alb"]["target_groups"]["pay"]
     );
     assert_eq!(
-        rule_target(em, &rt, alb["rules"]["api"]["arn"].as_str().unwrap()),
+        rule_target(&s, alb["rules"]["api"]["arn"].as_str().unwrap()),
         Some(arn(&tg("api")["arn"])),
         "a rolling service forwards to its only group"
     );
 
     // Teardown lists and removes both groups and the test listener.
-    let ctx = context(em, &rt, &stack, "dev");
+    let ctx = s.context(&stack, "dev");
     let section: common::sections::Alb = serde_json::from_value(fewer["alb"].clone()).unwrap();
-    let found = rt
+    let found = s
         .block_on(alb_up::teardown::discover(&ctx, Some(&section)))
         .unwrap();
     let plan = found.steps(&ctx);
@@ -634,5 +593,5 @@ fn blue_green_services_get_a_green_group_and_a_test_listener_and_stay_where_code
     let test_ids: Vec<&str> = plan.iter().map(|s| s.id.as_str()).collect();
     assert!(test_ids.contains(&by_port(8081).listener_arn().unwrap()));
     assert!(test_ids.contains(&tg("pay")["green"]["arn"].as_str().unwrap()));
-    teardown(em, &rt, &stack, "dev", &fewer["alb"]);
+    teardown(em, &s, &stack, "dev", &fewer["alb"]);
 }

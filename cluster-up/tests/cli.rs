@@ -2,11 +2,7 @@
 //! one-line error with its own exit code and no AWS call (the tool is pointed at
 //! a dead endpoint, where any call would end in the AWS exit code 7 instead).
 
-use testkit::{assert_one_line_error, offline_tool};
-
-fn cluster_up() -> testkit::ToolCommand {
-    offline_tool("cluster-up")
-}
+use testkit::offline;
 
 /// A document whose `spec.cluster` is `cluster` (JSON text).
 fn doc(cluster: &str) -> String {
@@ -14,15 +10,17 @@ fn doc(cluster: &str) -> String {
 }
 
 fn spec_error(cluster: &str) -> String {
-    let out = cluster_up().write_stdin(doc(cluster)).output().unwrap();
-    assert_one_line_error(&out, "cluster-up", 5)
+    offline!().stdin(doc(cluster)).fails().code(5)
+}
+
+/// cluster-up from flags alone, with `--strategy`.
+fn with_strategy(strategy: &str) -> testkit::Tool {
+    offline!().args(["-n", "--stack", "a", "--env", "dev", "--strategy", strategy])
 }
 
 #[test]
 fn help_says_what_it_reads_writes_and_the_exit_codes() {
-    let out = cluster_up().arg("--help").output().unwrap();
-    assert!(out.status.success());
-    let help = String::from_utf8(out.stdout).unwrap();
+    let help = offline!().arg("--help").succeeds().stdout();
     for needle in [
         "spec.cluster",
         ".secrets",
@@ -39,67 +37,48 @@ fn help_says_what_it_reads_writes_and_the_exit_codes() {
 
 #[test]
 fn version() {
-    let out = cluster_up().arg("--version").output().unwrap();
-    assert!(out.status.success());
-    assert!(String::from_utf8(out.stdout)
-        .unwrap()
-        .starts_with("cluster-up "));
+    let out = offline!().arg("--version").succeeds();
+    assert!(out.stdout().starts_with("cluster-up "));
 }
 
 #[test]
 fn unknown_flag_is_a_usage_error() {
-    let out = cluster_up()
+    let err = offline!()
         .args(["-n", "--stack", "a", "--env", "dev", "--spot-only"])
-        .output()
-        .unwrap();
-    let err = assert_one_line_error(&out, "cluster-up", 2);
+        .fails()
+        .code(2);
     assert!(err.contains("--spot-only"), "{err}");
 }
 
 #[test]
 fn a_malformed_strategy_flag_is_a_usage_error() {
-    let out = cluster_up()
-        .args([
-            "-n",
-            "--stack",
-            "a",
-            "--env",
-            "dev",
-            "--strategy",
-            "FARGATE:one:1",
-        ])
-        .output()
-        .unwrap();
-    assert_one_line_error(&out, "cluster-up", 2);
+    with_strategy("FARGATE:one:1").fails().code(2);
 }
 
 #[test]
 fn empty_stdin_is_a_document_error() {
-    let out = cluster_up()
+    let err = offline!()
         .args(["--stack", "a", "--env", "dev"])
-        .write_stdin("")
-        .output()
-        .unwrap();
-    let err = assert_one_line_error(&out, "cluster-up", 3);
+        .stdin("")
+        .fails()
+        .code(3);
     assert!(err.contains("empty"), "{err}");
 }
 
 #[test]
 fn malformed_json_is_a_document_error() {
-    let out = cluster_up()
-        .write_stdin("{\"version\": 1, \"spec\": {")
-        .output()
-        .unwrap();
-    assert_one_line_error(&out, "cluster-up", 3);
+    offline!()
+        .stdin("{\"version\": 1, \"spec\": {")
+        .fails()
+        .code(3);
 }
 
 #[test]
 fn unknown_version_is_its_own_error() {
-    let out = cluster_up()
-        .write_stdin(r#"{"version": 2, "stack": "a", "env": "dev"}"#)
-        .output()
-        .unwrap();
-    let err = assert_one_line_error(&out, "cluster-up", 4);
+    let err = offline!()
+        .stdin(r#"{"version": 2, "stack": "a", "env": "dev"}"#)
+        .fails()
+        .code(4);
     assert!(err.contains("version 2"), "{err}");
 }
 
@@ -110,19 +89,7 @@ fn an_unknown_capacity_provider_is_named() {
     let err = spec_error(r#"{"strategy":[{"provider":"FARGATE_TURBO","weight":1}]}"#);
     assert!(err.contains("FARGATE_TURBO"), "{err}");
     // The same through the flag.
-    let out = cluster_up()
-        .args([
-            "-n",
-            "--stack",
-            "a",
-            "--env",
-            "dev",
-            "--strategy",
-            "FARGATE_TURBO:0:1",
-        ])
-        .output()
-        .unwrap();
-    let err = assert_one_line_error(&out, "cluster-up", 5);
+    let err = with_strategy("FARGATE_TURBO:0:1").fails().code(5);
     assert!(err.contains("FARGATE_TURBO"), "{err}");
 }
 
@@ -132,19 +99,9 @@ fn a_base_on_two_providers_is_refused() {
         r#"{"strategy":[{"provider":"FARGATE","base":1},{"provider":"FARGATE_SPOT","base":1,"weight":4}]}"#,
     );
     assert!(err.contains("base"), "{err}");
-    let out = cluster_up()
-        .args([
-            "-n",
-            "--stack",
-            "a",
-            "--env",
-            "dev",
-            "--strategy",
-            "FARGATE:1:1,FARGATE_SPOT:2:4",
-        ])
-        .output()
-        .unwrap();
-    assert_one_line_error(&out, "cluster-up", 5);
+    with_strategy("FARGATE:1:1,FARGATE_SPOT:2:4")
+        .fails()
+        .code(5);
 }
 
 #[test]
@@ -153,19 +110,7 @@ fn negative_numbers_are_refused() {
     assert!(err.contains("weight -1"), "{err}");
     let err = spec_error(r#"{"strategy":[{"provider":"FARGATE","base":-2}]}"#);
     assert!(err.contains("base -2"), "{err}");
-    let out = cluster_up()
-        .args([
-            "-n",
-            "--stack",
-            "a",
-            "--env",
-            "dev",
-            "--strategy",
-            "FARGATE:0:-1",
-        ])
-        .output()
-        .unwrap();
-    assert_one_line_error(&out, "cluster-up", 5);
+    with_strategy("FARGATE:0:-1").fails().code(5);
 }
 
 #[test]
@@ -200,29 +145,18 @@ fn unknown_fields_are_spec_errors() {
 
 #[test]
 fn a_malformed_secrets_section_is_a_document_error() {
-    let out = cluster_up()
-        .write_stdin(r#"{"version":1,"stack":"a","env":"dev","secrets":{"db":{"name":5}}}"#)
-        .output()
-        .unwrap();
-    let err = assert_one_line_error(&out, "cluster-up", 3);
+    let err = offline!()
+        .stdin(r#"{"version":1,"stack":"a","env":"dev","secrets":{"db":{"name":5}}}"#)
+        .fails()
+        .code(3);
     assert!(err.contains(".secrets"), "{err}");
 }
 
 #[test]
 fn a_valid_spec_reaches_aws() {
     // The seed-001 split is valid: the first thing that fails is the (dead) endpoint.
-    let out = cluster_up()
-        .args([
-            "-n",
-            "--stack",
-            "a",
-            "--env",
-            "dev",
-            "--strategy",
-            "FARGATE:1:1,FARGATE_SPOT:0:4",
-        ])
-        .output()
-        .unwrap();
-    let err = assert_one_line_error(&out, "cluster-up", 7);
+    let err = with_strategy("FARGATE:1:1,FARGATE_SPOT:0:4")
+        .fails()
+        .code(7);
     assert!(err.contains("AWS_ENDPOINT_URL"), "{err}");
 }

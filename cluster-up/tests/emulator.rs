@@ -3,76 +3,41 @@
 //! region follows the document, that teardown leaves nothing, and that a stack
 //! brought up again gets its log key back.
 
-use std::sync::Once;
-
 use serde_json::{json, Value};
 
 use common::plan::Leftovers;
 use common::sections::Cluster;
-use common::Context;
-use testkit::{counts, json as parse, unique_stack, Emulator};
+use testkit::{counts, unique_stack, Emulator, Session, Tool};
 
 const MANAGED: &str = "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy";
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
+fn cluster_up(em: &Emulator) -> Tool {
+    em.tool("cluster-up")
 }
 
-/// The test process talks to the emulator like the tools do: through the
-/// standard AWS environment. Set once, to the same values, for every test.
-fn point_at(em: &Emulator) {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        std::env::set_var("AWS_ENDPOINT_URL", &em.endpoint);
-        std::env::set_var("AWS_ACCESS_KEY_ID", "testing");
-        std::env::set_var("AWS_SECRET_ACCESS_KEY", "testing");
-        std::env::set_var("AWS_REGION", "us-east-1");
-        std::env::set_var("AWS_EC2_METADATA_DISABLED", "true");
-        std::env::remove_var("AWS_PROFILE");
-    });
-}
-
-async fn sdk(em: &Emulator, region: &str) -> aws_config::SdkConfig {
-    point_at(em);
-    common::aws::sdk_config(region).await
-}
-
-async fn context(em: &Emulator, stack: &str, env: &str, region: &str) -> Context {
-    Context::new("teardown", stack, env, region, sdk(em, region).await)
-}
-
-fn up(em: &Emulator, args: &[&str], stdin: &str) -> (Value, String) {
-    let out = em
-        .tool("cluster-up")
-        .args(args)
-        .write_stdin(stdin)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
-    assert!(out.status.success(), "cluster-up failed: {stderr}");
-    (parse(&out.stdout), stderr)
+/// The SDK on the emulator, for reading back (and changing by hand) what the tool made.
+fn probe(em: &Emulator, region: &str) -> Session {
+    em.session("probe", "dev", region)
 }
 
 /// Tears the layer down through the library, as the teardown tool does, and
 /// checks what the plan listed.
 fn teardown(em: &Emulator, stack: &str, region: &str, doc: &Value, kinds: &[&str]) {
-    runtime().block_on(async {
-        let ctx = context(em, stack, "dev", region).await;
+    let s = em.session(stack, "dev", region);
+    let ctx = &s.ctx;
+    s.block_on(async {
         let section: Option<Cluster> = doc
             .get("cluster")
             .map(|c| serde_json::from_value(c.clone()).unwrap());
-        let found = cluster_up::teardown::discover(&ctx, section.as_ref())
+        let found = cluster_up::teardown::discover(ctx, section.as_ref())
             .await
             .unwrap();
-        let planned: Vec<&str> = found.steps(&ctx).iter().map(|s| s.kind).collect();
+        let planned: Vec<&str> = found.steps(ctx).iter().map(|s| s.kind).collect();
         assert_eq!(planned, kinds, "the plan");
         let left = Leftovers::default();
-        found.delete_all(&ctx, &left).await;
+        found.delete_all(ctx, &left).await;
         left.into_result().unwrap();
-        let again = cluster_up::teardown::discover(&ctx, section.as_ref())
+        let again = cluster_up::teardown::discover(ctx, section.as_ref())
             .await
             .unwrap();
         assert!(again.is_empty(), "nothing left to find: {again:?}");
@@ -95,8 +60,9 @@ struct Described {
 
 fn describe_cluster(em: &Emulator, region: &str, name: &str) -> Described {
     use aws_sdk_ecs::types::ClusterField;
-    runtime().block_on(async {
-        let ecs = aws_sdk_ecs::Client::new(&sdk(em, region).await);
+    let s = probe(em, region);
+    s.block_on(async {
+        let ecs = aws_sdk_ecs::Client::new(s.sdk());
         let out = ecs
             .describe_clusters()
             .clusters(name)
@@ -138,8 +104,9 @@ fn describe_cluster(em: &Emulator, region: &str, name: &str) -> Described {
 
 /// The role's managed policies and its inline `secrets` policy (parsed), if any.
 fn role_policies(em: &Emulator, role: &str) -> (Vec<String>, Option<Value>, Value) {
-    runtime().block_on(async {
-        let iam = aws_sdk_iam::Client::new(&sdk(em, "us-east-1").await);
+    let s = probe(em, "us-east-1");
+    s.block_on(async {
+        let iam = aws_sdk_iam::Client::new(s.sdk());
         let attached = iam
             .list_attached_role_policies()
             .role_name(role)
@@ -179,8 +146,9 @@ fn role_policies(em: &Emulator, role: &str) -> (Vec<String>, Option<Value>, Valu
 
 /// The key's policy (parsed) and whether rotation is on.
 fn key_policy(em: &Emulator, region: &str, key_id: &str) -> (Value, bool) {
-    runtime().block_on(async {
-        let kms = aws_sdk_kms::Client::new(&sdk(em, region).await);
+    let s = probe(em, region);
+    s.block_on(async {
+        let kms = aws_sdk_kms::Client::new(s.sdk());
         let policy = kms
             .get_key_policy()
             .key_id(key_id)
@@ -204,9 +172,9 @@ fn key_policy(em: &Emulator, region: &str, key_id: &str) -> (Value, bool) {
 /// Two untagged secrets (not counted by the inventory), the second encrypted
 /// with a key of its own. Returns their ARNs and that key's ARN and id.
 fn two_secrets(em: &Emulator, stack: &str) -> (String, String, String, String) {
-    runtime().block_on(async {
-        let sdk = sdk(em, "us-east-1").await;
-        let kms = aws_sdk_kms::Client::new(&sdk);
+    let s = probe(em, "us-east-1");
+    s.block_on(async {
+        let kms = aws_sdk_kms::Client::new(s.sdk());
         let key = kms
             .create_key()
             .description("test: a secret's own key")
@@ -214,7 +182,7 @@ fn two_secrets(em: &Emulator, stack: &str) -> (String, String, String, String) {
             .await
             .unwrap();
         let key = key.key_metadata().unwrap();
-        let sm = aws_sdk_secretsmanager::Client::new(&sdk);
+        let sm = aws_sdk_secretsmanager::Client::new(s.sdk());
         let db = sm
             .create_secret()
             .name(format!("{stack}--db-credentials--dev"))
@@ -263,7 +231,8 @@ fn the_whole_layer_converges_reruns_quietly_updates_in_place_and_comes_back_afte
     })
     .to_string();
 
-    let (first, log) = up(em, &["-v"], &doc);
+    let run = cluster_up(em).arg("-v").stdin(&doc).succeeds();
+    let (first, log) = (run.json(), run.stderr());
     assert!(log.contains("created"), "{log}");
     assert_eq!(first["custom"]["keep"], true, "unknown keys pass through");
     let inv = em.inventory("us-east-1", &stack, "dev");
@@ -355,7 +324,8 @@ fn the_whole_layer_converges_reruns_quietly_updates_in_place_and_comes_back_afte
     assert!(text.contains("arn:aws:iam::123456789012:root"), "{text}");
 
     // A second run changes nothing.
-    let (second, log) = up(em, &["-v"], &doc);
+    let run = cluster_up(em).arg("-v").stdin(&doc).succeeds();
+    let (second, log) = (run.json(), run.stderr());
     assert!(!log.contains("created"), "nothing created:\n{log}");
     assert!(!log.contains("updated"), "nothing updated:\n{log}");
     assert!(log.contains("unchanged"), "{log}");
@@ -363,16 +333,12 @@ fn the_whole_layer_converges_reruns_quietly_updates_in_place_and_comes_back_afte
     assert_eq!(em.inventory("us-east-1", &stack, "dev"), inv);
 
     // A new strategy, and Container Insights off: updated in place.
-    let (third, log) = up(
-        em,
-        &[
-            "-v",
-            "--strategy",
-            "FARGATE:2:1,FARGATE_SPOT:0:3",
-            "--no-container-insights",
-        ],
-        &second.to_string(),
-    );
+    let run = cluster_up(em)
+        .args(["-v", "--strategy", "FARGATE:2:1,FARGATE_SPOT:0:3"])
+        .arg("--no-container-insights")
+        .stdin(second.to_string())
+        .succeeds();
+    let (third, log) = (run.json(), run.stderr());
     assert!(!log.contains("created"), "{log}");
     assert!(log.contains("updated"), "{log}");
     assert_eq!(third["cluster"]["arn"], first["cluster"]["arn"]);
@@ -402,7 +368,8 @@ fn the_whole_layer_converges_reruns_quietly_updates_in_place_and_comes_back_afte
     );
 
     // Up again: the same key, restored rather than a second one.
-    let (again, log) = up(em, &["-v"], &doc);
+    let run = cluster_up(em).arg("-v").stdin(&doc).succeeds();
+    let (again, log) = (run.json(), run.stderr());
     assert!(log.contains("restored"), "{log}");
     assert_eq!(
         again["cluster"]["log_kms_key_arn"],
@@ -435,7 +402,7 @@ fn strategy_by_env_picks_the_envs_strategy_and_the_secrets_policy_follows_the_do
         }},
         "secrets": {"db-credentials": secret("db", &db_arn, None)}
     });
-    let (out, _) = up(em, &[], &doc.to_string());
+    let out = cluster_up(em).stdin(doc.to_string()).succeeds().json();
     let c = &out["cluster"];
     assert_eq!(
         c["default_strategy"],
@@ -455,8 +422,9 @@ fn strategy_by_env_picks_the_envs_strategy_and_the_secrets_policy_follows_the_do
 
     // Drift made by hand: another trust, the managed policy detached, another
     // one attached.
-    runtime().block_on(async {
-        let iam = aws_sdk_iam::Client::new(&sdk(em, "us-east-1").await);
+    let s = probe(em, "us-east-1");
+    s.block_on(async {
+        let iam = aws_sdk_iam::Client::new(s.sdk());
         iam.update_assume_role_policy()
             .role_name(role)
             .policy_document(common::iam::trust_policy("ec2.amazonaws.com").to_string())
@@ -479,7 +447,8 @@ fn strategy_by_env_picks_the_envs_strategy_and_the_secrets_policy_follows_the_do
 
     // The secrets gone from the document: the role may read none; the drift is undone.
     doc.as_object_mut().unwrap().remove("secrets");
-    let (out, log) = up(em, &["-v"], &doc.to_string());
+    let run = cluster_up(em).arg("-v").stdin(doc.to_string()).succeeds();
+    let (out, log) = (run.json(), run.stderr());
     assert!(!log.contains("created"), "{log}");
     for change in [
         "trust policy reset",
@@ -496,7 +465,11 @@ fn strategy_by_env_picks_the_envs_strategy_and_the_secrets_policy_follows_the_do
         trust["Statement"][0]["Principal"]["Service"],
         "ecs-tasks.amazonaws.com"
     );
-    let (_, log) = up(em, &["-v"], &doc.to_string());
+    let log = cluster_up(em)
+        .arg("-v")
+        .stdin(doc.to_string())
+        .succeeds()
+        .stderr();
     assert!(!log.contains("updated"), "converged: {log}");
 
     teardown(em, &stack, "us-east-1", &out, &["ecs cluster", "iam role"]);
@@ -516,7 +489,7 @@ fn the_region_follows_the_document_and_a_key_without_its_alias_is_found_by_tag()
         "eu-west-1",
         "-v",
     ];
-    let (first, _) = up(em, &args, "");
+    let first = cluster_up(em).args(args).succeeds().json();
     let c = &first["cluster"];
     assert!(c["arn"].as_str().unwrap().contains(":eu-west-1:"), "{c}");
     let key_id = c["log_kms_key_id"].as_str().unwrap().to_owned();
@@ -535,15 +508,17 @@ fn the_region_follows_the_document_and_a_key_without_its_alias_is_found_by_tag()
 
     // A run killed between CreateKey and CreateAlias leaves a key without its
     // alias: the next run finds it by its tags instead of making a second.
-    runtime().block_on(async {
-        let kms = aws_sdk_kms::Client::new(&sdk(em, "eu-west-1").await);
+    let s = probe(em, "eu-west-1");
+    s.block_on(async {
+        let kms = aws_sdk_kms::Client::new(s.sdk());
         kms.delete_alias()
             .alias_name(format!("alias/{stack}--logs--dev"))
             .send()
             .await
             .unwrap();
     });
-    let (second, log) = up(em, &args, "");
+    let run = cluster_up(em).args(args).succeeds();
+    let (second, log) = (run.json(), run.stderr());
     assert!(!log.contains("created"), "{log}");
     assert!(log.contains("alias restored"), "{log}");
     assert_eq!(second["cluster"]["log_kms_key_id"], key_id.as_str());
@@ -565,8 +540,9 @@ fn a_role_of_the_same_name_that_is_not_ours_is_refused() {
     let em = Emulator::shared();
     let stack = unique_stack("own");
     let name = format!("{stack}--task-execution--dev");
-    runtime().block_on(async {
-        let iam = aws_sdk_iam::Client::new(&sdk(em, "us-east-1").await);
+    let s = probe(em, "us-east-1");
+    s.block_on(async {
+        let iam = aws_sdk_iam::Client::new(s.sdk());
         iam.create_role()
             .role_name(&name)
             .assume_role_policy_document(
@@ -576,8 +552,7 @@ fn a_role_of_the_same_name_that_is_not_ours_is_refused() {
             .await
             .unwrap();
     });
-    let out = em
-        .tool("cluster-up")
+    let err = cluster_up(em)
         .args([
             "-n",
             "--stack",
@@ -586,16 +561,15 @@ fn a_role_of_the_same_name_that_is_not_ours_is_refused() {
             "dev",
             "--no-log-encryption",
         ])
-        .output()
-        .unwrap();
-    let err = testkit::assert_one_line_error(&out, "cluster-up", 5);
+        .fails()
+        .code(5);
     assert!(err.contains(&name), "{err}");
     assert!(
         em.inventory("us-east-1", &stack, "dev").is_empty(),
         "nothing made"
     );
-    runtime().block_on(async {
-        let iam = aws_sdk_iam::Client::new(&sdk(em, "us-east-1").await);
+    s.block_on(async {
+        let iam = aws_sdk_iam::Client::new(s.sdk());
         common::iam::delete_role(&iam, &name).await.unwrap();
     });
 }

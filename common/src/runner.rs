@@ -22,7 +22,7 @@ use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::EnvFilter;
 
 use crate::document::Document;
-use crate::error::{shown, one_line, Error, Result};
+use crate::error::{one_line, shown, Error, Result};
 use crate::naming;
 use crate::plan::{Action, Change};
 

@@ -4,30 +4,17 @@
 //! `ecr_up::teardown` removes this stack's repositories and nobody else's.
 
 use std::collections::BTreeMap;
-use std::future::Future;
-use std::sync::Once;
 
 use aws_sdk_ecr::types::{EncryptionType, ImageTagMutability, Repository};
 use serde_json::{json, Value};
 
 use common::plan::Leftovers;
 use common::sections::{Ecr, EcrRepository};
-use common::Context;
-use testkit::{counts, json, unique_stack, Emulator};
+use testkit::{counts, unique_stack, Emulator, Session, Tool};
 
-/// Runs ecr-up on a document and returns its output and stderr (always with -v,
-/// so "created" and "updated" lines show).
-fn up(em: &Emulator, args: &[&str], stdin: &str) -> (Value, String) {
-    let out = em
-        .tool("ecr-up")
-        .arg("-v")
-        .args(args)
-        .write_stdin(stdin)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
-    assert!(out.status.success(), "ecr-up failed: {stderr}");
-    (json(&out.stdout), stderr)
+/// ecr-up, always with -v so "created" and "updated" lines show.
+fn ecr_up(em: &Emulator) -> Tool {
+    em.tool("ecr-up").arg("-v")
 }
 
 /// A document for `stack`/dev with the given `spec` object.
@@ -42,51 +29,24 @@ fn three_services(stack: &str) -> String {
     )
 }
 
-/// The SDK in the test process, pointed at the emulator like the tools are.
-/// One runtime per test: SDK clients keep connections on the runtime they ran on.
-struct Aws {
-    rt: tokio::runtime::Runtime,
-    /// Holds the SDK configuration; `context` gives each stack its own copy.
-    base: Context,
+/// ECR as the test reads and changes it, through the SDK (not the tool).
+struct Aws(Session);
+
+impl std::ops::Deref for Aws {
+    type Target = Session;
+
+    fn deref(&self) -> &Session {
+        &self.0
+    }
 }
 
 impl Aws {
     fn new(em: &Emulator) -> Self {
-        static ENV: Once = Once::new();
-        // The shared emulator's endpoint is the same for every test of this binary.
-        ENV.call_once(|| {
-            std::env::set_var("AWS_ENDPOINT_URL", &em.endpoint);
-            std::env::set_var("AWS_ACCESS_KEY_ID", "testing");
-            std::env::set_var("AWS_SECRET_ACCESS_KEY", "testing");
-            std::env::set_var("AWS_EC2_METADATA_DISABLED", "true");
-        });
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        let sdk = rt.block_on(common::aws::sdk_config("us-east-1"));
-        Aws {
-            rt,
-            base: Context::new("ecr-up-test", "", "", "us-east-1", sdk),
-        }
-    }
-
-    fn block_on<F: Future>(&self, f: F) -> F::Output {
-        self.rt.block_on(f)
+        Aws(em.session("probe", "dev", "us-east-1"))
     }
 
     fn ecr(&self) -> aws_sdk_ecr::Client {
-        aws_sdk_ecr::Client::new(&self.base.sdk)
-    }
-
-    fn context(&self, stack: &str, env: &str) -> Context {
-        Context::new(
-            "ecr-up-test",
-            stack,
-            env,
-            "us-east-1",
-            self.base.sdk.clone(),
-        )
+        aws_sdk_ecr::Client::new(self.sdk())
     }
 
     fn repository(&self, name: &str) -> Repository {
@@ -185,7 +145,8 @@ fn three_services_get_three_secure_repositories_and_a_rerun_changes_nothing() {
     let em = Emulator::shared();
     let aws = Aws::new(em);
     let stack = unique_stack("ecr");
-    let (first, log) = up(em, &[], &three_services(&stack));
+    let run = ecr_up(em).stdin(three_services(&stack)).succeeds();
+    let (first, log) = (run.json(), run.stderr());
     assert_eq!(log.matches("created ecr repository").count(), 3, "{log}");
 
     let inv = em.inventory("us-east-1", &stack, "dev");
@@ -244,7 +205,8 @@ fn three_services_get_three_secure_repositories_and_a_rerun_changes_nothing() {
     );
 
     // Again, from the enriched document as a pipeline would hand it on.
-    let (second, log) = up(em, &[], &first.to_string());
+    let run = ecr_up(em).stdin(first.to_string()).succeeds();
+    let (second, log) = (run.json(), run.stderr());
     assert!(
         !log.contains("created") && !log.contains("updated"),
         "nothing changes on the second run:\n{log}"
@@ -262,7 +224,7 @@ fn changed_settings_are_updated_in_place() {
     let em = Emulator::shared();
     let aws = Aws::new(em);
     let stack = unique_stack("ecrupd");
-    let (first, _) = up(em, &[], &three_services(&stack));
+    let first = ecr_up(em).stdin(three_services(&stack)).succeeds().json();
 
     let changed = doc(
         &stack,
@@ -271,7 +233,8 @@ fn changed_settings_are_updated_in_place() {
             "ecr": {"keep_images": 5, "scan_on_push": false}
         }),
     );
-    let (second, log) = up(em, &["--mutable-tags"], &changed);
+    let run = ecr_up(em).arg("--mutable-tags").stdin(&changed).succeeds();
+    let (second, log) = (run.json(), run.stderr());
     assert!(!log.contains("created"), "{log}");
     assert_eq!(
         log.matches("updated ecr lifecycle policy").count(),
@@ -303,14 +266,18 @@ fn changed_settings_are_updated_in_place() {
     );
 
     // The changed spec, run again, is already there.
-    let (_, log) = up(em, &["--mutable-tags"], &changed);
+    let log = ecr_up(em)
+        .arg("--mutable-tags")
+        .stdin(&changed)
+        .succeeds()
+        .stderr();
     assert!(
         !log.contains("created") && !log.contains("updated"),
         "{log}"
     );
 
     // And back to the defaults.
-    let (_, log) = up(em, &[], &three_services(&stack));
+    let log = ecr_up(em).stdin(three_services(&stack)).succeeds().stderr();
     assert!(log.contains("scan on push on"), "{log}");
     assert!(log.contains("image tags IMMUTABLE"), "{log}");
     assert_eq!(keep(&aws.policy(&format!("{stack}/dev/api"))), 10);
@@ -323,14 +290,13 @@ fn a_service_with_its_own_image_gets_no_repository() {
     let em = Emulator::shared();
     let aws = Aws::new(em);
     let stack = unique_stack("ecrimg");
-    let (out, _) = up(
-        em,
-        &[],
-        &doc(
+    let out = ecr_up(em)
+        .stdin(doc(
             &stack,
             json!({"services": {"api": {"cpu": 256}, "proxy": {"image": "nginx:1.27"}}}),
-        ),
-    );
+        ))
+        .succeeds()
+        .json();
     let repos = out["ecr"]["repositories"].as_object().unwrap();
     assert_eq!(repos.keys().collect::<Vec<_>>(), ["api"]);
     assert!(!aws.exists(&format!("{stack}/dev/proxy")));
@@ -357,13 +323,13 @@ fn kms_encryption_with_the_managed_key_is_kept_on_a_rerun() {
         "--encryption",
         "kms",
     ];
-    let (out, _) = up(em, &args, "");
+    let out = ecr_up(em).args(args).succeeds().json();
     assert_eq!(out["spec"]["ecr"]["encryption"], "KMS");
     let repo = aws.repository(&format!("{stack}/dev/api"));
     let enc = repo.encryption_configuration().unwrap();
     assert_eq!(enc.encryption_type(), &EncryptionType::Kms);
     assert!(enc.kms_key().is_some());
-    let (_, log) = up(em, &args, "");
+    let log = ecr_up(em).args(args).succeeds().stderr();
     assert!(
         !log.contains("created") && !log.contains("updated"),
         "{log}"
@@ -385,16 +351,15 @@ fn encryption_cannot_change_and_nothing_else_changes_either() {
         "--repository",
         "api,worker",
     ];
-    up(em, &base, "");
+    ecr_up(em).args(base).succeeds();
     let before = em.inventory("us-east-1", &stack, "dev");
 
-    let out = em
+    let err = em
         .tool("ecr-up")
         .args(base)
         .args(["--encryption", "kms", "--keep-images", "3", "--no-scan"])
-        .output()
-        .unwrap();
-    let err = testkit::assert_one_line_error(&out, "ecr-up", 5);
+        .fails()
+        .code(5);
     assert!(
         err.contains("cannot change") && err.contains(&format!("{stack}/")),
         "{err}"
@@ -417,7 +382,7 @@ fn a_repository_with_our_name_but_not_our_tags_is_refused() {
     let name = format!("{stack}/dev/api");
     aws.create_untagged(&name);
 
-    let out = em
+    let err = em
         .tool("ecr-up")
         .args([
             "-n",
@@ -428,9 +393,8 @@ fn a_repository_with_our_name_but_not_our_tags_is_refused() {
             "--repository",
             "api",
         ])
-        .output()
-        .unwrap();
-    let err = testkit::assert_one_line_error(&out, "ecr-up", 5);
+        .fails()
+        .code(5);
     assert!(err.contains(&name) && err.contains("not ours"), "{err}");
     // Untouched: still untagged, no lifecycle policy, still mutable.
     assert!(aws.tags(&name).is_empty());
@@ -457,13 +421,12 @@ fn teardown_removes_this_stack_and_env_only() {
     let neighbour = format!("{stack}-b");
     let manual = format!("{stack}/dev/manual");
     let repos = |s: &str, env: &str, list: &str| {
-        up(
-            em,
-            &["-n", "--stack", s, "--env", env, "--repository", list],
-            "",
-        )
+        ecr_up(em)
+            .args(["-n", "--stack", s, "--env", env, "--repository", list])
+            .succeeds()
+            .json()
     };
-    let (mine, _) = repos(&stack, "dev", "api,worker");
+    let mine = repos(&stack, "dev", "api,worker");
     repos(&neighbour, "dev", "api");
     repos(&stack, "prod", "api");
     aws.create_untagged(&manual);

@@ -1,61 +1,21 @@
 //! net-up against the emulator: what it creates, that a re-run creates nothing,
 //! that changes converge in place, and that teardown leaves nothing.
 
-use std::process::Command;
-
-use testkit::{counts, json, unique_stack, Emulator};
-
-fn up(em: &Emulator, args: &[&str], stdin: &str) -> (serde_json::Value, String) {
-    let out = em
-        .tool("net-up")
-        .args(args)
-        .write_stdin(stdin)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
-    assert!(out.status.success(), "net-up failed: {stderr}");
-    (json(&out.stdout), stderr)
-}
+use testkit::{counts, unique_stack, Emulator};
 
 fn teardown_by_tag(em: &Emulator, stack: &str) {
-    let out = em
-        .tool("teardown")
+    em.tool("teardown")
         .args(["-n", "--stack", stack, "--env", "dev"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "teardown failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+        .succeeds();
 }
 
 #[test]
 fn three_azs_with_a_nat_per_az_then_teardown_through_a_pipe() {
     let em = Emulator::shared();
     let stack = unique_stack("net");
-    let bin = testkit::tool_path("net-up").parent().unwrap().to_path_buf();
     // Up, count, then down: split around the count so the inventory sees the middle.
-    let up_only =
-        format!("set -euo pipefail; net-up --stack {stack} --env dev --azs 3 --nat per-az -n");
-    let out = Command::new("bash")
-        .args(["-c", &up_only])
-        .env(
-            "PATH",
-            format!("{}:{}", bin.display(), std::env::var("PATH").unwrap()),
-        )
-        .env("AWS_ENDPOINT_URL", &em.endpoint)
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_REGION", "us-east-1")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let doc = json(&out.stdout);
+    let up = format!("net-up --stack {stack} --env dev --azs 3 --nat per-az -n");
+    let doc = em.shell(&up).succeeds().json();
     assert_eq!(doc["network"]["azs"].as_array().unwrap().len(), 3);
     assert_eq!(doc["network"]["nat"], "per-az");
 
@@ -78,27 +38,7 @@ fn three_azs_with_a_nat_per_az_then_teardown_through_a_pipe() {
     );
 
     // The document from net-up, piped straight into teardown.
-    let down = format!(
-        "set -euo pipefail; net-up --stack {stack} --env dev --azs 3 --nat per-az -n | teardown"
-    );
-    let out = Command::new("bash")
-        .args(["-c", &down])
-        .env(
-            "PATH",
-            format!("{}:{}", bin.display(), std::env::var("PATH").unwrap()),
-        )
-        .env("AWS_ENDPOINT_URL", &em.endpoint)
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_REGION", "us-east-1")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let rest = json(&out.stdout);
+    let rest = em.shell(&format!("{up} | teardown")).succeeds().json();
     assert!(
         rest.get("network").is_none(),
         "teardown drops the layer it removed"
@@ -114,15 +54,16 @@ fn a_second_run_creates_nothing_and_teardown_by_tag_removes_the_first() {
     let args = [
         "-n", "--stack", &stack, "--env", "dev", "--azs", "2", "--nat", "single", "-v",
     ];
-    let (first, _) = up(em, &args, "");
+    let first = em.tool("net-up").args(args).succeeds().json();
     let before = em.inventory("us-east-1", &stack, "dev");
-    let (second, log) = up(em, &args, "");
+    let second = em.tool("net-up").args(args).succeeds();
     assert_eq!(
         em.inventory("us-east-1", &stack, "dev"),
         before,
         "same resources, same ids"
     );
-    assert_eq!(first["network"], second["network"]);
+    assert_eq!(first["network"], second.json()["network"]);
+    let log = second.stderr();
     assert!(
         !log.contains("created"),
         "nothing created on the second run:\n{log}"
@@ -140,7 +81,12 @@ fn the_document_passes_unknown_keys_through_and_records_the_spec() {
     let doc = format!(
         r#"{{"version":1,"stack":"{stack}","env":"dev","custom":{{"keep":[1,2,3]}},"spec":{{"network":{{"azs":1,"nat":"none"}},"discovery":{{}}}}}}"#
     );
-    let (out, _) = up(em, &["--cidr", "10.20.0.0/16"], &doc);
+    let out = em
+        .tool("net-up")
+        .args(["--cidr", "10.20.0.0/16"])
+        .stdin(doc)
+        .succeeds()
+        .json();
     assert_eq!(out["custom"]["keep"], serde_json::json!([1, 2, 3]));
     // Other sections of the spec stay as they were (an unknown one is refused:
     // tests/tests/spec.rs).
@@ -169,21 +115,18 @@ fn the_document_passes_unknown_keys_through_and_records_the_spec() {
 fn vpc_endpoints_get_their_group_and_go_away_with_the_network() {
     let em = Emulator::shared();
     let stack = unique_stack("vpce");
-    let (doc, _) = up(
-        em,
-        &[
-            "-n",
-            "--stack",
-            &stack,
-            "--env",
-            "dev",
-            "--azs",
-            "2",
-            "--endpoints",
-            "ecr.api,ecr.dkr,s3,logs,secretsmanager",
-        ],
-        "",
-    );
+    let args = [
+        "-n",
+        "--stack",
+        &stack,
+        "--env",
+        "dev",
+        "--azs",
+        "2",
+        "--endpoints",
+        "ecr.api,ecr.dkr,s3,logs,secretsmanager",
+    ];
+    let doc = em.tool("net-up").args(args).succeeds().json();
     let endpoints = doc["network"]["endpoints"].as_object().unwrap();
     assert_eq!(endpoints.len(), 5);
     assert!(doc["network"]["endpoint_security_group_id"].is_string());
@@ -191,23 +134,12 @@ fn vpc_endpoints_get_their_group_and_go_away_with_the_network() {
     assert_eq!(inv.counts()["vpc_endpoint"], 5);
     assert_eq!(inv.counts()["security_group"], 1);
     // Re-running adopts them.
-    let (again, log) = up(
-        em,
-        &[
-            "-n",
-            "--stack",
-            &stack,
-            "--env",
-            "dev",
-            "--azs",
-            "2",
-            "--endpoints",
-            "ecr.api,ecr.dkr,s3,logs,secretsmanager",
-            "-v",
-        ],
-        "",
+    let again = em.tool("net-up").args(args).arg("-v").succeeds();
+    assert_eq!(
+        again.json()["network"]["endpoints"],
+        doc["network"]["endpoints"]
     );
-    assert_eq!(again["network"]["endpoints"], doc["network"]["endpoints"]);
+    let log = again.stderr();
     assert!(!log.contains("created"), "{log}");
     teardown_by_tag(em, &stack);
     assert!(em.inventory("us-east-1", &stack, "dev").is_empty());
@@ -217,20 +149,15 @@ fn vpc_endpoints_get_their_group_and_go_away_with_the_network() {
 fn narrowing_nat_from_per_az_to_single_removes_the_extra_gateways() {
     let em = Emulator::shared();
     let stack = unique_stack("nat");
-    let (per_az, _) = up(
-        em,
-        &[
-            "-n", "--stack", &stack, "--env", "dev", "--azs", "2", "--nat", "per-az",
-        ],
-        "",
-    );
-    let (single, _) = up(
-        em,
-        &[
-            "-n", "--stack", &stack, "--env", "dev", "--azs", "2", "--nat", "single",
-        ],
-        "",
-    );
+    let net_up = |nat: &str| {
+        em.tool("net-up")
+            .args(["-n", "--stack", &stack, "--env", "dev", "--azs", "2"])
+            .args(["--nat", nat])
+            .succeeds()
+            .json()
+    };
+    let per_az = net_up("per-az");
+    let single = net_up("single");
     assert_eq!(
         single["network"]["nat_gateway_ids"]
             .as_array()
@@ -255,22 +182,12 @@ fn too_many_azs_for_the_region_fails_before_creating_anything() {
     let em = Emulator::shared();
     let stack = unique_stack("azs");
     // The emulator's eu-central-1 has three AZs.
-    let out = em
+    let err = em
         .tool("net-up")
-        .args([
-            "-n",
-            "--stack",
-            &stack,
-            "--env",
-            "dev",
-            "--region",
-            "eu-central-1",
-            "--azs",
-            "5",
-        ])
-        .output()
-        .unwrap();
-    let err = testkit::assert_one_line_error(&out, "net-up", 5);
+        .args(["-n", "--stack", &stack, "--env", "dev"])
+        .args(["--region", "eu-central-1", "--azs", "5"])
+        .fails()
+        .code(5);
     assert!(err.contains("eu-central-1"), "{err}");
     assert!(em.inventory("eu-central-1", &stack, "dev").is_empty());
 }
@@ -279,32 +196,17 @@ fn too_many_azs_for_the_region_fails_before_creating_anything() {
 fn a_changed_vpc_cidr_is_refused_before_any_change() {
     let em = Emulator::shared();
     let stack = unique_stack("cidr");
-    up(
-        em,
-        &[
-            "-n", "--stack", &stack, "--env", "dev", "--azs", "1", "--nat", "none",
-        ],
-        "",
-    );
+    let args = [
+        "-n", "--stack", &stack, "--env", "dev", "--azs", "1", "--nat", "none",
+    ];
+    em.tool("net-up").args(args).succeeds();
     let before = em.inventory("us-east-1", &stack, "dev");
-    let out = em
+    let err = em
         .tool("net-up")
-        .args([
-            "-n",
-            "--stack",
-            &stack,
-            "--env",
-            "dev",
-            "--azs",
-            "1",
-            "--nat",
-            "none",
-            "--cidr",
-            "10.9.0.0/16",
-        ])
-        .output()
-        .unwrap();
-    let err = testkit::assert_one_line_error(&out, "net-up", 5);
+        .args(args)
+        .args(["--cidr", "10.9.0.0/16"])
+        .fails()
+        .code(5);
     assert!(err.contains("cannot change"), "{err}");
     assert_eq!(em.inventory("us-east-1", &stack, "dev"), before);
     teardown_by_tag(em, &stack);

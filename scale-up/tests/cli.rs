@@ -3,11 +3,7 @@
 //! endpoint, where any call would end in the AWS exit code 7 instead).
 
 use serde_json::{json, Value};
-use testkit::{assert_one_line_error, offline_tool};
-
-fn scale_up() -> testkit::ToolCommand {
-    offline_tool("scale-up")
-}
+use testkit::offline;
 
 /// A document for stack `a`, env `dev`: service `api` with the given scaling,
 /// and the upstream sections scale-up reads (written by hand: nothing is called).
@@ -26,19 +22,16 @@ fn doc(scaling: Value) -> Value {
 }
 
 fn fails(stdin: &Value, args: &[&str], code: i32) -> String {
-    let out = scale_up()
+    offline!()
         .args(args)
-        .write_stdin(stdin.to_string())
-        .output()
-        .unwrap();
-    assert_one_line_error(&out, "scale-up", code)
+        .stdin(stdin.to_string())
+        .fails()
+        .code(code)
 }
 
 #[test]
 fn help_says_what_it_reads_writes_and_the_exit_codes() {
-    let out = scale_up().arg("--help").output().unwrap();
-    assert!(out.status.success());
-    let help = String::from_utf8(out.stdout).unwrap();
+    let help = offline!().arg("--help").succeeds().stdout();
     for needle in [
         "spec.services.<name>.scaling",
         ".cluster",
@@ -127,13 +120,7 @@ fn requests_need_a_target_group() {
 fn nothing_to_scale_and_no_cluster_writes_an_empty_section_without_aws() {
     let d = json!({"version": 1, "stack": "a", "env": "dev", "region": "us-east-1",
                    "spec": {"services": {"job": {"image": "x"}}}, "custom": [1]});
-    let out = scale_up().write_stdin(d.to_string()).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let got = testkit::json(&out.stdout);
+    let got = offline!().stdin(d.to_string()).succeeds().json();
     assert_eq!(got["scaling"], json!({}));
     assert_eq!(got["custom"], json!([1]));
 }

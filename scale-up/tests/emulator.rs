@@ -12,22 +12,10 @@ use aws_sdk_applicationautoscaling::types::{
     MetricType, PolicyType, ScalableDimension, ScalableTarget, ScalingPolicy, ServiceNamespace,
 };
 use serde_json::{json, Value};
-use testkit::{json, unique_stack, Emulator};
+use testkit::{unique_stack, Emulator, Session};
 
 const REGION: &str = "us-east-1";
 const TOPIC: &str = "arn:aws:sns:us-east-1:123456789012:ops";
-
-fn run(em: &Emulator, tool: &str, args: &[&str], stdin: &str) -> (Value, String) {
-    let out = em
-        .tool(tool)
-        .args(args)
-        .write_stdin(stdin.to_owned())
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
-    assert!(out.status.success(), "{tool} failed: {stderr}");
-    (json(&out.stdout), stderr)
-}
 
 fn scaling(max: u32) -> Value {
     json!({"min": 2, "max": max, "cpu": 70, "memory": 80,
@@ -36,46 +24,36 @@ fn scaling(max: u32) -> Value {
 
 /// net-up | cluster-up | svc-up with three scaled services.
 fn platform(em: &Emulator, stack: &str) -> Value {
-    let (mut doc, _) = run(
-        em,
-        "net-up",
-        &[
-            "-n", "--stack", stack, "--env", "dev", "--azs", "2", "--nat", "none",
-        ],
-        "",
-    );
+    let mut doc = em.network(stack, "dev");
     doc["spec"]["services"] = json!({
         "api": {"image": "nginx:alpine", "port": 8080, "scaling": scaling(10)},
         "worker": {"image": "nginx:alpine", "scaling": scaling(10)},
         "scheduler": {"image": "nginx:alpine", "scaling": scaling(10)},
     });
-    let (doc, _) = run(em, "cluster-up", &[], &doc.to_string());
-    let (doc, _) = run(em, "svc-up", &[], &doc.to_string());
-    doc
+    let doc = em.up("cluster-up", &doc);
+    em.up("svc-up", &doc)
 }
 
+/// Application Auto Scaling and CloudWatch as the test reads them, and the
+/// session for the layer's library.
 struct Sdk {
-    rt: tokio::runtime::Runtime,
+    s: Session,
     aas: aws_sdk_applicationautoscaling::Client,
     cw: aws_sdk_cloudwatch::Client,
-    ctx: common::Context,
 }
 
 impl Sdk {
-    fn new(em: &Emulator, stack: &str) -> Sdk {
-        let rt = tokio::runtime::Runtime::new().unwrap();
-        let ctx = rt.block_on(em.context(stack, "dev", REGION));
+    fn new(s: Session) -> Sdk {
         Sdk {
-            aas: aws_sdk_applicationautoscaling::Client::new(&ctx.sdk),
-            cw: aws_sdk_cloudwatch::Client::new(&ctx.sdk),
-            rt,
-            ctx,
+            aas: aws_sdk_applicationautoscaling::Client::new(s.sdk()),
+            cw: aws_sdk_cloudwatch::Client::new(s.sdk()),
+            s,
         }
     }
 
     fn target(&self, resource_id: &str) -> Option<ScalableTarget> {
         let out = self
-            .rt
+            .s
             .block_on(
                 self.aas
                     .describe_scalable_targets()
@@ -89,7 +67,7 @@ impl Sdk {
 
     fn policies(&self, resource_id: &str) -> Vec<ScalingPolicy> {
         let out = self
-            .rt
+            .s
             .block_on(
                 self.aas
                     .describe_scaling_policies()
@@ -110,7 +88,7 @@ impl Sdk {
 
     fn alarm(&self, name: &str) -> aws_sdk_cloudwatch::types::MetricAlarm {
         let out = self
-            .rt
+            .s
             .block_on(self.cw.describe_alarms().alarm_names(name).send())
             .unwrap();
         out.metric_alarms()
@@ -131,11 +109,16 @@ fn three_services_scale_converge_update_in_place_shrink_and_tear_down() {
     let em = Emulator::shared();
     let stack = unique_stack("scl");
     let doc = platform(em, &stack);
-    let sdk = Sdk::new(em, &stack);
+    let sdk = Sdk::new(em.session(&stack, "dev", REGION));
     let cluster = doc["cluster"]["name"].as_str().unwrap().to_owned();
 
     // First run: three targets, six policies, six alarms.
-    let (out, log) = run(em, "scale-up", &["-v"], &doc.to_string());
+    let run = em
+        .tool("scale-up")
+        .args(["-v"])
+        .stdin(doc.to_string())
+        .succeeds();
+    let (out, log) = (run.json(), run.stderr());
     assert_eq!(log.matches("created scalable target").count(), 3, "{log}");
     assert_eq!(log.matches("created scaling policy").count(), 6, "{log}");
     assert_eq!(log.matches("created cloudwatch alarm").count(), 6, "{log}");
@@ -249,7 +232,12 @@ fn three_services_scale_converge_update_in_place_shrink_and_tear_down() {
     assert_eq!(out["scaling"].as_object().unwrap().len(), 3);
 
     // A re-run changes nothing.
-    let (again, log) = run(em, "scale-up", &["-v"], &out.to_string());
+    let run = em
+        .tool("scale-up")
+        .args(["-v"])
+        .stdin(out.to_string())
+        .succeeds();
+    let (again, log) = (run.json(), run.stderr());
     assert!(
         !log.contains("created") && !log.contains("updated") && !log.contains("deleted"),
         "{log}"
@@ -260,7 +248,12 @@ fn three_services_scale_converge_update_in_place_shrink_and_tear_down() {
     // A new max: the same target, updated in place; no new policy.
     let mut bigger = again.clone();
     bigger["spec"]["services"]["api"]["scaling"]["max"] = json!(12);
-    let (after, log) = run(em, "scale-up", &["-v"], &bigger.to_string());
+    let run = em
+        .tool("scale-up")
+        .args(["-v"])
+        .stdin(bigger.to_string())
+        .succeeds();
+    let (after, log) = (run.json(), run.stderr());
     assert_eq!(log.matches("scale-up: updated").count(), 1, "{log}");
     assert!(log.contains("updated scalable target"), "{log}");
     assert!(
@@ -288,7 +281,12 @@ fn three_services_scale_converge_update_in_place_shrink_and_tear_down() {
         .as_object_mut()
         .unwrap()
         .remove("scaling");
-    let (shrunk, log) = run(em, "scale-up", &["-v"], &fewer.to_string());
+    let run = em
+        .tool("scale-up")
+        .args(["-v"])
+        .stdin(fewer.to_string())
+        .succeeds();
+    let (shrunk, log) = (run.json(), run.stderr());
     assert!(log.contains("deleted scalable target"), "{log}");
     assert_eq!(log.matches("deleted scaling policy").count(), 2, "{log}");
     assert_eq!(log.matches("deleted cloudwatch alarm").count(), 2, "{log}");
@@ -302,34 +300,33 @@ fn three_services_scale_converge_update_in_place_shrink_and_tear_down() {
     let section: common::sections::Scaling =
         serde_json::from_value(shrunk["scaling"].clone()).unwrap();
     let found = sdk
-        .rt
-        .block_on(scale_up::teardown::discover(&sdk.ctx, Some(&section)))
+        .s
+        .block_on(scale_up::teardown::discover(&sdk.s.ctx, Some(&section)))
         .unwrap();
-    let kinds: Vec<&str> = found.steps(&sdk.ctx).iter().map(|s| s.kind).collect();
+    let kinds: Vec<&str> = found.steps(&sdk.s.ctx).iter().map(|s| s.kind).collect();
     let mut expected = vec!["scaling policy"; 4];
     expected.extend(["scalable target"; 2]);
     expected.extend(["cloudwatch alarm"; 4]);
     assert_eq!(kinds, expected);
     let left = common::plan::Leftovers::default();
-    sdk.rt.block_on(found.delete_all(&sdk.ctx, &left));
+    sdk.s.block_on(found.delete_all(&sdk.s.ctx, &left));
     left.into_result().expect("the scaling layer went away");
     assert!(sdk
-        .rt
-        .block_on(scale_up::teardown::discover(&sdk.ctx, Some(&section)))
+        .s
+        .block_on(scale_up::teardown::discover(&sdk.s.ctx, Some(&section)))
         .unwrap()
         .is_empty());
     assert_eq!(counts(em, &stack), (0, 0, 0));
 
     // Scaled again, then the teardown binary by --stack/--env alone: it plans
     // scaling first, and leaves nothing of the stack.
-    run(em, "scale-up", &[], &fewer.to_string());
+    em.up("scale-up", &fewer);
     assert_eq!(counts(em, &stack), (2, 4, 4));
-    let (plan, _) = run(
-        em,
-        "teardown",
-        &["-n", "--stack", &stack, "--env", "dev", "--dry-run"],
-        "",
-    );
+    let plan = em
+        .tool("teardown")
+        .args(["-n", "--stack", &stack, "--env", "dev", "--dry-run"])
+        .succeeds()
+        .json();
     let layers: Vec<&str> = plan["plan"]
         .as_array()
         .unwrap()
@@ -338,52 +335,45 @@ fn three_services_scale_converge_update_in_place_shrink_and_tear_down() {
         .collect();
     assert_eq!(&layers[..10], ["scaling"; 10], "{layers:?}");
     assert!(!layers[10..].contains(&"scaling"), "{layers:?}");
-    run(
-        em,
-        "teardown",
-        &["-n", "--stack", &stack, "--env", "dev"],
-        "",
-    );
+    em.tool("teardown")
+        .args(["-n", "--stack", &stack, "--env", "dev"])
+        .succeeds();
     let inv = em.inventory(REGION, &stack, "dev");
     assert!(inv.is_empty(), "{inv:?}");
 }
 
 #[test]
 fn throttling_and_server_errors_are_retried_without_duplicates() {
-    let em = Emulator::with_faults();
+    let em = Emulator::shared();
+    let lane = em.lane();
     let stack = unique_stack("sclf");
-    let doc = platform(&em, &stack);
+    let doc = platform(em, &stack);
     // Application Auto Scaling (JSON) and CloudWatch (CBOR) answers alike.
-    em.set_faults(json!({"seed": 3, "throttle": 0.25, "server_error": 0.05}));
-    let out = em
+    lane.set_faults(json!({"seed": 3, "throttle": 0.25, "server_error": 0.05}));
+    let out = lane
         .tool("scale-up")
         .env("AWS_RETRY_MODE", "standard")
-        .write_stdin(doc.to_string())
-        .output()
-        .unwrap();
-    let state = em.fault_state();
-    em.set_faults(json!({}));
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+        .stdin(doc.to_string())
+        .run();
+    let state = lane.fault_state();
+    lane.set_faults(json!({}));
+    assert_eq!(out.status(), Some(0), "{}", out.stderr());
     assert!(
         state["injected"]["throttle"].as_u64().unwrap() > 3,
         "{state}"
     );
-    assert_eq!(counts(&em, &stack), (3, 6, 6));
+    assert_eq!(counts(em, &stack), (3, 6, 6));
 
     // The same faults on the layer's teardown.
-    let sdk = Sdk::new(&em, &stack);
+    let sdk = Sdk::new(lane.session(&stack, "dev", REGION));
     let found = sdk
-        .rt
-        .block_on(scale_up::teardown::discover(&sdk.ctx, None))
+        .s
+        .block_on(scale_up::teardown::discover(&sdk.s.ctx, None))
         .unwrap();
-    em.set_faults(json!({"seed": 4, "throttle": 0.25, "server_error": 0.05}));
+    lane.set_faults(json!({"seed": 4, "throttle": 0.25, "server_error": 0.05}));
     let left = common::plan::Leftovers::default();
-    sdk.rt.block_on(found.delete_all(&sdk.ctx, &left));
-    em.set_faults(json!({}));
+    sdk.s.block_on(found.delete_all(&sdk.s.ctx, &left));
+    lane.set_faults(json!({}));
     left.into_result().expect("the scaling layer went away");
-    assert_eq!(counts(&em, &stack), (0, 0, 0));
+    assert_eq!(counts(em, &stack), (0, 0, 0));
 }

@@ -3,11 +3,7 @@
 //! dead endpoint, where any call would end in the AWS exit code 7 instead), and
 //! no way to hand it a secret value on the command line.
 
-use testkit::{assert_one_line_error, offline_tool};
-
-fn secrets_up() -> testkit::ToolCommand {
-    offline_tool("secrets-up")
-}
+use testkit::offline;
 
 fn doc(secrets: &str) -> String {
     format!(r#"{{"version":1,"stack":"a","env":"dev","spec":{{"secrets":{secrets}}}}}"#)
@@ -15,9 +11,7 @@ fn doc(secrets: &str) -> String {
 
 #[test]
 fn help_says_what_it_reads_writes_and_how_values_come_in() {
-    let out = secrets_up().arg("--help").output().unwrap();
-    assert!(out.status.success());
-    let help = String::from_utf8(out.stdout).unwrap();
+    let help = offline!().arg("--help").succeeds().stdout();
     for needle in [
         "spec.secrets",
         ".secrets",
@@ -37,20 +31,16 @@ fn help_says_what_it_reads_writes_and_how_values_come_in() {
 
 #[test]
 fn version() {
-    let out = secrets_up().arg("--version").output().unwrap();
-    assert!(out.status.success());
-    assert!(String::from_utf8(out.stdout)
-        .unwrap()
-        .starts_with("secrets-up "));
+    let out = offline!().arg("--version").succeeds();
+    assert!(out.stdout().starts_with("secrets-up "));
 }
 
 #[test]
 fn unknown_flag_is_a_usage_error() {
-    let out = secrets_up()
+    let err = offline!()
         .args(["--stack", "a", "--env", "dev", "--frobnicate"])
-        .output()
-        .unwrap();
-    let err = assert_one_line_error(&out, "secrets-up", 2);
+        .fails()
+        .code(2);
     assert!(err.contains("--frobnicate"), "{err}");
 }
 
@@ -66,43 +56,39 @@ fn a_value_cannot_be_passed_on_the_command_line_and_is_not_echoed() {
         &["--value-env", VALUE],
     ];
     for extra in attempts {
-        let out = secrets_up()
+        let err = offline!()
             .args(["-n", "--stack", "a", "--env", "dev"])
             .args(extra)
-            .output()
-            .unwrap();
-        let err = assert_one_line_error(&out, "secrets-up", 2);
+            .fails()
+            .code(2);
         assert!(!err.contains(VALUE), "{extra:?} echoed the value: {err}");
     }
 }
 
 #[test]
 fn empty_stdin_is_a_document_error() {
-    let out = secrets_up()
+    let err = offline!()
         .args(["--stack", "a", "--env", "dev"])
-        .write_stdin("")
-        .output()
-        .unwrap();
-    let err = assert_one_line_error(&out, "secrets-up", 3);
+        .stdin("")
+        .fails()
+        .code(3);
     assert!(err.contains("empty"), "{err}");
 }
 
 #[test]
 fn malformed_json_is_a_document_error() {
-    let out = secrets_up()
-        .write_stdin("{\"version\": 1, \"stack\": ")
-        .output()
-        .unwrap();
-    assert_one_line_error(&out, "secrets-up", 3);
+    offline!()
+        .stdin("{\"version\": 1, \"stack\": ")
+        .fails()
+        .code(3);
 }
 
 #[test]
 fn unknown_version_is_its_own_error() {
-    let out = secrets_up()
-        .write_stdin(r#"{"version": 9, "stack": "a", "env": "dev"}"#)
-        .output()
-        .unwrap();
-    let err = assert_one_line_error(&out, "secrets-up", 4);
+    let err = offline!()
+        .stdin(r#"{"version": 9, "stack": "a", "env": "dev"}"#)
+        .fails()
+        .code(4);
     assert!(err.contains("version 9"), "{err}");
 }
 
@@ -111,31 +97,22 @@ fn a_value_file_that_does_not_exist_is_a_spec_error_naming_the_path() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("no-such-password-file");
     let arg = format!("db-credentials={}", path.display());
-    let out = secrets_up()
+    let err = offline!()
         .args(["-n", "--stack", "a", "--env", "dev", "--value-file", &arg])
-        .output()
-        .unwrap();
-    let err = assert_one_line_error(&out, "secrets-up", 5);
+        .fails()
+        .code(5);
     assert!(err.contains(&path.display().to_string()), "{err}");
     assert!(err.contains("db-credentials"), "{err}");
 }
 
 #[test]
 fn an_unset_environment_variable_is_a_spec_error_naming_it() {
-    let out = secrets_up()
+    let err = offline!()
         .env_remove("FP_TEST_UNSET_SECRET")
-        .args([
-            "-n",
-            "--stack",
-            "a",
-            "--env",
-            "dev",
-            "--value-env",
-            "api-keys=FP_TEST_UNSET_SECRET",
-        ])
-        .output()
-        .unwrap();
-    let err = assert_one_line_error(&out, "secrets-up", 5);
+        .args(["-n", "--stack", "a", "--env", "dev"])
+        .args(["--value-env", "api-keys=FP_TEST_UNSET_SECRET"])
+        .fails()
+        .code(5);
     assert!(err.contains("FP_TEST_UNSET_SECRET"), "{err}");
     assert!(err.contains("not set"), "{err}");
 }
@@ -148,17 +125,15 @@ fn both_a_file_and_a_variable_is_a_spec_error() {
         r#"{{"db":{{"value_file":"{}","value_env":"HOME"}}}}"#,
         file.path().display()
     );
-    let out = secrets_up().write_stdin(doc(&spec)).output().unwrap();
-    let err = assert_one_line_error(&out, "secrets-up", 5);
+    let err = offline!().stdin(doc(&spec)).fails().code(5);
     assert!(err.contains("not both"), "{err}");
 
-    let out = secrets_up()
+    let err = offline!()
         .args(["-n", "--stack", "a", "--env", "dev"])
         .args(["--value-file", &format!("db={}", file.path().display())])
         .args(["--value-env", "db=HOME"])
-        .output()
-        .unwrap();
-    let err = assert_one_line_error(&out, "secrets-up", 5);
+        .fails()
+        .code(5);
     assert!(err.contains("not both"), "{err}");
 }
 
@@ -166,8 +141,7 @@ fn both_a_file_and_a_variable_is_a_spec_error() {
 fn a_recovery_window_outside_7_to_30_is_a_spec_error() {
     for days in ["3", "31"] {
         let spec = format!(r#"{{"db":{{"recovery_window_days":{days}}}}}"#);
-        let out = secrets_up().write_stdin(doc(&spec)).output().unwrap();
-        let err = assert_one_line_error(&out, "secrets-up", 5);
+        let err = offline!().stdin(doc(&spec)).fails().code(5);
         assert!(err.contains(days) && err.contains("7..=30"), "{err}");
     }
 }
@@ -175,22 +149,20 @@ fn a_recovery_window_outside_7_to_30_is_a_spec_error() {
 #[test]
 fn invalid_secret_names_are_spec_errors() {
     for name in ["DB_Creds", "9db", "db--x", "db/prod", "db-"] {
-        let out = secrets_up()
+        let err = offline!()
             .args(["-n", "--stack", "a", "--env", "dev", "--secret", name])
-            .output()
-            .unwrap();
-        let err = assert_one_line_error(&out, "secrets-up", 5);
+            .fails()
+            .code(5);
         assert!(err.contains(name), "{err}");
     }
 }
 
 #[test]
 fn typos_in_the_spec_are_spec_errors() {
-    let out = secrets_up()
-        .write_stdin(doc(r#"{"db":{"value_fiel":"x"}}"#))
-        .output()
-        .unwrap();
-    let err = assert_one_line_error(&out, "secrets-up", 5);
+    let err = offline!()
+        .stdin(doc(r#"{"db":{"value_fiel":"x"}}"#))
+        .fails()
+        .code(5);
     assert!(err.contains("value_fiel"), "{err}");
 }
 
@@ -198,11 +170,10 @@ fn typos_in_the_spec_are_spec_errors() {
 fn a_valid_spec_reaches_aws() {
     // The counterpart of the tests above: with good input the tool gets as far as
     // the (dead) endpoint, so their codes really come from validation.
-    let out = secrets_up()
+    let err = offline!()
         .args(["-n", "--stack", "a", "--env", "dev", "--secret", "db"])
-        .output()
-        .unwrap();
-    let err = assert_one_line_error(&out, "secrets-up", 7);
+        .fails()
+        .code(7);
     // Its first call takes the stack's lock.
     assert!(err.contains("the stack's lock"), "{err}");
 }

@@ -6,86 +6,28 @@
 //!
 //! What the emulator holds is read through the SDK, independently of the tool.
 
-use std::sync::Once;
-
 use aws_sdk_secretsmanager::types::Tag;
 use aws_sdk_secretsmanager::Client;
 use serde_json::Value;
-use testkit::{counts, json, unique_stack, Emulator};
+use testkit::{counts, unique_stack, Emulator, Run};
 
 use common::plan::Leftovers;
 use common::sections::Secrets;
-use common::Context;
 
 const FILE_VALUE: &str = "s3cr3t-VALUE-42-do-not-print";
 const ENV_VALUE: &str = "s3cr3t-ENV-43-do-not-print";
 
-/// One run of the tool, which must succeed: (document, stdout, stderr).
-struct Run {
-    doc: Value,
-    stdout: String,
-    stderr: String,
-}
-
-fn up(em: &Emulator, args: &[&str], stdin: Option<&str>, envs: &[(&str, &str)]) -> Run {
-    let mut cmd = em.tool("secrets-up");
-    cmd.args(args);
-    for (k, v) in envs {
-        cmd.env(k, v);
-    }
-    match stdin {
-        Some(doc) => cmd.write_stdin(doc),
-        None => cmd.arg("-n"),
-    };
-    let out = cmd.output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
-    assert!(out.status.success(), "secrets-up failed: {stderr}");
-    Run {
-        doc: json(&out.stdout),
-        stdout: String::from_utf8_lossy(&out.stdout).to_string(),
-        stderr,
-    }
+/// secrets-up from its flags alone (`-n`), which must succeed.
+fn from_flags(em: &Emulator, args: &[&str]) -> Run {
+    em.tool("secrets-up").arg("-n").args(args).succeeds()
 }
 
 fn spec_doc(stack: &str, secrets: &str) -> String {
     format!(r#"{{"version":1,"stack":"{stack}","env":"dev","spec":{{"secrets":{secrets}}}}}"#)
 }
 
-/// Points this process's SDK configuration at the emulator, once.
-fn sdk_env(em: &Emulator) {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        std::env::remove_var("AWS_PROFILE");
-        std::env::set_var("AWS_ENDPOINT_URL", &em.endpoint);
-        std::env::set_var("AWS_ACCESS_KEY_ID", "testing");
-        std::env::set_var("AWS_SECRET_ACCESS_KEY", "testing");
-        std::env::set_var("AWS_REGION", "us-east-1");
-        std::env::set_var("AWS_EC2_METADATA_DISABLED", "true");
-    });
-}
-
-async fn context(em: &Emulator, stack: &str, env: &str) -> Context {
-    sdk_env(em);
-    Context::new(
-        "teardown",
-        stack,
-        env,
-        "us-east-1",
-        common::aws::sdk_config("us-east-1").await,
-    )
-}
-
 async fn client(em: &Emulator) -> Client {
-    sdk_env(em);
-    Client::new(&common::aws::sdk_config("us-east-1").await)
-}
-
-/// The inventory builds its own runtime, so it runs off this one.
-async fn inventory(em: &'static Emulator, stack: &str, env: &str) -> testkit::inventory::Inventory {
-    let (stack, env) = (stack.to_owned(), env.to_owned());
-    tokio::task::spawn_blocking(move || em.inventory("us-east-1", &stack, &env))
-        .await
-        .unwrap()
+    Client::new(&em.sdk("us-east-1").await)
 }
 
 async fn current_value(sm: &Client, name: &str) -> Option<String> {
@@ -116,17 +58,14 @@ async fn two_secrets_without_values_then_a_rerun_changes_nothing() {
         "api-keys",
         "-v",
     ];
-    let first = up(em, &args, None, &[]);
-    assert_eq!(
-        first.stderr.matches("created secret").count(),
-        2,
-        "{}",
-        first.stderr
-    );
+    let first = from_flags(em, &args);
+    let log = first.stderr();
+    assert_eq!(log.matches("created secret").count(), 2, "{log}");
+    let first = first.json();
 
-    let inv = inventory(em, &stack, "dev").await;
+    let inv = em.inventory("us-east-1", &stack, "dev");
     assert_eq!(inv.counts(), counts(&[("secret", 2)]));
-    let section = first.doc["secrets"].as_object().unwrap();
+    let section = first["secrets"].as_object().unwrap();
     assert_eq!(
         section.keys().collect::<Vec<_>>(),
         ["api-keys", "db-credentials"]
@@ -154,23 +93,21 @@ async fn two_secrets_without_values_then_a_rerun_changes_nothing() {
         assert!(s["kms_key"].is_null());
         assert!(inv.ids["secret"].contains(&s["name"].as_str().unwrap().to_owned()));
     }
-    assert_eq!(
-        first.doc["spec"]["secrets"]["api-keys"],
-        serde_json::json!({})
-    );
+    assert_eq!(first["spec"]["secrets"]["api-keys"], serde_json::json!({}));
 
-    let second = up(em, &args, None, &[]);
+    let second = from_flags(em, &args);
     assert_eq!(
-        second.doc["secrets"], first.doc["secrets"],
+        second.json()["secrets"],
+        first["secrets"],
         "same names and ARNs"
     );
+    let log = second.stderr();
     assert!(
-        !second.stderr.contains("created") && !second.stderr.contains("updated"),
-        "a re-run changes nothing:\n{}",
-        second.stderr
+        !log.contains("created") && !log.contains("updated"),
+        "a re-run changes nothing:\n{log}"
     );
-    assert!(second.stderr.contains("2 unchanged"), "{}", second.stderr);
-    assert_eq!(inventory(em, &stack, "dev").await, inv);
+    assert!(log.contains("2 unchanged"), "{log}");
+    assert_eq!(em.inventory("us-east-1", &stack, "dev"), inv);
 }
 
 #[tokio::test]
@@ -187,34 +124,34 @@ async fn values_reach_secrets_manager_and_nothing_else() {
             file.path().display()
         ),
     );
-    let run = up(
-        em,
-        &["-vvv"],
-        Some(&doc),
-        &[("FP_TEST_API_KEYS", ENV_VALUE)],
-    );
+    let run = em
+        .tool("secrets-up")
+        .arg("-vvv")
+        .env("FP_TEST_API_KEYS", ENV_VALUE)
+        .stdin(doc)
+        .succeeds();
+    let (stdout, stderr) = (run.stdout(), run.stderr());
     // The logs really were on at -vvv (ours and the SDK's), so their silence means something.
-    assert!(run.stderr.contains("created secret"), "{}", run.stderr);
+    assert!(stderr.contains("created secret"), "{stderr}");
     assert!(
-        run.stderr
-            .contains("aws_smithy_runtime::client::orchestrator"),
-        "{}",
-        run.stderr
+        stderr.contains("aws_smithy_runtime::client::orchestrator"),
+        "{stderr}"
     );
     for value in [FILE_VALUE, ENV_VALUE] {
-        assert!(!run.stdout.contains(value), "the value is in the document");
-        assert!(!run.stderr.contains(value), "the value is on stderr");
+        assert!(!stdout.contains(value), "the value is in the document");
+        assert!(!stderr.contains(value), "the value is on stderr");
     }
-    assert_eq!(run.doc["secrets"]["db-credentials"]["has_value"], true);
-    assert_eq!(run.doc["secrets"]["api-keys"]["has_value"], true);
-    assert_eq!(run.doc["secrets"]["api-keys"]["recovery_window_days"], 10);
+    let doc = run.json();
+    assert_eq!(doc["secrets"]["db-credentials"]["has_value"], true);
+    assert_eq!(doc["secrets"]["api-keys"]["has_value"], true);
+    assert_eq!(doc["secrets"]["api-keys"]["recovery_window_days"], 10);
     // The spec keeps where a value comes from, not the value.
     assert_eq!(
-        run.doc["spec"]["secrets"]["api-keys"]["value_env"],
+        doc["spec"]["secrets"]["api-keys"]["value_env"],
         "FP_TEST_API_KEYS"
     );
     assert_eq!(
-        run.doc["spec"]["secrets"]["db-credentials"]["value_file"],
+        doc["spec"]["secrets"]["db-credentials"]["value_file"],
         file.path().display().to_string()
     );
 
@@ -238,18 +175,17 @@ async fn an_existing_value_is_kept_unless_overwrite() {
     let base = ["--stack", &stack, "--env", "dev", "-v"];
 
     // Created empty, then a value given later is set: nothing is overwritten.
-    let empty = up(
-        em,
-        &[&base[..], &["--secret", "db-credentials"]].concat(),
-        None,
-        &[],
+    let empty = from_flags(em, &[&base[..], &["--secret", "db-credentials"]].concat());
+    assert_eq!(
+        empty.json()["secrets"]["db-credentials"]["has_value"],
+        false
     );
-    assert_eq!(empty.doc["secrets"]["db-credentials"]["has_value"], false);
     std::fs::write(file.path(), "first-value").unwrap();
     let with_file = [&base[..], &["--value-file", &value_arg]].concat();
-    let set = up(em, &with_file, None, &[]);
-    assert!(set.stderr.contains("value set"), "{}", set.stderr);
-    assert_eq!(set.doc["secrets"]["db-credentials"]["has_value"], true);
+    let set = from_flags(em, &with_file);
+    assert!(set.stderr().contains("value set"), "{}", set.stderr());
+    let set = set.json();
+    assert_eq!(set["secrets"]["db-credentials"]["has_value"], true);
     assert_eq!(
         current_value(&sm, &name).await.as_deref(),
         Some("first-value")
@@ -257,28 +193,24 @@ async fn an_existing_value_is_kept_unless_overwrite() {
 
     // A changed file without --overwrite: the value in Secrets Manager stays.
     std::fs::write(file.path(), "second-value").unwrap();
-    let kept = up(em, &with_file, None, &[]);
-    assert!(!kept.stderr.contains("updated"), "{}", kept.stderr);
+    let kept = from_flags(em, &with_file);
+    assert!(!kept.stderr().contains("updated"), "{}", kept.stderr());
     assert_eq!(
         current_value(&sm, &name).await.as_deref(),
         Some("first-value")
     );
-    assert_eq!(kept.doc["secrets"], set.doc["secrets"]);
+    assert_eq!(kept.json()["secrets"], set["secrets"]);
 
     // With --overwrite it changes, once: the same value again is no new version.
     let overwrite = [&with_file[..], &["--overwrite"]].concat();
-    let replaced = up(em, &overwrite, None, &[]);
-    assert!(
-        replaced.stderr.contains("value replaced"),
-        "{}",
-        replaced.stderr
-    );
+    let replaced = from_flags(em, &overwrite).stderr();
+    assert!(replaced.contains("value replaced"), "{replaced}");
     assert_eq!(
         current_value(&sm, &name).await.as_deref(),
         Some("second-value")
     );
-    let again = up(em, &overwrite, None, &[]);
-    assert!(!again.stderr.contains("updated"), "{}", again.stderr);
+    let again = from_flags(em, &overwrite).stderr();
+    assert!(!again.contains("updated"), "{again}");
     let versions = sm
         .list_secret_version_ids()
         .secret_id(&name)
@@ -307,16 +239,15 @@ async fn a_secret_of_that_name_not_tagged_for_the_stack_is_refused_and_left_alon
         .unwrap();
     let file = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(file.path(), "ours").unwrap();
-    let out = em
+    let err = em
         .tool("secrets-up")
         .args(["-n", "--stack", &stack, "--env", "dev", "--overwrite"])
         .args([
             "--value-file",
             &format!("db-credentials={}", file.path().display()),
         ])
-        .output()
-        .unwrap();
-    let err = testkit::assert_one_line_error(&out, "secrets-up", 5);
+        .fails()
+        .code(5);
     assert!(err.contains(&name) && err.contains("not tagged"), "{err}");
     assert_eq!(
         current_value(&sm, &name).await.as_deref(),
@@ -337,26 +268,26 @@ async fn teardown_schedules_deletion_of_this_stack_only_and_bring_up_restores() 
         r#"{{"db-credentials":{{"value_file":"{}","recovery_window_days":12}},"api-keys":{{}}}}"#,
         file.path().display()
     );
-    let first = up(em, &[], Some(&spec_doc(&stack, &spec)), &[]);
-    up(
+    let first = em
+        .tool("secrets-up")
+        .stdin(spec_doc(&stack, &spec))
+        .succeeds()
+        .json();
+    from_flags(
         em,
         &["--stack", &longer, "--env", "dev", "--secret", "api-keys"],
-        None,
-        &[],
     );
-    up(
+    from_flags(
         em,
         &["--stack", &stack, "--env", "prod", "--secret", "api-keys"],
-        None,
-        &[],
     );
     assert_eq!(
-        inventory(em, &stack, "dev").await.counts(),
+        em.inventory("us-east-1", &stack, "dev").counts(),
         counts(&[("secret", 2)])
     );
 
-    let ctx = context(em, &stack, "dev").await;
-    let section = secrets_of(&first.doc);
+    let ctx = em.context(&stack, "dev", "us-east-1").await;
+    let section = secrets_of(&first);
     let found = secrets_up::teardown::discover(&ctx, Some(&section))
         .await
         .unwrap();
@@ -375,13 +306,13 @@ async fn teardown_schedules_deletion_of_this_stack_only_and_bring_up_restores() 
     found.delete_all(&ctx, &left, false).await;
     assert!(left.is_empty());
     assert_eq!(ctx.report.count("deleted"), 2);
-    assert!(inventory(em, &stack, "dev").await.is_empty());
+    assert!(em.inventory("us-east-1", &stack, "dev").is_empty());
     assert_eq!(
-        inventory(em, &longer, "dev").await.counts(),
+        em.inventory("us-east-1", &longer, "dev").counts(),
         counts(&[("secret", 1)])
     );
     assert_eq!(
-        inventory(em, &stack, "prod").await.counts(),
+        em.inventory("us-east-1", &stack, "prod").counts(),
         counts(&[("secret", 1)])
     );
 
@@ -418,26 +349,26 @@ async fn teardown_schedules_deletion_of_this_stack_only_and_bring_up_restores() 
     assert!(again.is_empty());
 
     // Brought up again within the window: restored, same ARNs, value intact.
-    let back = up(em, &["-v"], Some(&spec_doc(&stack, &spec)), &[]);
-    assert_eq!(
-        back.stderr.matches("restored").count(),
-        2,
-        "{}",
-        back.stderr
-    );
-    assert!(!back.stderr.contains("created"), "{}", back.stderr);
-    assert_eq!(back.doc["secrets"], first.doc["secrets"]);
+    let back = em
+        .tool("secrets-up")
+        .arg("-v")
+        .stdin(spec_doc(&stack, &spec))
+        .succeeds();
+    let log = back.stderr();
+    assert_eq!(log.matches("restored").count(), 2, "{log}");
+    assert!(!log.contains("created"), "{log}");
+    assert_eq!(back.json()["secrets"], first["secrets"]);
     assert_eq!(
         current_value(&sm, &db.name).await.as_deref(),
         Some(FILE_VALUE)
     );
     assert_eq!(
-        inventory(em, &stack, "dev").await.counts(),
+        em.inventory("us-east-1", &stack, "dev").counts(),
         counts(&[("secret", 2)])
     );
 
     // Forced, by tag alone: gone at once, the scheduled-and-restored ones included.
-    let ctx = context(em, &stack, "dev").await;
+    let ctx = em.context(&stack, "dev", "us-east-1").await;
     let found = secrets_up::teardown::discover(&ctx, None).await.unwrap();
     let left = Leftovers::default();
     found.delete_all(&ctx, &left, true).await;
@@ -447,11 +378,11 @@ async fn teardown_schedules_deletion_of_this_stack_only_and_bring_up_restores() 
         assert!(gone.is_err(), "{} still exists", s.name);
     }
     assert_eq!(
-        inventory(em, &longer, "dev").await.counts(),
+        em.inventory("us-east-1", &longer, "dev").counts(),
         counts(&[("secret", 1)])
     );
     assert_eq!(
-        inventory(em, &stack, "prod").await.counts(),
+        em.inventory("us-east-1", &stack, "prod").counts(),
         counts(&[("secret", 1)])
     );
 }
@@ -460,17 +391,16 @@ async fn teardown_schedules_deletion_of_this_stack_only_and_bring_up_restores() 
 async fn a_forced_teardown_purges_secrets_an_earlier_teardown_scheduled() {
     let em = Emulator::shared();
     let stack = unique_stack("pur");
-    let first = up(
+    let first = from_flags(
         em,
         &["--stack", &stack, "--env", "dev", "--secret", "api-keys"],
-        None,
-        &[],
-    );
-    let arn = first.doc["secrets"]["api-keys"]["arn"]
+    )
+    .json();
+    let arn = first["secrets"]["api-keys"]["arn"]
         .as_str()
         .unwrap()
         .to_owned();
-    let ctx = context(em, &stack, "dev").await;
+    let ctx = em.context(&stack, "dev", "us-east-1").await;
 
     let left = Leftovers::default();
     let found = secrets_up::teardown::discover(&ctx, None).await.unwrap();
@@ -489,14 +419,16 @@ async fn a_forced_teardown_purges_secrets_an_earlier_teardown_scheduled() {
         .unwrap_err();
     assert!(err.into_service_error().is_resource_not_found_exception());
     // And the name is free: a new bring-up creates a new secret.
-    let fresh = up(
+    let fresh = from_flags(
         em,
         &[
             "--stack", &stack, "--env", "dev", "--secret", "api-keys", "-v",
         ],
-        None,
-        &[],
     );
-    assert!(fresh.stderr.contains("created secret"), "{}", fresh.stderr);
-    assert_ne!(fresh.doc["secrets"]["api-keys"]["arn"], arn.as_str());
+    assert!(
+        fresh.stderr().contains("created secret"),
+        "{}",
+        fresh.stderr()
+    );
+    assert_ne!(fresh.json()["secrets"]["api-keys"]["arn"], arn.as_str());
 }

@@ -3,11 +3,7 @@
 //! a dead endpoint, where any call would end in the AWS exit code 7 instead).
 
 use serde_json::{json, Value};
-use testkit::{assert_one_line_error, offline_tool};
-
-fn svc_up() -> testkit::ToolCommand {
-    offline_tool("svc-up")
-}
+use testkit::offline;
 
 fn network() -> Value {
     json!({
@@ -43,18 +39,12 @@ fn doc(services: Value) -> Value {
 }
 
 fn spec_error(services: Value) -> String {
-    let out = svc_up()
-        .write_stdin(doc(services).to_string())
-        .output()
-        .unwrap();
-    assert_one_line_error(&out, "svc-up", 5)
+    offline!().stdin(doc(services).to_string()).fails().code(5)
 }
 
 #[test]
 fn help_says_what_it_reads_writes_and_the_exit_codes() {
-    let out = svc_up().arg("--help").output().unwrap();
-    assert!(out.status.success());
-    let help = String::from_utf8(out.stdout).unwrap();
+    let help = offline!().arg("--help").succeeds().stdout();
     for needle in [
         ".network",
         ".cluster",
@@ -66,21 +56,18 @@ fn help_says_what_it_reads_writes_and_the_exit_codes() {
     ] {
         assert!(help.contains(needle), "--help mentions {needle}:\n{help}");
     }
-    let out = svc_up().arg("--version").output().unwrap();
-    assert!(out.status.success());
-    assert!(String::from_utf8_lossy(&out.stdout).starts_with("svc-up "));
+    let out = offline!().arg("--version").succeeds();
+    assert!(out.stdout().starts_with("svc-up "));
 }
 
 #[test]
 fn an_unknown_flag_is_a_usage_error() {
-    let out = svc_up().arg("--no-such-flag").output().unwrap();
-    assert_one_line_error(&out, "svc-up", 2);
+    offline!().arg("--no-such-flag").fails().code(2);
 }
 
 #[test]
 fn empty_stdin_is_a_document_error() {
-    let out = svc_up().write_stdin("").output().unwrap();
-    assert_one_line_error(&out, "svc-up", 3);
+    offline!().stdin("").fails().code(3);
 }
 
 #[test]
@@ -89,8 +76,7 @@ fn missing_network_or_cluster_names_the_tool_to_run() {
     for (section, tool) in [("network", "net-up"), ("cluster", "cluster-up")] {
         let mut d = doc(services.clone());
         d.as_object_mut().unwrap().remove(section);
-        let out = svc_up().write_stdin(d.to_string()).output().unwrap();
-        let err = assert_one_line_error(&out, "svc-up", 6);
+        let err = offline!().stdin(d.to_string()).fails().code(6);
         assert!(err.contains(tool), "{err}");
     }
 }
@@ -198,6 +184,5 @@ fn a_valid_document_reaches_aws() {
                 "green": {"arn": "arn:tg3", "name": "a-tg-pay-green-dev"},
                 "test_port": 9000, "test_listener_arn": "arn:l2"}
     }});
-    let out = svc_up().write_stdin(d.to_string()).output().unwrap();
-    assert_one_line_error(&out, "svc-up", 7);
+    offline!().stdin(d.to_string()).fails().code(7);
 }

@@ -5,22 +5,14 @@
 //! that teardown through the libraries leaves nothing.
 
 use serde_json::{json, Value};
-use testkit::{json, unique_stack, Emulator};
+use testkit::{unique_stack, Emulator, Session};
 
-fn run(em: &Emulator, tool: &str, args: &[&str], stdin: &str) -> (Value, String) {
-    let out = em
-        .tool(tool)
-        .args(args)
-        .write_stdin(stdin.to_owned())
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
-    assert!(out.status.success(), "{tool} failed: {stderr}");
-    (json(&out.stdout), stderr)
-}
-
-fn context(em: &Emulator, rt: &tokio::runtime::Runtime, stack: &str, env: &str) -> common::Context {
-    rt.block_on(em.context(stack, env, "us-east-1"))
+/// svc-up -v on a document, which must succeed.
+fn svc_up(em: &Emulator, doc: &Value) -> testkit::Run {
+    em.tool("svc-up")
+        .arg("-v")
+        .stdin(doc.to_string())
+        .succeeds()
 }
 
 fn services() -> Value {
@@ -37,28 +29,16 @@ fn services() -> Value {
 
 /// net-up | cluster-up | secrets-up | alb-up, piped by hand.
 fn platform(em: &Emulator, stack: &str) -> Value {
-    let (mut doc, _) = run(
-        em,
-        "net-up",
-        &[
-            "-n", "--stack", stack, "--env", "dev", "--azs", "2", "--nat", "none",
-        ],
-        "",
-    );
+    let mut doc = em.network(stack, "dev");
     doc["spec"]["services"] = services();
     doc["spec"]["secrets"] = json!({"db-credentials": {}});
-    let (doc, _) = run(em, "cluster-up", &[], &doc.to_string());
-    let (doc, _) = run(em, "secrets-up", &[], &doc.to_string());
-    let (doc, _) = run(em, "alb-up", &[], &doc.to_string());
-    doc
+    let doc = em.up("cluster-up", &doc);
+    let doc = em.up("secrets-up", &doc);
+    em.up("alb-up", &doc)
 }
 
-fn ingress_sources(
-    ec2: &aws_sdk_ec2::Client,
-    rt: &tokio::runtime::Runtime,
-    id: &str,
-) -> Vec<(i32, String)> {
-    let out = rt
+fn ingress_sources(ec2: &aws_sdk_ec2::Client, s: &Session, id: &str) -> Vec<(i32, String)> {
+    let out = s
         .block_on(ec2.describe_security_groups().group_ids(id).send())
         .unwrap();
     let g = &out.security_groups()[0];
@@ -83,10 +63,10 @@ fn ingress_sources(
 #[test]
 fn seed_001_services_converge_change_one_revision_and_tear_down() {
     let em = Emulator::shared();
-    let rt = tokio::runtime::Runtime::new().unwrap();
+    let s = em.session("probe", "dev", "us-east-1");
     let stack = unique_stack("svc");
     let doc = platform(em, &stack);
-    let (out, _) = run(em, "svc-up", &["-v"], &doc.to_string());
+    let out = svc_up(em, &doc).json();
     let svcs = out["services"].as_object().unwrap().clone();
     assert_eq!(svcs.len(), 3);
 
@@ -111,23 +91,23 @@ fn seed_001_services_converge_change_one_revision_and_tear_down() {
     assert!(svcs["web"].get("discovery_service_arn").is_none());
 
     // Security groups: processing only from api on 9000, web only from the ALB on 3000.
-    let ctx = context(em, &rt, &stack, "dev");
+    let ctx = s.context(&stack, "dev");
     let ec2 = aws_sdk_ec2::Client::new(&ctx.sdk);
     let sg = |s: &str| svcs[s]["security_group_id"].as_str().unwrap().to_owned();
     assert_eq!(
-        ingress_sources(&ec2, &rt, &sg("processing")),
+        ingress_sources(&ec2, &s, &sg("processing")),
         [(9000, sg("api"))]
     );
     let alb_sg = out["alb"]["security_group_id"].as_str().unwrap().to_owned();
     assert_eq!(
-        ingress_sources(&ec2, &rt, &sg("web")),
+        ingress_sources(&ec2, &s, &sg("web")),
         [(3000, alb_sg.clone())]
     );
-    assert_eq!(ingress_sources(&ec2, &rt, &sg("api")), [(8080, alb_sg)]);
+    assert_eq!(ingress_sources(&ec2, &s, &sg("api")), [(8080, alb_sg)]);
 
     // The api's secret is a reference, never a plain value.
     let ecs = aws_sdk_ecs::Client::new(&ctx.sdk);
-    let td = rt
+    let td = s
         .block_on(
             ecs.describe_task_definition()
                 .task_definition(svcs["api"]["task_definition_arn"].as_str().unwrap())
@@ -157,7 +137,7 @@ fn seed_001_services_converge_change_one_revision_and_tear_down() {
     assert_eq!(td.task_role_arn(), svcs["api"]["task_role_arn"].as_str());
 
     // The ECS service: private subnets, no public IP, the ALB attached.
-    let described = rt
+    let described = s
         .block_on(
             ecs.describe_services()
                 .cluster(out["cluster"]["name"].as_str().unwrap())
@@ -184,7 +164,8 @@ fn seed_001_services_converge_change_one_revision_and_tear_down() {
     );
 
     // A re-run changes nothing.
-    let (again, log) = run(em, "svc-up", &["-v"], &out.to_string());
+    let run = svc_up(em, &out);
+    let (again, log) = (run.json(), run.stderr());
     assert!(
         !log.contains("created") && !log.contains("updated"),
         "{log}"
@@ -201,7 +182,8 @@ fn seed_001_services_converge_change_one_revision_and_tear_down() {
     let mut changed = again.clone();
     changed["spec"]["services"]["api"]["cpu"] = json!(512);
     changed["spec"]["services"]["api"]["memory"] = json!(1024);
-    let (after, log) = run(em, "svc-up", &["-v"], &changed.to_string());
+    let run = svc_up(em, &changed);
+    let (after, log) = (run.json(), run.stderr());
     assert_ne!(
         after["services"]["api"]["task_definition_arn"],
         out["services"]["api"]["task_definition_arn"]
@@ -227,7 +209,7 @@ fn seed_001_services_converge_change_one_revision_and_tear_down() {
         serde_json::from_value(after["services"].clone()).unwrap();
     let discovery: common::sections::Discovery =
         serde_json::from_value(after["discovery"].clone()).unwrap();
-    let found = rt
+    let found = s
         .block_on(svc_up::teardown::discover(
             &ctx,
             Some(&services),
@@ -247,10 +229,10 @@ fn seed_001_services_converge_change_one_revision_and_tear_down() {
         assert!(kinds.contains(&k), "{k} in {kinds:?}");
     }
     let left = common::plan::Leftovers::default();
-    rt.block_on(found.delete_all(&ctx, &left));
+    s.block_on(found.delete_all(&ctx, &left));
     left.into_result()
         .expect("the services layer went away completely");
-    assert!(rt
+    assert!(s
         .block_on(svc_up::teardown::discover(
             &ctx,
             Some(&services),
@@ -261,38 +243,31 @@ fn seed_001_services_converge_change_one_revision_and_tear_down() {
 
     let cluster: common::sections::Cluster =
         serde_json::from_value(after["cluster"].clone()).unwrap();
-    let found = rt
+    let found = s
         .block_on(cluster_up::teardown::discover(&ctx, Some(&cluster)))
         .unwrap();
     let left = common::plan::Leftovers::default();
-    rt.block_on(found.delete_all(&ctx, &left));
+    s.block_on(found.delete_all(&ctx, &left));
     left.into_result().expect("cluster layer gone");
     let alb: common::sections::Alb = serde_json::from_value(after["alb"].clone()).unwrap();
-    let found = rt
+    let found = s
         .block_on(alb_up::teardown::discover(&ctx, Some(&alb)))
         .unwrap();
     let left = common::plan::Leftovers::default();
-    rt.block_on(found.delete_all(&ctx, &left));
+    s.block_on(found.delete_all(&ctx, &left));
     left.into_result().expect("ALB layer gone");
     let network: common::sections::Network =
         serde_json::from_value(after["network"].clone()).unwrap();
-    let found = rt
+    let found = s
         .block_on(net_up::teardown::discover(&ctx, Some(&network)))
         .unwrap();
     let left = common::plan::Leftovers::default();
-    rt.block_on(found.delete_all(&ctx, &left));
+    s.block_on(found.delete_all(&ctx, &left));
     left.into_result().expect("network gone");
     // Secrets are scheduled for deletion by their own layer's teardown.
-    let out = em
-        .tool("teardown")
+    em.tool("teardown")
         .args(["-n", "--stack", &stack, "--env", "dev"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "teardown: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+        .succeeds();
     let inv = em.inventory("us-east-1", &stack, "dev");
     assert!(inv.is_empty(), "{inv:?}");
 }
@@ -300,14 +275,7 @@ fn seed_001_services_converge_change_one_revision_and_tear_down() {
 /// Seed 002's payment processor (blue/green, scaled 3-10) and a worker with a
 /// fixed count, on net-up | cluster-up | alb-up.
 fn blue_green_platform(em: &Emulator, stack: &str) -> Value {
-    let (mut doc, _) = run(
-        em,
-        "net-up",
-        &[
-            "-n", "--stack", stack, "--env", "dev", "--azs", "2", "--nat", "none",
-        ],
-        "",
-    );
+    let mut doc = em.network(stack, "dev");
     doc["spec"]["services"] = json!({
         "payment-processor": {
             "cpu": 2048, "memory": 4096, "desired_count": 3, "port": 8080,
@@ -318,18 +286,17 @@ fn blue_green_platform(em: &Emulator, stack: &str) -> Value {
         },
         "worker": {"image": "nginx:alpine", "desired_count": 2}
     });
-    let (doc, _) = run(em, "cluster-up", &[], &doc.to_string());
-    let (doc, _) = run(em, "alb-up", &[], &doc.to_string());
-    doc
+    let doc = em.up("cluster-up", &doc);
+    em.up("alb-up", &doc)
 }
 
 fn describe_service(
     ecs: &aws_sdk_ecs::Client,
-    rt: &tokio::runtime::Runtime,
+    s: &Session,
     cluster: &str,
     name: &str,
 ) -> aws_sdk_ecs::types::Service {
-    let out = rt
+    let out = s
         .block_on(
             ecs.describe_services()
                 .cluster(cluster)
@@ -341,12 +308,8 @@ fn describe_service(
 }
 
 /// The group's deployments, and the task definition each one's AppSpec names.
-fn deployments(
-    cd: &aws_sdk_codedeploy::Client,
-    rt: &tokio::runtime::Runtime,
-    group: &str,
-) -> Vec<(String, String)> {
-    let ids = rt
+fn deployments(cd: &aws_sdk_codedeploy::Client, s: &Session, group: &str) -> Vec<(String, String)> {
+    let ids = s
         .block_on(
             cd.list_deployments()
                 .application_name(group)
@@ -359,7 +322,7 @@ fn deployments(
     if ids.is_empty() {
         return vec![];
     }
-    let out = rt
+    let out = s
         .block_on(
             cd.batch_get_deployments()
                 .set_deployment_ids(Some(ids))
@@ -387,11 +350,11 @@ fn deployments(
 #[test]
 fn seed_002_blue_green_deploys_through_codedeploy_once_per_change_and_tears_down() {
     let em = Emulator::shared();
-    let rt = tokio::runtime::Runtime::new().unwrap();
+    let s = em.session("probe", "dev", "us-east-1");
     let stack = unique_stack("bg");
     let doc = blue_green_platform(em, &stack);
-    let (out, _) = run(em, "svc-up", &["-v"], &doc.to_string());
-    let ctx = context(em, &rt, &stack, "dev");
+    let out = svc_up(em, &doc).json();
+    let ctx = s.context(&stack, "dev");
     let (ecs, cd) = (
         aws_sdk_ecs::Client::new(&ctx.sdk),
         aws_sdk_codedeploy::Client::new(&ctx.sdk),
@@ -430,7 +393,7 @@ fn seed_002_blue_green_deploys_through_codedeploy_once_per_change_and_tears_down
 
     // The ECS services: CodeDeploy's controller on the blue group; the worker
     // keeps ECS rolling updates with the circuit breaker.
-    let svc = describe_service(&ecs, &rt, &cluster, &name);
+    let svc = describe_service(&ecs, &s, &cluster, &name);
     assert_eq!(
         svc.deployment_controller().map(|d| d.r#type().as_str()),
         Some("CODE_DEPLOY")
@@ -440,7 +403,7 @@ fn seed_002_blue_green_deploys_through_codedeploy_once_per_change_and_tears_down
         tg["arn"].as_str()
     );
     assert_eq!(svc.desired_count(), 3);
-    let worker = describe_service(&ecs, &rt, &cluster, &format!("{stack}--worker--dev"));
+    let worker = describe_service(&ecs, &s, &cluster, &format!("{stack}--worker--dev"));
     assert_eq!(
         worker.deployment_controller().map(|d| d.r#type().as_str()),
         Some("ECS")
@@ -448,7 +411,7 @@ fn seed_002_blue_green_deploys_through_codedeploy_once_per_change_and_tears_down
 
     // The deployment group, read back: both groups, both listeners, the role,
     // the ECS service, the alarms scale-up will create.
-    let group = rt
+    let group = s
         .block_on(
             cd.get_deployment_group()
                 .application_name(&name)
@@ -536,7 +499,7 @@ fn seed_002_blue_green_deploys_through_codedeploy_once_per_change_and_tears_down
         .split(':')
         .nth(4)
         .unwrap();
-    let tags = rt
+    let tags = s
         .block_on(
             cd.list_tags_for_resource()
                 .resource_arn(format!(
@@ -552,7 +515,8 @@ fn seed_002_blue_green_deploys_through_codedeploy_once_per_change_and_tears_down
 
     // A second run creates nothing.
     let before = em.inventory("us-east-1", &stack, "dev");
-    let (again, log) = run(em, "svc-up", &["-v"], &out.to_string());
+    let run = svc_up(em, &out);
+    let (again, log) = (run.json(), run.stderr());
     assert!(
         !log.contains("created") && !log.contains("updated"),
         "{log}"
@@ -563,7 +527,7 @@ fn seed_002_blue_green_deploys_through_codedeploy_once_per_change_and_tears_down
     // Application Auto Scaling moves the scaled service's count; someone moves
     // the worker's. svc-up leaves the first alone and puts the second back.
     for (service, count) in [(name.as_str(), 7), (&format!("{stack}--worker--dev"), 5)] {
-        rt.block_on(
+        s.block_on(
             ecs.update_service()
                 .cluster(&cluster)
                 .service(service)
@@ -572,13 +536,13 @@ fn seed_002_blue_green_deploys_through_codedeploy_once_per_change_and_tears_down
         )
         .unwrap();
     }
-    let (_, log) = run(em, "svc-up", &["-v"], &out.to_string());
+    let log = svc_up(em, &out).stderr();
     assert_eq!(
-        describe_service(&ecs, &rt, &cluster, &name).desired_count(),
+        describe_service(&ecs, &s, &cluster, &name).desired_count(),
         7
     );
     assert_eq!(
-        describe_service(&ecs, &rt, &cluster, &format!("{stack}--worker--dev")).desired_count(),
+        describe_service(&ecs, &s, &cluster, &format!("{stack}--worker--dev")).desired_count(),
         2
     );
     assert_eq!(log.matches("updated ecs service").count(), 1, "{log}");
@@ -596,7 +560,7 @@ fn seed_002_blue_green_deploys_through_codedeploy_once_per_change_and_tears_down
         out["alb"]["http_listener_arn"].as_str().unwrap(),
         tg["test_listener_arn"].as_str().unwrap(),
     ] {
-        rt.block_on(
+        s.block_on(
             elb.modify_listener()
                 .listener_arn(listener)
                 .default_actions(
@@ -609,18 +573,23 @@ fn seed_002_blue_green_deploys_through_codedeploy_once_per_change_and_tears_down
         )
         .unwrap();
     }
-    let (realb, log) = run(em, "alb-up", &["-v"], &out.to_string());
+    let run = em
+        .tool("alb-up")
+        .args(["-v"])
+        .stdin(out.to_string())
+        .succeeds();
+    let (realb, log) = (run.json(), run.stderr());
     assert!(
         !log.contains("created") && !log.contains("updated"),
         "{log}"
     );
     assert_eq!(realb["alb"], out["alb"]);
-    let (_, log) = run(em, "svc-up", &["-v"], &realb.to_string());
+    let log = svc_up(em, &realb).stderr();
     assert!(
         !log.contains("created") && !log.contains("updated"),
         "{log}"
     );
-    let listener = rt
+    let listener = s
         .block_on(
             elb.describe_listeners()
                 .listener_arns(out["alb"]["http_listener_arn"].as_str().unwrap())
@@ -632,7 +601,7 @@ fn seed_002_blue_green_deploys_through_codedeploy_once_per_change_and_tears_down
         Some(green)
     );
     assert_eq!(
-        describe_service(&ecs, &rt, &cluster, &name).load_balancers()[0].target_group_arn(),
+        describe_service(&ecs, &s, &cluster, &name).load_balancers()[0].target_group_arn(),
         tg["arn"].as_str(),
         "the service keeps the group it was created with"
     );
@@ -641,14 +610,15 @@ fn seed_002_blue_green_deploys_through_codedeploy_once_per_change_and_tears_down
     // AppSpec names it; the ECS service is not updated with it.
     let mut changed = out.clone();
     changed["spec"]["services"]["payment-processor"]["image"] = json!("nginx:1.27-alpine");
-    let (after, log) = run(em, "svc-up", &["-v"], &changed.to_string());
+    let run = svc_up(em, &changed);
+    let (after, log) = (run.json(), run.stderr());
     let new_td = after["services"]["payment-processor"]["task_definition_arn"]
         .as_str()
         .unwrap()
         .to_owned();
     assert_ne!(new_td, pay["task_definition_arn"].as_str().unwrap());
     assert!(log.contains("CodeDeploy deployment"), "{log}");
-    let made = deployments(&cd, &rt, &name);
+    let made = deployments(&cd, &s, &name);
     assert_eq!(made.len(), 1, "{made:?}");
     assert_eq!(made[0].1, new_td);
     assert_eq!(
@@ -656,18 +626,19 @@ fn seed_002_blue_green_deploys_through_codedeploy_once_per_change_and_tears_down
         made[0].0.as_str()
     );
     assert_eq!(
-        describe_service(&ecs, &rt, &cluster, &name).task_definition(),
+        describe_service(&ecs, &s, &cluster, &name).task_definition(),
         pay["task_definition_arn"].as_str(),
         "no UpdateService with the new task definition"
     );
 
     // A third run recognises its deployment (the emulator never finishes it).
-    let (third, log) = run(em, "svc-up", &["-v"], &after.to_string());
+    let run = svc_up(em, &after);
+    let (third, log) = (run.json(), run.stderr());
     assert!(
         !log.contains("created") && !log.contains("updated"),
         "{log}"
     );
-    assert_eq!(deployments(&cd, &rt, &name).len(), 1);
+    assert_eq!(deployments(&cd, &s, &name).len(), 1);
     assert_eq!(third["services"], after["services"]);
 
     // Back to rolling: the controller cannot change, so svc-up stops before
@@ -675,12 +646,7 @@ fn seed_002_blue_green_deploys_through_codedeploy_once_per_change_and_tears_down
     let before = em.inventory("us-east-1", &stack, "dev");
     let mut rolling = third.clone();
     rolling["spec"]["services"]["payment-processor"]["deployment"] = json!("rolling");
-    let failed = em
-        .tool("svc-up")
-        .write_stdin(rolling.to_string())
-        .output()
-        .unwrap();
-    let err = testkit::assert_one_line_error(&failed, "svc-up", 5);
+    let err = em.tool("svc-up").stdin(rolling.to_string()).fails().code(5);
     assert!(
         err.contains("CODE_DEPLOY") && err.contains("recreated"),
         "{err}"
@@ -691,7 +657,7 @@ fn seed_002_blue_green_deploys_through_codedeploy_once_per_change_and_tears_down
     // rest; nothing of the stack is left, CodeDeploy included.
     let services: common::sections::Services =
         serde_json::from_value(third["services"].clone()).unwrap();
-    let found = rt
+    let found = s
         .block_on(svc_up::teardown::discover(&ctx, Some(&services), None))
         .unwrap();
     let plan = found.steps(&ctx);
@@ -709,26 +675,17 @@ fn seed_002_blue_green_deploys_through_codedeploy_once_per_change_and_tears_down
         .iter()
         .any(|s| s.kind == "iam role" && s.name == format!("{stack}--codedeploy--dev")));
     let left = common::plan::Leftovers::default();
-    rt.block_on(found.delete_all(&ctx, &left));
+    s.block_on(found.delete_all(&ctx, &left));
     left.into_result()
         .expect("the services layer went away completely");
-    assert!(rt
+    assert!(s
         .block_on(svc_up::teardown::discover(&ctx, Some(&services), None))
         .unwrap()
         .is_empty());
-    let out = em
-        .tool("teardown")
-        .write_stdin(third.to_string())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "teardown: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    em.tool("teardown").stdin(third.to_string()).succeeds();
     let inv = em.inventory("us-east-1", &stack, "dev");
     assert!(inv.is_empty(), "{inv:?}");
-    let apps = rt.block_on(cd.list_applications().send()).unwrap();
+    let apps = s.block_on(cd.list_applications().send()).unwrap();
     assert!(
         !apps
             .applications()

@@ -5,9 +5,10 @@
 //! is refused by name with exit 11, and a stale one is broken only on request.
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
+use std::time::Duration;
 
-use testkit::{counts, root, tool_path, Emulator};
+use testkit::{counts, root, tools_dir, unique_stack, Emulator, Tool};
 
 const REGION: &str = "eu-central-1";
 
@@ -38,43 +39,20 @@ const EXPECTED: &[(&str, usize)] = &[
 ];
 
 /// `make TARGET ENV=env` with this build's tools, documents in `out`.
-fn make(em: &Emulator, out: &Path, target: &str, env: &str) -> Command {
-    let bin = tool_path("net-up")
-        .parent()
-        .expect("tools dir")
-        .to_path_buf();
-    let mut cmd = Command::new("make");
-    cmd.current_dir(root())
+fn make(em: &Emulator, out: &Path, target: &str, env: &str) -> Tool {
+    let mut make = em
+        .program("make")
+        .current_dir(root())
         .args(["--no-print-directory", target])
         .arg(format!("ENV={env}"))
-        .arg(format!("BIN={}", bin.display()))
-        .arg(format!("OUT_DIR={}", out.display()));
-    for var in [
-        "MAKEFLAGS",
-        "MFLAGS",
-        "MAKELEVEL",
-        "REGION",
-        "AWS_PROFILE",
-        "FP_LOG",
-    ] {
-        cmd.env_remove(var);
-    }
-    cmd.env("AWS_ENDPOINT_URL", &em.endpoint)
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .arg(format!("BIN={}", tools_dir().display()))
+        .arg(format!("OUT_DIR={}", out.display()))
         .env("AWS_REGION", REGION)
-        .env("AWS_EC2_METADATA_DISABLED", "true")
         .env("FP_RETRY_BUDGET_SECS", "30");
-    cmd
-}
-
-fn wait_ok(child: Child, what: &str) {
-    let out = child.wait_with_output().expect("make runs");
-    assert!(
-        out.status.success(),
-        "{what} failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    for var in ["MAKEFLAGS", "MFLAGS", "MAKELEVEL", "REGION"] {
+        make = make.env_remove(var);
+    }
+    make
 }
 
 /// `runs` copies of the stack at once, each with its own output directory.
@@ -85,6 +63,7 @@ fn concurrent_runs_leave_one_platform(env: &str, runs: usize) {
         .iter()
         .map(|d| {
             make(em, d.path(), "microservices", env)
+                .into_command()
                 .stdout(Stdio::null())
                 .stderr(Stdio::piped())
                 .spawn()
@@ -92,7 +71,12 @@ fn concurrent_runs_leave_one_platform(env: &str, runs: usize) {
         })
         .collect();
     for (i, child) in children.into_iter().enumerate() {
-        wait_ok(child, &format!("concurrent run {i}"));
+        let out = child.wait_with_output().expect("make runs");
+        assert!(
+            out.status.success(),
+            "concurrent run {i} failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     let inv = em.inventory(REGION, "microservices", env);
     assert_eq!(
@@ -102,22 +86,10 @@ fn concurrent_runs_leave_one_platform(env: &str, runs: usize) {
     );
 
     // A later run converges: nothing new, nothing gone.
-    wait_ok(
-        make(em, dirs[0].path(), "microservices", env)
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
-        "the re-run",
-    );
+    make(em, dirs[0].path(), "microservices", env).succeeds();
     assert_eq!(em.inventory(REGION, "microservices", env), inv);
 
-    wait_ok(
-        make(em, dirs[0].path(), "microservices-down", env)
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
-        "make microservices-down",
-    );
+    make(em, dirs[0].path(), "microservices-down", env).succeeds();
     let left = em.inventory(REGION, "microservices", env);
     assert!(left.is_empty(), "left behind: {:?}", left.counts());
 }
@@ -132,105 +104,79 @@ fn three_runs_of_one_stack_at_once_leave_one_platform() {
     concurrent_runs_leave_one_platform("c3", 3);
 }
 
-/// Takes the lock as a run would and leaves it there, as a killed run does.
-fn hold_lock(em: &Emulator, stack: &str, env: &str) {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let ctx = em.context(stack, env, "us-east-1").await;
-        let opts = common::lock::Options {
-            wait: std::time::Duration::ZERO,
-            break_stale: false,
-        };
-        // Dropped without release: the lock stays, held by this live process.
-        std::mem::forget(common::lock::acquire(&ctx, opts).await.expect("the lock"));
-    });
-}
-
 #[test]
 fn a_held_lock_is_named_and_refused_and_never_broken_while_alive() {
     let em = Emulator::shared();
-    let stack = testkit::unique_stack("locked");
-    hold_lock(em, &stack, "dev");
+    let stack = unique_stack("locked");
+    // Taken as a run takes it, and kept: held by this live test process.
+    let session = em.session(&stack, "dev", "us-east-1");
+    let ctx = session.context(&stack, "dev");
+    let opts = common::lock::Options {
+        wait: Duration::ZERO,
+        break_stale: false,
+    };
+    std::mem::forget(
+        session
+            .block_on(common::lock::acquire(&ctx, opts))
+            .expect("the lock"),
+    );
     for extra in [&[][..], &["--break-lock"][..]] {
-        let out = em
+        let err = em
             .tool("net-up")
             .args(["-n", "--stack", &stack, "--env", "dev", "--nat", "none"])
             .args(["--lock-wait", "1"])
             .args(extra)
-            .output()
-            .unwrap();
-        let err = testkit::assert_one_line_error(&out, "net-up", 11);
-        assert!(
-            err.contains(&format!(
-                "{stack}/dev is locked by test pid {}",
-                std::process::id()
-            )),
-            "{err}"
-        );
+            .fails()
+            .code(11);
+        let holder = format!("{stack}/dev is locked by test pid {}", std::process::id());
+        assert!(err.contains(&holder), "{err}");
         assert!(err.contains(" ago)"), "when it started: {err}");
     }
     // Nothing was built behind the lock.
-    assert!(em
-        .inventory("us-east-1", &stack, "dev")
-        .counts()
-        .keys()
-        .all(|k| k == "lock"));
+    let inv = em.inventory("us-east-1", &stack, "dev");
+    assert!(
+        inv.counts().keys().all(|k| k == "lock"),
+        "{:?}",
+        inv.counts()
+    );
 }
 
 #[test]
 fn a_lock_left_by_a_dead_process_is_broken_only_with_break_lock() {
     // A net-up killed while it holds the lock: its first mutating call (the
     // lock) goes through, its second hangs, and the process is killed.
-    let em = Emulator::with_faults();
-    let stack = testkit::unique_stack("stale");
-    em.set_faults(serde_json::json!({"hang_after_mutations": 1}));
-    let mut child = em
-        .std_tool("net-up")
+    let em = Emulator::shared();
+    let lane = em.lane();
+    let stack = unique_stack("stale");
+    lane.set_faults(serde_json::json!({"hang_after_mutations": 1}));
+    let mut child = lane
+        .tool("net-up")
         .args(["-n", "--stack", &stack, "--env", "dev", "--nat", "none"])
+        .into_command()
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let start = std::time::Instant::now();
-    while em.fault_state()["tripped"] != true {
-        assert!(
-            start.elapsed().as_secs() < 30,
-            "net-up never got past its lock"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    assert!(
+        lane.wait_tripped(&mut child, Duration::from_secs(30)),
+        "net-up never got past its lock"
+    );
     child.kill().unwrap();
     child.wait().unwrap();
-    em.set_faults(serde_json::json!({}));
+    lane.set_faults(serde_json::json!({}));
 
     let run = |extra: &[&str]| {
         em.tool("net-up")
             .args(["-n", "--stack", &stack, "--env", "dev", "--nat", "none"])
             .args(["--lock-wait", "0"])
             .args(extra)
-            .output()
-            .unwrap()
     };
-    let err = testkit::assert_one_line_error(&run(&[]), "net-up", 11);
+    let err = run(&[]).fails().code(11);
     assert!(err.contains("re-run with --break-lock"), "{err}");
-    let out = run(&["--break-lock"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let down = em
-        .tool("teardown")
+    run(&["--break-lock"]).succeeds();
+    em.tool("teardown")
         .args(["-n", "--stack", &stack, "--env", "dev"])
-        .output()
-        .unwrap();
-    assert!(
-        down.status.success(),
-        "{}",
-        String::from_utf8_lossy(&down.stderr)
-    );
-    assert!(em.inventory("us-east-1", &stack, "dev").is_empty());
+        .succeeds();
+    let left = em.inventory("us-east-1", &stack, "dev");
+    assert!(left.is_empty(), "{:?}", left.counts());
 }

@@ -1,65 +1,63 @@
 //! The tools against AWS's misbehaviour, injected by tests/faults.py in front of
 //! the emulator: throttling, 5xx, NotFound right after a create, dependency errors
 //! on delete, and a tool killed after its Nth mutating call.
+//!
+//! Each test, and each kill point, injects its faults in a lane of its own (see
+//! `testkit::Lane`): only its own tools' calls see them, so kill points run in
+//! parallel on the binary's one emulator, each on a stack name of its own.
 
+use std::collections::BTreeMap;
+use std::os::unix::process::CommandExt;
+use std::path::Path;
 use std::process::{Command, Stdio};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use testkit::{json, unique_stack, Emulator};
+use testkit::{parallel, unique_stack, Emulator, Lane, Tool};
 
 const REGION: &str = "us-east-1";
 
-fn net_up(em: &Emulator, stack: &str) -> Command {
-    let mut cmd = em.std_tool("net-up");
-    // A killed run leaves its lock; its process is gone, so the lock is stale.
-    cmd.env("FP_BREAK_LOCK", "1");
-    cmd.args([
-        "-n",
-        "--stack",
-        stack,
-        "--env",
-        "dev",
-        "--azs",
-        "3",
-        "--nat",
-        "per-az",
-        "--endpoints",
-        "s3,logs",
-    ]);
-    cmd
+/// Kill points checked at once. The machine's cores are what bounds them: the
+/// tools and the emulator take turns on a call, so one pipeline keeps about one
+/// core busy.
+fn workers() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get().max(2))
 }
 
-fn run_ok(mut cmd: Command) -> serde_json::Value {
-    let out = cmd.output().expect("the tool runs");
-    assert!(
-        out.status.success(),
-        "failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    json(&out.stdout)
+/// How long a tool may run before it either trips the lane or finishes.
+const TRIP_WAIT: Duration = Duration::from_secs(60);
+
+fn net_up(lane: &Lane, stack: &str) -> Tool {
+    // A killed run leaves its lock, held by a process that is gone: stale.
+    lane.tool("net-up")
+        .env("FP_BREAK_LOCK", "1")
+        .args(["-n", "--stack", stack, "--env", "dev"])
+        .args(["--azs", "3", "--nat", "per-az", "--endpoints", "s3,logs"])
 }
 
 fn teardown(em: &Emulator, stack: &str) {
-    let mut cmd = em.std_tool("teardown");
-    cmd.env("FP_BREAK_LOCK", "1");
-    cmd.args(["-n", "--stack", stack, "--env", "dev"]);
-    run_ok(cmd);
+    em.tool("teardown")
+        .env("FP_BREAK_LOCK", "1")
+        .args(["-n", "--stack", stack, "--env", "dev"])
+        .succeeds();
 }
 
 #[test]
 fn throttling_5xx_and_eventual_consistency_on_the_way_up_dependency_errors_on_the_way_down() {
-    let em = Emulator::with_faults();
+    let em = Emulator::shared();
+    let lane = em.lane();
     let stack = unique_stack("flaky");
-    em.set_faults(
+    lane.set_faults(
         json!({"seed": 7, "throttle": 0.2, "server_error": 0.05, "not_found_after_create": true}),
     );
     // Random (not rate-based) throttling is what the adaptive mode's rate limiter
     // cannot improve on; standard mode keeps the test short. Both retry the same answers.
-    let mut cmd = net_up(&em, &stack);
-    cmd.env("AWS_RETRY_MODE", "standard");
-    let doc = run_ok(cmd);
-    let state = em.fault_state();
+    let doc = net_up(&lane, &stack)
+        .env("AWS_RETRY_MODE", "standard")
+        .succeeds()
+        .json();
+    let state = lane.fault_state();
     assert!(
         state["injected"]["throttle"].as_u64().unwrap() > 5,
         "{state}"
@@ -68,8 +66,7 @@ fn throttling_5xx_and_eventual_consistency_on_the_way_up_dependency_errors_on_th
         state["injected"]["not_found"].as_u64().unwrap() > 0,
         "{state}"
     );
-    // The inventory reads through the same proxy: no faults for it.
-    em.set_faults(json!({}));
+    // The inventory's calls are outside the lane: no faults for them.
     let inv = em.inventory(REGION, &stack, "dev");
     assert_eq!(inv.counts()["nat_gateway"], 3, "no duplicates: {inv:?}");
     assert_eq!(inv.counts()["subnet"], 6);
@@ -77,76 +74,66 @@ fn throttling_5xx_and_eventual_consistency_on_the_way_up_dependency_errors_on_th
     assert_eq!(inv.counts()["elastic_ip"], 3);
     assert_eq!(inv.counts()["vpc_endpoint"], 2);
 
-    em.set_faults(json!({"dependency": {
+    lane.set_faults(json!({"dependency": {
         "DeleteSubnet": 2, "DeleteSecurityGroup": 2, "DetachInternetGateway": 2,
         "DeleteInternetGateway": 2, "DeleteRouteTable": 2, "DeleteVpc": 2, "ReleaseAddress": 2
     }}));
-    let mut cmd = em.std_tool("teardown");
-    cmd.arg("-v").stdin(Stdio::piped());
-    let mut child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::io::Write::write_all(child.stdin.as_mut().unwrap(), doc.to_string().as_bytes()).unwrap();
-    drop(child.stdin.take());
-    let out = child.wait_with_output().unwrap();
+    lane.tool("teardown")
+        .arg("-v")
+        .stdin(doc.to_string())
+        .succeeds();
     assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        lane.fault_state()["injected"]["dependency"]
+            .as_u64()
+            .unwrap()
+            >= 2 * 12
     );
-    assert!(em.fault_state()["injected"]["dependency"].as_u64().unwrap() >= 2 * 12);
-    em.set_faults(json!({}));
+    lane.set_faults(json!({}));
     assert!(em.inventory(REGION, &stack, "dev").is_empty());
 }
 
-/// Runs the command until the injector has let `n` mutating calls through, then kills it.
-fn kill_after(em: &Emulator, n: u64, mut cmd: Command) {
-    em.set_faults(json!({"hang_after_mutations": n}));
+/// Runs `cmd` until its lane has let `n` mutating calls through, then kills
+/// its process group (the command is spawned as the leader of a group of its
+/// own, so a pipeline goes with its shell).
+fn kill_after(lane: &Lane, n: u64, mut cmd: Command) {
+    lane.set_faults(json!({"hang_after_mutations": n}));
     let mut child = cmd
+        .process_group(0)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .unwrap();
-    let start = Instant::now();
-    loop {
-        if em.fault_state()["tripped"] == true {
-            break;
-        }
-        if child.try_wait().unwrap().is_some() {
-            break; // finished before the Nth mutating call
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "the tool neither finished nor tripped"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let _ = child.kill();
+        .expect("the tool starts");
+    // Tripped, or finished before the Nth mutating call: either way it stops here.
+    lane.wait_tripped(&mut child, TRIP_WAIT);
+    // `--`: without it, kill reads "-PGID" as a signal name.
+    let _ = Command::new("kill")
+        .args(["-s", "KILL", "--", &format!("-{}", child.id())])
+        .status();
     let _ = child.wait();
-    em.set_faults(json!({}));
+    lane.set_faults(json!({}));
 }
 
 #[test]
 fn killed_after_every_mutating_call_a_rerun_completes_and_teardown_cleans_up() {
-    let em = Emulator::with_faults();
+    let em = Emulator::shared();
 
     // The uninterrupted run: its inventory and its number of mutating calls.
     let reference = unique_stack("ref");
-    em.set_faults(json!({}));
-    run_ok(net_up(&em, &reference));
-    let calls = em.fault_state()["mutations"].as_u64().unwrap();
+    let lane = em.lane();
+    net_up(&lane, &reference).succeeds();
+    let calls = lane.fault_state()["mutations"].as_u64().unwrap();
     let expected = em.inventory(REGION, &reference, "dev").counts();
     assert!(calls > 20, "net-up makes {calls} mutating calls");
-    teardown(&em, &reference);
+    teardown(em, &reference);
 
-    for n in 1..calls {
+    let points: Vec<u64> = (1..calls).collect();
+    parallel(&points, workers(), |&n| {
+        let lane = em.lane();
         let stack = unique_stack("kill");
-        kill_after(&em, n, net_up(&em, &stack));
+        kill_after(&lane, n, net_up(&lane, &stack).into_command());
         if n % 2 == 0 {
             // Resume: the same command finishes the job without a duplicate.
-            run_ok(net_up(&em, &stack));
+            net_up(&lane, &stack).succeeds();
             assert_eq!(
                 em.inventory(REGION, &stack, "dev").counts(),
                 expected,
@@ -154,12 +141,12 @@ fn killed_after_every_mutating_call_a_rerun_completes_and_teardown_cleans_up() {
             );
         }
         // Either way, teardown by tag alone leaves nothing.
-        teardown(&em, &stack);
+        teardown(em, &stack);
         assert!(
             em.inventory(REGION, &stack, "dev").is_empty(),
             "leftovers after a kill at call {n}"
         );
-    }
+    });
 }
 
 /// The reference stack every platform test runs: stacks/microservices.json (seed
@@ -169,125 +156,95 @@ const STACK_REGION: &str = "eu-central-1";
 /// The retry budget of the run under heavy throttling.
 const THROTTLED_BUDGET: &str = "120";
 
-fn pipeline_script(stack: &str) -> String {
+/// The whole pipeline in bash, in `dir` (where it writes out.json).
+fn pipeline(lane: &Lane, dir: &Path, stack: &str) -> Tool {
     let spec = testkit::root().join("stacks/microservices.json");
-    format!(
+    let script = format!(
         "net-up --stack {stack} --env dev < {} | ecr-up | secrets-up | cluster-up | alb-up | svc-up | scale-up > out.json",
         spec.display()
-    )
-}
-
-/// The whole pipeline in bash, in a process group of its own so a kill takes every tool.
-fn pipeline(em: &Emulator, dir: &std::path::Path, stack: &str) -> Command {
-    use std::os::unix::process::CommandExt;
-    let bin = testkit::tool_path("net-up").parent().unwrap().to_path_buf();
-    let mut cmd = Command::new("bash");
-    cmd.args([
-        "-c",
-        &format!("set -euo pipefail; {}", pipeline_script(stack)),
-    ])
-    .current_dir(dir)
-    .env(
-        "PATH",
-        format!("{}:{}", bin.display(), std::env::var("PATH").unwrap()),
-    )
-    .env("AWS_ENDPOINT_URL", &em.endpoint)
-    .env("AWS_ACCESS_KEY_ID", "testing")
-    .env("AWS_SECRET_ACCESS_KEY", "testing")
-    .env("AWS_REGION", "us-east-1")
-    .env("FP_RETRY_BUDGET_SECS", "20")
-    // A killed run leaves its lock; its process is gone, so the lock is stale.
-    .env("FP_BREAK_LOCK", "1")
-    .env_remove("AWS_PROFILE")
-    .process_group(0);
-    cmd
+    );
+    // A killed run leaves its lock, held by a process that is gone: stale.
+    lane.shell(&script)
+        .current_dir(dir)
+        .env("FP_BREAK_LOCK", "1")
 }
 
 fn teardown_all(em: &Emulator, stack: &str) {
-    let mut cmd = em.std_tool("teardown");
-    cmd.env("FP_BREAK_LOCK", "1");
-    cmd.args([
-        "-n",
-        "--stack",
-        stack,
-        "--env",
-        "dev",
-        "--region",
-        STACK_REGION,
-        "--force-delete-secrets",
-    ]);
-    run_ok(cmd);
+    em.tool("teardown")
+        .env("FP_BREAK_LOCK", "1")
+        .args(["-n", "--stack", stack, "--env", "dev"])
+        .args(["--region", STACK_REGION, "--force-delete-secrets"])
+        .succeeds();
 }
 
-fn run_pipeline_ok(em: &Emulator, dir: &std::path::Path, stack: &str) {
-    let out = pipeline(em, dir, stack).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+/// The undisturbed platform, run once for the tests that compare with it.
+struct Reference {
+    /// Its mutating calls.
+    calls: u64,
+    /// What it leaves in the emulator, by kind.
+    expected: BTreeMap<String, usize>,
+}
+
+fn reference(em: &Emulator) -> &'static Reference {
+    static REFERENCE: OnceLock<Reference> = OnceLock::new();
+    REFERENCE.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let stack = unique_stack("pref");
+        let lane = em.lane();
+        pipeline(&lane, dir.path(), &stack).succeeds();
+        let calls = lane.fault_state()["mutations"].as_u64().unwrap();
+        let expected = em.inventory(STACK_REGION, &stack, "dev").counts();
+        teardown_all(em, &stack);
+        Reference { calls, expected }
+    })
 }
 
 #[test]
 fn a_reference_stack_comes_up_throttled_and_tears_down_through_dependency_errors() {
-    let em = Emulator::with_faults();
+    let em = Emulator::shared();
     let dir = tempfile::tempdir().unwrap();
-
-    // The expected inventory: the same stack, undisturbed.
-    let reference = unique_stack("tref");
-    em.set_faults(json!({}));
-    run_pipeline_ok(&em, dir.path(), &reference);
-    let expected = em.inventory(STACK_REGION, &reference, "dev").counts();
-    teardown_all(&em, &reference);
+    let expected = &reference(em).expected;
 
     let stack = unique_stack("throttled");
-    em.set_faults(json!({"seed": 11, "throttle": 0.2}));
+    let lane = em.lane();
+    lane.set_faults(json!({"seed": 11, "throttle": 0.2}));
     // The tests' 20 s retry budget is for failing fast when nothing is injected:
     // with a fifth of all calls throttled, the SDK's own backoff (and its retry
     // quota running dry) eats into it. Real runs have 10 minutes.
-    let out = pipeline(&em, dir.path(), &stack)
+    // Standard retry mode, as in the network test above: against random
+    // throttling, adaptive mode's client-side rate limiter only slows every
+    // tool down (the same run takes minutes instead of seconds), and both
+    // modes retry the same answers.
+    pipeline(&lane, dir.path(), &stack)
         .env("FP_RETRY_BUDGET_SECS", THROTTLED_BUDGET)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let state = em.fault_state();
+        .env("AWS_RETRY_MODE", "standard")
+        .succeeds();
+    let state = lane.fault_state();
     let throttled = state["injected"]["throttle"].as_u64().unwrap();
     let calls = state["calls"].as_u64().unwrap();
-    em.set_faults(json!({}));
+    lane.set_faults(json!({}));
     // About a fifth of every call, retries included, was refused.
     assert!(throttled > 20 && throttled * 8 > calls, "{state}");
     assert_eq!(
-        em.inventory(STACK_REGION, &stack, "dev").counts(),
+        &em.inventory(STACK_REGION, &stack, "dev").counts(),
         expected,
         "no duplicates and nothing missing after {throttled} throttled calls"
     );
 
     // AWS refuses these deletes while a dependent is still going away.
-    em.set_faults(json!({"dependency": {
+    lane.set_faults(json!({"dependency": {
         "DeleteSubnet": 2, "DeleteSecurityGroup": 2, "DeleteTargetGroup": 2,
         "DetachInternetGateway": 2, "DeleteInternetGateway": 2
     }}));
     let doc = std::fs::read_to_string(dir.path().join("out.json")).unwrap();
-    let mut cmd = em.std_tool("teardown");
-    cmd.arg("--force-delete-secrets")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = cmd.spawn().unwrap();
-    std::io::Write::write_all(child.stdin.as_mut().unwrap(), doc.as_bytes()).unwrap();
-    drop(child.stdin.take());
-    let out = child.wait_with_output().unwrap();
-    let state = em.fault_state();
-    em.set_faults(json!({}));
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = lane
+        .tool("teardown")
+        .arg("--force-delete-secrets")
+        .stdin(doc)
+        .run();
+    let state = lane.fault_state();
+    lane.set_faults(json!({}));
+    assert_eq!(out.status(), Some(0), "{}", out.stderr());
     // Every subnet, security group and target group delete, and the IGW's detach
     // and delete, was refused twice before it went through.
     let refused = state["injected"]["dependency"].as_u64().unwrap();
@@ -306,14 +263,9 @@ fn a_reference_stack_comes_up_throttled_and_tears_down_through_dependency_errors
 
 #[test]
 fn a_whole_platform_killed_at_a_spread_of_points_resumes_or_tears_down_cleanly() {
-    let em = Emulator::with_faults();
-    let dir = tempfile::tempdir().unwrap();
-
-    let reference = unique_stack("pref");
-    em.set_faults(json!({}));
-    run_pipeline_ok(&em, dir.path(), &reference);
-    let calls = em.fault_state()["mutations"].as_u64().unwrap();
-    let expected = em.inventory(STACK_REGION, &reference, "dev").counts();
+    let em = Emulator::shared();
+    let Reference { calls, expected } = reference(em);
+    let calls = *calls;
     for kind in [
         "load_balancer",
         "ecs_cluster",
@@ -322,7 +274,6 @@ fn a_whole_platform_killed_at_a_spread_of_points_resumes_or_tears_down_cleanly()
     ] {
         assert!(expected.contains_key(kind), "{kind} in {expected:?}");
     }
-    teardown_all(&em, &reference);
 
     // Fifty kill points spread evenly over every mutating call the platform
     // makes (all of them if it makes fewer): half are re-run to completion, half
@@ -334,47 +285,33 @@ fn a_whole_platform_killed_at_a_spread_of_points_resumes_or_tears_down_cleanly()
         "{calls} calls, {} points",
         points.len()
     );
-    for (i, n) in points.into_iter().enumerate() {
-        let stack = unique_stack("pkill");
-        em.set_faults(json!({"hang_after_mutations": n}));
-        let mut child = pipeline(&em, dir.path(), &stack)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+    let points: Vec<(usize, u64)> = points.into_iter().enumerate().collect();
+    parallel(&points, workers(), |&(i, n)| {
         let start = Instant::now();
-        while em.fault_state()["tripped"] != true && child.try_wait().unwrap().is_none() {
-            assert!(
-                start.elapsed() < Duration::from_secs(60),
-                "neither finished nor tripped at {n}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        // `--`: without it, kill reads "-PGID" as a signal name.
-        let _ = Command::new("kill")
-            .args(["-s", "KILL", "--", &format!("-{}", child.id())])
-            .status();
-        let _ = child.wait();
-        em.set_faults(json!({}));
+        let dir = tempfile::tempdir().unwrap();
+        let stack = unique_stack("pkill");
+        let lane = em.lane();
+        kill_after(&lane, n, pipeline(&lane, dir.path(), &stack).into_command());
         if i % 2 == 0 {
-            let out = pipeline(&em, dir.path(), &stack).output().unwrap();
-            assert!(
-                out.status.success(),
+            let out = pipeline(&lane, dir.path(), &stack).run();
+            assert_eq!(
+                out.status(),
+                Some(0),
                 "re-run after a kill at {n}: {}",
-                String::from_utf8_lossy(&out.stderr)
+                out.stderr()
             );
             assert_eq!(
-                em.inventory(STACK_REGION, &stack, "dev").counts(),
+                &em.inventory(STACK_REGION, &stack, "dev").counts(),
                 expected,
                 "after a kill at call {n}"
             );
         }
-        teardown_all(&em, &stack);
+        teardown_all(em, &stack);
         let left = em.inventory(STACK_REGION, &stack, "dev");
         assert!(
             left.is_empty(),
             "leftovers after a kill at call {n}: {left:?}"
         );
         eprintln!("kill at {n}/{calls}: ok after {:?}", start.elapsed());
-    }
+    });
 }

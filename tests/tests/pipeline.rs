@@ -1,40 +1,9 @@
 //! Whole pipelines against the emulator: the tools composed through a real shell
 //! pipe, what the emulator holds afterwards, re-runs, and teardown.
 
-use std::process::Command;
-
-use testkit::{json, tool_path, unique_stack, Emulator};
+use testkit::{unique_stack, Emulator};
 
 const REGION: &str = "us-east-1";
-
-/// Runs `script` in bash with the tools on PATH and the emulator's environment.
-fn sh(em: &Emulator, script: &str, stdin: &str) -> std::process::Output {
-    use std::io::Write;
-    let bin = tool_path("net-up").parent().unwrap().to_path_buf();
-    let mut child = Command::new("bash")
-        .args(["-c", &format!("set -euo pipefail; {script}")])
-        .env(
-            "PATH",
-            format!("{}:{}", bin.display(), std::env::var("PATH").unwrap()),
-        )
-        .env("AWS_ENDPOINT_URL", &em.endpoint)
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_REGION", REGION)
-        .env_remove("AWS_PROFILE")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
-}
 
 fn spec(stack: &str) -> String {
     serde_json::json!({
@@ -61,13 +30,7 @@ fn registries_secrets_and_cluster_through_one_pipe_then_teardown() {
     let em = Emulator::shared();
     let stack = unique_stack("pipe");
     let pipeline = "net-up | ecr-up | secrets-up | cluster-up -v";
-    let out = sh(em, pipeline, &spec(&stack));
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let doc = json(&out.stdout);
+    let doc = em.shell(pipeline).stdin(spec(&stack)).succeeds().json();
 
     let inv = em.inventory(REGION, &stack, "dev");
     let counts = inv.counts();
@@ -94,35 +57,27 @@ fn registries_secrets_and_cluster_through_one_pipe_then_teardown() {
     assert!(doc["cluster"]["log_kms_key_arn"].is_string());
 
     // A second run through the same pipe creates nothing and changes nothing.
-    let again = sh(
-        em,
-        "net-up -v | ecr-up -v | secrets-up -v | cluster-up -v",
-        &spec(&stack),
-    );
-    assert!(
-        again.status.success(),
-        "{}",
-        String::from_utf8_lossy(&again.stderr)
-    );
-    let log = String::from_utf8_lossy(&again.stderr);
+    let again = em
+        .shell("net-up -v | ecr-up -v | secrets-up -v | cluster-up -v")
+        .stdin(spec(&stack))
+        .succeeds();
+    let log = again.stderr();
     assert!(
         !log.contains("created") && !log.contains("updated"),
         "second run changed something:\n{log}"
     );
     assert_eq!(em.inventory(REGION, &stack, "dev"), inv);
-    let doc2 = json(&again.stdout);
+    let doc2 = again.json();
     for section in ["network", "ecr", "secrets", "cluster"] {
         assert_eq!(doc[section], doc2[section], "{section} is stable");
     }
 
     // teardown takes the document straight from the pipe, and leaves nothing.
-    let down = sh(em, "teardown --force-delete-secrets", &doc.to_string());
-    assert!(
-        down.status.success(),
-        "{}",
-        String::from_utf8_lossy(&down.stderr)
-    );
-    let rest = json(&down.stdout);
+    let rest = em
+        .shell("teardown --force-delete-secrets")
+        .stdin(doc.to_string())
+        .succeeds()
+        .json();
     for section in ["network", "ecr", "secrets", "cluster"] {
         assert!(
             rest.get(section).is_none(),
@@ -141,13 +96,7 @@ fn each_layer_says_which_upstream_layer_is_missing() {
     let doc =
         serde_json::json!({"version": 1, "stack": stack, "env": "dev", "spec": {}}).to_string();
     // cluster-up works without secrets; alb-up needs the network.
-    let out = sh(em, "alb-up", &doc);
-    assert_eq!(
-        out.status.code(),
-        Some(6),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(String::from_utf8_lossy(&out.stderr).contains("net-up"));
+    let err = em.shell("alb-up").stdin(doc).fails().status(6).stderr();
+    assert!(err.contains("net-up"), "{err}");
     assert!(em.inventory(REGION, &stack, "dev").is_empty());
 }

@@ -7,7 +7,7 @@
 //! the defect does reach AWS in every tool, so each refusal below is the check's.
 
 use serde_json::{json, Value};
-use testkit::{assert_one_line_error, offline_tool};
+use testkit::offline;
 
 const TOOLS: [&str; 7] = [
     "net-up",
@@ -71,16 +71,15 @@ fn document() -> Value {
     })
 }
 
-/// Runs `tool` offline on `doc`; its exit code and stderr.
-fn run(tool: &str, doc: &str) -> std::process::Output {
-    offline_tool(tool).write_stdin(doc).output().unwrap()
+/// `tool`, offline, refusing `doc` with exit `code`: its one error line.
+fn refused(tool: &str, doc: &str, code: i32) -> String {
+    offline(tool).stdin(doc).fails().code(code)
 }
 
 /// Every tool refuses `doc` with exit `code` and one line starting with `start`.
 fn every_tool_refuses(doc: &str, code: i32, start: &str) {
     for tool in TOOLS {
-        let out = run(tool, doc);
-        let err = assert_one_line_error(&out, tool, code);
+        let err = refused(tool, doc, code);
         assert!(
             err.starts_with(&format!("{tool}: {start}")),
             "{tool}: expected `{start}`, got: {err}"
@@ -104,8 +103,7 @@ fn with(at: &str, value: Value) -> String {
 fn the_valid_document_reaches_aws_in_every_tool() {
     let doc = document().to_string();
     for tool in TOOLS {
-        let out = run(tool, &doc);
-        let err = assert_one_line_error(&out, tool, 7);
+        let err = refused(tool, &doc, 7);
         assert!(err.contains("AWS_ENDPOINT_URL"), "{tool}: {err}");
     }
 }
@@ -240,8 +238,7 @@ fn a_huge_value_is_not_echoed_whole() {
         with(&format!("/spec/services/{huge}"), json!({})),
     ] {
         for tool in ["net-up", "svc-up"] {
-            let out = run(tool, &doc);
-            let err = assert_one_line_error(&out, tool, 5);
+            let err = refused(tool, &doc, 5);
             assert!(err.len() < 400, "{tool}: {} chars", err.len());
         }
     }
@@ -250,9 +247,9 @@ fn a_huge_value_is_not_echoed_whole() {
 /// teardown reads no spec: a typo must not keep a stack from being removed.
 #[test]
 fn teardown_is_not_stopped_by_the_spec() {
-    let out = run(
+    refused(
         "teardown",
         &with("/spec/services/api/imgae", json!("nginx")),
+        7,
     );
-    assert_one_line_error(&out, "teardown", 7);
 }

@@ -9,115 +9,75 @@
 //! Slow (minutes): every test is a whole platform.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::future::Future;
 use std::path::Path;
-use std::process::{Command, Output};
 
 use serde_json::Value;
-use testkit::{counts, root, tool_path, Emulator};
+use testkit::{counts, root, tools_dir, Emulator, Session, Tool};
 
 /// Where a stack without a region in its spec (trading) lands: no other stack
 /// of these tests uses it, so no other test's teardown meets it there.
 const DEFAULT_REGION: &str = "us-west-2";
 
-fn block_on<F: Future>(f: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a runtime")
-        .block_on(f)
-}
-
 /// `make ARGS` at the repository root with this build's tools (`BIN`, so make
 /// builds nothing), the emulator's AWS configuration, and the documents in
 /// `out_dir` rather than the user's out/.
-fn make(em: &Emulator, out_dir: &Path, args: &[&str]) -> Output {
-    let bin = tool_path("net-up")
-        .parent()
-        .expect("the tools' directory")
-        .to_path_buf();
-    let mut cmd = Command::new("make");
-    cmd.current_dir(root())
+fn make(em: &Emulator, out_dir: &Path, args: &[&str]) -> Tool {
+    let mut make = em
+        .program("make")
+        .current_dir(root())
         .arg("--no-print-directory")
         .args(args)
-        .arg(format!("BIN={}", bin.display()))
-        .arg(format!("OUT_DIR={}", out_dir.display()));
-    // Nothing from an outer make or the user's shell may steer this one.
-    for var in [
-        "MAKEFLAGS",
-        "MFLAGS",
-        "MAKELEVEL",
-        "ENV",
-        "REGION",
-        "AWS_PROFILE",
-        "AWS_DEFAULT_REGION",
-        "AWS_SESSION_TOKEN",
-        "FP_LOG",
-    ] {
-        cmd.env_remove(var);
-    }
-    cmd.env("AWS_ENDPOINT_URL", &em.endpoint)
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .arg(format!("BIN={}", tools_dir().display()))
+        .arg(format!("OUT_DIR={}", out_dir.display()))
         .env("AWS_REGION", DEFAULT_REGION)
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("FP_RETRY_BUDGET_SECS", "30")
-        .output()
-        .expect("make runs")
+        .env("FP_RETRY_BUDGET_SECS", "30");
+    // Nothing from an outer make or the user's shell may steer this one.
+    for var in ["MAKEFLAGS", "MFLAGS", "MAKELEVEL", "ENV", "REGION"] {
+        make = make.env_remove(var);
+    }
+    make
 }
 
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-/// A stack `make` brought up: its document, as text and parsed.
+/// A stack `make` brought up: its document, as text and parsed, and the SDK
+/// in its region for reading back what was built.
 struct Up {
     stack: String,
     env: String,
     region: String,
     text: String,
     doc: Value,
+    aws: Session,
 }
 
 fn up(em: &Emulator, dir: &Path, stack: &str, env: &str, extra: &[&str]) -> Up {
     let env_arg = format!("ENV={env}");
     let mut args = vec![stack, env_arg.as_str()];
     args.extend(extra);
-    let out = make(em, dir, &args);
-    assert!(
-        out.status.success(),
-        "make {} failed:\n{}",
-        args.join(" "),
-        stderr(&out)
-    );
+    make(em, dir, &args).succeeds();
     let path = dir.join(format!("{stack}-{env}.json"));
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("make {stack} wrote no {}: {e}", path.display()));
     let doc: Value = serde_json::from_str(&text).expect("the document is JSON");
     assert_eq!(doc["stack"], stack);
     assert_eq!(doc["env"], env);
+    let region = doc["region"].as_str().expect("a region").to_owned();
     Up {
         stack: stack.to_owned(),
         env: env.to_owned(),
-        region: doc["region"].as_str().expect("a region").to_owned(),
+        aws: em.session(stack, env, &region),
+        region,
         text,
         doc,
     }
 }
 
 fn down(em: &Emulator, dir: &Path, u: &Up) {
-    let out = make(
+    make(
         em,
         dir,
         &[&format!("{}-down", u.stack), &format!("ENV={}", u.env)],
-    );
-    assert!(
-        out.status.success(),
-        "make {}-down ENV={} failed:\n{}",
-        u.stack,
-        u.env,
-        stderr(&out)
-    );
+    )
+    .succeeds();
     assert!(
         !dir.join(format!("{}-{}.json", u.stack, u.env)).exists(),
         "the document goes with the stack"
@@ -159,10 +119,6 @@ fn lifecycle(stack: &str, env: &str, expected: &[(&str, usize)], check: impl Fn(
 
 // ---- reading back what was built ------------------------------------------
 
-fn sdk(em: &Emulator, region: &str) -> aws_config::SdkConfig {
-    block_on(testkit::inventory::sdk_config(&em.endpoint, region))
-}
-
 fn s<'a>(v: &'a Value, path: &[&str]) -> &'a str {
     let mut at = v;
     for p in path {
@@ -179,10 +135,12 @@ struct TaskDef {
     container: aws_sdk_ecs::types::ContainerDefinition,
 }
 
-fn task_definition(em: &Emulator, u: &Up, service: &str) -> TaskDef {
-    let ecs = aws_sdk_ecs::Client::new(&sdk(em, &u.region));
+fn task_definition(u: &Up, service: &str) -> TaskDef {
+    let ecs = aws_sdk_ecs::Client::new(u.aws.sdk());
     let arn = s(&u.doc, &["services", service, "task_definition_arn"]);
-    let td = block_on(ecs.describe_task_definition().task_definition(arn).send())
+    let td = u
+        .aws
+        .block_on(ecs.describe_task_definition().task_definition(arn).send())
         .expect("DescribeTaskDefinition")
         .task_definition
         .expect("a task definition");
@@ -194,8 +152,8 @@ fn task_definition(em: &Emulator, u: &Up, service: &str) -> TaskDef {
 }
 
 /// The ECS services of the stack's cluster, by the spec's service name.
-fn ecs_services(em: &Emulator, u: &Up) -> BTreeMap<String, aws_sdk_ecs::types::Service> {
-    let ecs = aws_sdk_ecs::Client::new(&sdk(em, &u.region));
+fn ecs_services(u: &Up) -> BTreeMap<String, aws_sdk_ecs::types::Service> {
+    let ecs = aws_sdk_ecs::Client::new(u.aws.sdk());
     let cluster = s(&u.doc, &["cluster", "name"]);
     let mut out = BTreeMap::new();
     let services = u.doc["services"].as_object().expect(".services");
@@ -204,13 +162,15 @@ fn ecs_services(em: &Emulator, u: &Up) -> BTreeMap<String, aws_sdk_ecs::types::S
         .map(|(k, v)| (k.clone(), s(v, &["service_name"]).to_owned()))
         .collect();
     for chunk in names.chunks(10) {
-        let found = block_on(
-            ecs.describe_services()
-                .cluster(cluster)
-                .set_services(Some(chunk.iter().map(|(_, n)| n.clone()).collect()))
-                .send(),
-        )
-        .expect("DescribeServices");
+        let found = u
+            .aws
+            .block_on(
+                ecs.describe_services()
+                    .cluster(cluster)
+                    .set_services(Some(chunk.iter().map(|(_, n)| n.clone()).collect()))
+                    .send(),
+            )
+            .expect("DescribeServices");
         for svc in found.services() {
             let key = chunk
                 .iter()
@@ -225,14 +185,16 @@ fn ecs_services(em: &Emulator, u: &Up) -> BTreeMap<String, aws_sdk_ecs::types::S
 }
 
 /// The cluster's default capacity provider strategy: (provider, base, weight).
-fn strategy(em: &Emulator, u: &Up) -> Vec<(String, i32, i32)> {
-    let ecs = aws_sdk_ecs::Client::new(&sdk(em, &u.region));
-    let out = block_on(
-        ecs.describe_clusters()
-            .clusters(s(&u.doc, &["cluster", "arn"]))
-            .send(),
-    )
-    .expect("DescribeClusters");
+fn strategy(u: &Up) -> Vec<(String, i32, i32)> {
+    let ecs = aws_sdk_ecs::Client::new(u.aws.sdk());
+    let out = u
+        .aws
+        .block_on(
+            ecs.describe_clusters()
+                .clusters(s(&u.doc, &["cluster", "arn"]))
+                .send(),
+        )
+        .expect("DescribeClusters");
     out.clusters()[0]
         .default_capacity_provider_strategy()
         .iter()
@@ -241,17 +203,19 @@ fn strategy(em: &Emulator, u: &Up) -> Vec<(String, i32, i32)> {
 }
 
 /// Log group name to (retention days, KMS key).
-fn log_groups(em: &Emulator, u: &Up) -> BTreeMap<String, (Option<i32>, Option<String>)> {
-    let logs = aws_sdk_cloudwatchlogs::Client::new(&sdk(em, &u.region));
-    let groups = block_on(
-        logs.describe_log_groups()
-            .log_group_name_prefix(format!("/ecs/{}/{}/", u.stack, u.env))
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect(),
-    )
-    .expect("DescribeLogGroups");
+fn log_groups(u: &Up) -> BTreeMap<String, (Option<i32>, Option<String>)> {
+    let logs = aws_sdk_cloudwatchlogs::Client::new(u.aws.sdk());
+    let groups = u
+        .aws
+        .block_on(
+            logs.describe_log_groups()
+                .log_group_name_prefix(format!("/ecs/{}/{}/", u.stack, u.env))
+                .into_paginator()
+                .items()
+                .send()
+                .try_collect(),
+        )
+        .expect("DescribeLogGroups");
     groups
         .into_iter()
         .map(|g| {
@@ -264,8 +228,8 @@ fn log_groups(em: &Emulator, u: &Up) -> BTreeMap<String, (Option<i32>, Option<St
 }
 
 /// Every log group keeps its events `days` days, encrypted with the cluster's key.
-fn assert_logs(em: &Emulator, u: &Up, days: i32) {
-    let groups = log_groups(em, u);
+fn assert_logs(u: &Up, days: i32) {
+    let groups = log_groups(u);
     let services = u.doc["services"].as_object().expect(".services");
     assert_eq!(groups.len(), services.len(), "one log group per service");
     let key = u.doc["cluster"]["log_kms_key_arn"]
@@ -279,9 +243,11 @@ fn assert_logs(em: &Emulator, u: &Up, days: i32) {
 }
 
 /// A security group's ingress: (port, source group ids, CIDRs).
-fn ingress(em: &Emulator, u: &Up, group: &str) -> Vec<(i32, BTreeSet<String>, BTreeSet<String>)> {
-    let ec2 = aws_sdk_ec2::Client::new(&sdk(em, &u.region));
-    let out = block_on(ec2.describe_security_groups().group_ids(group).send())
+fn ingress(u: &Up, group: &str) -> Vec<(i32, BTreeSet<String>, BTreeSet<String>)> {
+    let ec2 = aws_sdk_ec2::Client::new(u.aws.sdk());
+    let out = u
+        .aws
+        .block_on(ec2.describe_security_groups().group_ids(group).send())
         .expect("DescribeSecurityGroups");
     out.security_groups()[0]
         .ip_permissions()
@@ -307,20 +273,22 @@ fn group_of(u: &Up, service: &str) -> String {
 }
 
 /// A service's group admits exactly `port` from exactly these groups.
-fn assert_callers(em: &Emulator, u: &Up, service: &str, port: i32, from: &[&str]) {
+fn assert_callers(u: &Up, service: &str, port: i32, from: &[&str]) {
     let want: BTreeSet<String> = from.iter().map(|g| (*g).to_owned()).collect();
     assert_eq!(
-        ingress(em, u, &group_of(u, service)),
+        ingress(u, &group_of(u, service)),
         vec![(port, want, BTreeSet::new())],
         "{service}: who may connect"
     );
 }
 
 /// Target group name to its health check path, and the listener's path rules.
-fn alb_routing(em: &Emulator, u: &Up) -> (BTreeMap<String, String>, BTreeSet<String>) {
-    let elb = aws_sdk_elasticloadbalancingv2::Client::new(&sdk(em, &u.region));
+fn alb_routing(u: &Up) -> (BTreeMap<String, String>, BTreeSet<String>) {
+    let elb = aws_sdk_elasticloadbalancingv2::Client::new(u.aws.sdk());
     let lb = s(&u.doc, &["alb", "arn"]);
-    let tgs = block_on(elb.describe_target_groups().load_balancer_arn(lb).send())
+    let tgs = u
+        .aws
+        .block_on(elb.describe_target_groups().load_balancer_arn(lb).send())
         .expect("DescribeTargetGroups");
     let health = tgs
         .target_groups()
@@ -333,8 +301,10 @@ fn alb_routing(em: &Emulator, u: &Up) -> (BTreeMap<String, String>, BTreeSet<Str
         })
         .collect();
     let listener = s(&u.doc, &["alb", "http_listener_arn"]);
-    let rules =
-        block_on(elb.describe_rules().listener_arn(listener).send()).expect("DescribeRules");
+    let rules = u
+        .aws
+        .block_on(elb.describe_rules().listener_arn(listener).send())
+        .expect("DescribeRules");
     let paths = rules
         .rules()
         .iter()
@@ -350,18 +320,21 @@ fn alb_routing(em: &Emulator, u: &Up) -> (BTreeMap<String, String>, BTreeSet<Str
 
 /// The inline policies of a service's task role, as IAM returns them
 /// (URL-encoded: ARNs are compared by their unreserved parts).
-fn task_role_policies(em: &Emulator, u: &Up, service: &str) -> Vec<String> {
-    let iam = aws_sdk_iam::Client::new(&sdk(em, &u.region));
+fn task_role_policies(u: &Up, service: &str) -> Vec<String> {
+    let iam = aws_sdk_iam::Client::new(u.aws.sdk());
     let arn = s(&u.doc, &["services", service, "task_role_arn"]);
     let name = arn.rsplit('/').next().expect("a role name");
-    let names = block_on(iam.list_role_policies().role_name(name).send())
+    let names = u
+        .aws
+        .block_on(iam.list_role_policies().role_name(name).send())
         .expect("ListRolePolicies")
         .policy_names()
         .to_vec();
     names
         .iter()
         .map(|p| {
-            block_on(iam.get_role_policy().role_name(name).policy_name(p).send())
+            u.aws
+                .block_on(iam.get_role_policy().role_name(name).policy_name(p).send())
                 .expect("GetRolePolicy")
                 .policy_document()
                 .to_owned()
@@ -409,7 +382,6 @@ fn set(items: &[&str]) -> BTreeSet<String> {
 /// the Elastic IPs listed, a KMS key for the logs.
 #[test]
 fn microservices_matches_seed_000() {
-    let em = Emulator::shared();
     lifecycle(
         "microservices",
         "dev",
@@ -440,20 +412,20 @@ fn microservices_matches_seed_000() {
         |u| {
             assert_eq!(u.region, "eu-central-1");
             for svc in ["api", "worker", "scheduler"] {
-                let td = task_definition(em, u, svc);
+                let td = task_definition(u, svc);
                 assert_eq!(
                     (td.cpu.as_str(), td.memory.as_str()),
                     ("512", "1024"),
                     "{svc}"
                 );
             }
-            for (name, svc) in ecs_services(em, u) {
+            for (name, svc) in ecs_services(u) {
                 assert_eq!(svc.desired_count(), 2, "{name}: desired count");
             }
-            let (health, paths) = alb_routing(em, u);
+            let (health, paths) = alb_routing(u);
             assert_eq!(paths, set(&["/api/*", "/worker/*", "/scheduler/*"]));
             assert!(health.values().all(|p| p == "/health"), "{health:?}");
-            assert_logs(em, u, 7);
+            assert_logs(u, 7);
             for svc in ["api", "worker", "scheduler"] {
                 assert_eq!(scaling(u, svc), (2, 10, set(&["cpu"])), "{svc}: scaling");
             }
@@ -468,7 +440,6 @@ fn microservices_matches_seed_000() {
 /// 3 scaling targets with 3 policies.
 #[test]
 fn trading_matches_seed_001() {
-    let em = Emulator::shared();
     lifecycle(
         "trading",
         "dev",
@@ -508,7 +479,7 @@ fn trading_matches_seed_001() {
                 ("api-gateway", "1024", "2048", 8080),
                 ("processing", "2048", "4096", 9000),
             ] {
-                let td = task_definition(em, u, svc);
+                let td = task_definition(u, svc);
                 assert_eq!(
                     (td.cpu.as_str(), td.memory.as_str()),
                     (cpu, memory),
@@ -521,9 +492,9 @@ fn trading_matches_seed_001() {
                 );
             }
             let dns = s(&u.doc, &["alb", "dns_name"]);
-            let frontend = env_of(&task_definition(em, u, "frontend").container);
+            let frontend = env_of(&task_definition(u, "frontend").container);
             assert_eq!(frontend["API_ENDPOINT"], format!("http://{dns}/api"));
-            let gateway = env_of(&task_definition(em, u, "api-gateway").container);
+            let gateway = env_of(&task_definition(u, "api-gateway").container);
             assert_eq!(
                 gateway["PROCESSING_SERVICE_URL"],
                 "http://processing.dev.trading.local:9000"
@@ -534,15 +505,15 @@ fn trading_matches_seed_001() {
             );
 
             assert_eq!(
-                strategy(em, u),
+                strategy(u),
                 vec![("FARGATE".into(), 1, 1), ("FARGATE_SPOT".into(), 0, 4)]
             );
             // The chain: ALB -> frontend and api-gateway -> processing.
             let alb = s(&u.doc, &["alb", "security_group_id"]);
-            assert_callers(em, u, "frontend", 3000, &[alb]);
-            assert_callers(em, u, "api-gateway", 8080, &[alb]);
-            assert_callers(em, u, "processing", 9000, &[&group_of(u, "api-gateway")]);
-            let (health, paths) = alb_routing(em, u);
+            assert_callers(u, "frontend", 3000, &[alb]);
+            assert_callers(u, "api-gateway", 8080, &[alb]);
+            assert_callers(u, "processing", 9000, &[&group_of(u, "api-gateway")]);
+            let (health, paths) = alb_routing(u);
             assert_eq!(paths, set(&["/api/*"]));
             assert_eq!(
                 health.values().cloned().collect::<BTreeSet<_>>(),
@@ -550,26 +521,28 @@ fn trading_matches_seed_001() {
             );
 
             // Least privilege: only processing reads the trade data bucket.
-            let policies = task_role_policies(em, u, "processing");
+            let policies = task_role_policies(u, "processing");
             assert_eq!(policies.len(), 1, "{policies:?}");
             assert!(
                 policies[0].contains("GetObject") && policies[0].contains("trading-trade-data"),
                 "{policies:?}"
             );
-            assert!(task_role_policies(em, u, "frontend").is_empty());
-            assert!(task_role_policies(em, u, "api-gateway").is_empty());
+            assert!(task_role_policies(u, "frontend").is_empty());
+            assert!(task_role_policies(u, "api-gateway").is_empty());
 
-            let ecr = aws_sdk_ecr::Client::new(&sdk(em, &u.region));
+            let ecr = aws_sdk_ecr::Client::new(u.aws.sdk());
             let names: Vec<String> = ["frontend", "api-gateway", "processing"]
                 .iter()
                 .map(|r| s(&u.doc, &["ecr", "repositories", r, "name"]).to_owned())
                 .collect();
-            let repos = block_on(
-                ecr.describe_repositories()
-                    .set_repository_names(Some(names))
-                    .send(),
-            )
-            .expect("DescribeRepositories");
+            let repos = u
+                .aws
+                .block_on(
+                    ecr.describe_repositories()
+                        .set_repository_names(Some(names))
+                        .send(),
+                )
+                .expect("DescribeRepositories");
             for r in repos.repositories() {
                 assert_eq!(
                     r.image_tag_mutability().map(|m| m.as_str()),
@@ -580,7 +553,7 @@ fn trading_matches_seed_001() {
                     Some(true)
                 );
             }
-            assert_logs(em, u, 30);
+            assert_logs(u, 30);
             for svc in ["frontend", "api-gateway", "processing"] {
                 assert_eq!(scaling(u, svc), (2, 10, set(&["cpu"])), "{svc}: scaling");
             }
@@ -594,7 +567,6 @@ fn trading_matches_seed_001() {
 /// scaling with alarms.
 #[test]
 fn payment_migration_matches_seed_002() {
-    let em = Emulator::shared();
     lifecycle(
         "payment-migration",
         "dev",
@@ -627,10 +599,10 @@ fn payment_migration_matches_seed_002() {
         ],
         |u| {
             assert_eq!(u.region, "us-east-2");
-            let td = task_definition(em, u, "payment-processor");
+            let td = task_definition(u, "payment-processor");
             assert_eq!((td.cpu.as_str(), td.memory.as_str()), ("2048", "4096"));
             assert_eq!(td.container.secrets().len(), 1, "the secret by reference");
-            let services = ecs_services(em, u);
+            let services = ecs_services(u);
             let svc = &services["payment-processor"];
             assert_eq!(svc.desired_count(), 3);
             // ECS Exec: moto keeps no enableExecuteCommand, so what is checked is
@@ -640,24 +612,28 @@ fn payment_migration_matches_seed_002() {
                 Some(false),
                 "ECS Exec"
             );
-            assert_logs(em, u, 30);
+            assert_logs(u, 30);
 
             // The secret exists without a value: it is set out of band.
-            let sm = aws_sdk_secretsmanager::Client::new(&sdk(em, &u.region));
+            let sm = aws_sdk_secretsmanager::Client::new(u.aws.sdk());
             let arn = s(&u.doc, &["secrets", "db-credentials", "arn"]);
             assert!(
-                block_on(sm.get_secret_value().secret_id(arn).send()).is_err(),
+                u.aws
+                    .block_on(sm.get_secret_value().secret_id(arn).send())
+                    .is_err(),
                 "the secret has no value"
             );
 
             // The seed's compliance tags, and the env's.
-            let ec2 = aws_sdk_ec2::Client::new(&sdk(em, &u.region));
-            let vpc = block_on(
-                ec2.describe_vpcs()
-                    .vpc_ids(s(&u.doc, &["network", "vpc_id"]))
-                    .send(),
-            )
-            .expect("DescribeVpcs");
+            let ec2 = aws_sdk_ec2::Client::new(u.aws.sdk());
+            let vpc = u
+                .aws
+                .block_on(
+                    ec2.describe_vpcs()
+                        .vpc_ids(s(&u.doc, &["network", "vpc_id"]))
+                        .send(),
+                )
+                .expect("DescribeVpcs");
             let tags: BTreeMap<&str, &str> = vpc.vpcs()[0]
                 .tags()
                 .iter()
@@ -705,7 +681,7 @@ fn payment_migration_matches_seed_002() {
             );
 
             // ECS Exec: the agent's channels and the session log, granted on the task role.
-            let policies = task_role_policies(em, u, "payment-processor").join("\n");
+            let policies = task_role_policies(u, "payment-processor").join("\n");
             let policies = policies.replace("%3A", ":");
             assert!(
                 policies.contains("ssmmessages:OpenDataChannel"),
@@ -760,7 +736,7 @@ fn payment_processing_matches_seed_003_and_comes_down_by_tag() {
         ("payment-processor", "busybox:latest"),
         ("fraud-detector", "alpine:latest"),
     ] {
-        let td = task_definition(em, &u, svc);
+        let td = task_definition(&u, svc);
         assert_eq!(
             (td.cpu.as_str(), td.memory.as_str()),
             ("1024", "2048"),
@@ -775,15 +751,14 @@ fn payment_processing_matches_seed_003_and_comes_down_by_tag() {
     }
     assert_eq!(s(&u.doc, &["discovery", "namespace_name"]), "payment.local");
     let gateway = group_of(&u, "api-gateway");
-    assert_callers(em, &u, "payment-processor", 8080, &[&gateway]);
+    assert_callers(&u, "payment-processor", 8080, &[&gateway]);
     assert_callers(
-        em,
         &u,
         "fraud-detector",
         8080,
         &[&gateway, &group_of(&u, "payment-processor")],
     );
-    assert_logs(em, &u, 30);
+    assert_logs(&u, 30);
 
     let again = up(em, dir.path(), stack, env, &[]);
     assert_eq!(em.inventory(&u.region, stack, env), inv);
@@ -876,15 +851,15 @@ const OHI_INVENTORY: &[(&str, usize)] = &[
 /// seed's known limitations fixed: a task role per service, health checks, the
 /// region a flag (the circuit breaker cannot be read back: moto keeps no
 /// deploymentConfiguration).
-fn check_ohi(em: &Emulator, u: &Up) {
-    let services = ecs_services(em, u);
+fn check_ohi(u: &Up) {
+    let services = ecs_services(u);
     for (name, prod, staging, dev) in OHI {
         let (cpu, memory, count) = match u.env.as_str() {
             "prod" => *prod,
             "staging" => *staging,
             _ => *dev,
         };
-        let td = task_definition(em, u, name);
+        let td = task_definition(u, name);
         assert_eq!(
             (td.cpu, td.memory),
             (cpu.to_string(), memory.to_string()),
@@ -910,14 +885,11 @@ fn check_ohi(em: &Emulator, u: &Up) {
     }
     for name in ["blnk-api", "clickhouse", "signoz-query", "signoz-frontend"] {
         assert!(
-            task_definition(em, u, name)
-                .container
-                .health_check()
-                .is_some(),
+            task_definition(u, name).container.health_check().is_some(),
             "{name}: container health check"
         );
     }
-    let (health, paths) = alb_routing(em, u);
+    let (health, paths) = alb_routing(u);
     assert_eq!(health.len(), 4);
     assert!(health.values().all(|p| p == "/health"), "{health:?}");
     assert_eq!(
@@ -938,11 +910,11 @@ fn check_ohi(em: &Emulator, u: &Up) {
     let spot = u.env == "dev";
     let provider = if spot { "FARGATE_SPOT" } else { "FARGATE" };
     assert_eq!(
-        strategy(em, u),
+        strategy(u),
         vec![(provider.to_owned(), 0, 1)],
         "Spot in dev only"
     );
-    assert_logs(em, u, if u.env == "prod" { 30 } else { 7 });
+    assert_logs(u, if u.env == "prod" { 30 } else { 7 });
     let (min, max) = match u.env.as_str() {
         "prod" => (2, 10),
         "staging" => (1, 5),
@@ -966,10 +938,9 @@ fn check_ohi(em: &Emulator, u: &Up) {
 
 #[test]
 fn ohi_staging_matches_seed_004() {
-    let em = Emulator::shared();
     lifecycle("ohi", "staging", OHI_INVENTORY, |u| {
         assert_eq!(u.region, "eu-west-1");
-        check_ohi(em, u);
+        check_ohi(u);
     });
 }
 
@@ -1009,8 +980,8 @@ fn ohi_prod_and_dev_side_by_side_then_dev_goes() {
         prod.doc["network"]["vpc_id"], dev.doc["network"]["vpc_id"],
         "each env has its own network"
     );
-    check_ohi(em, &prod);
-    check_ohi(em, &dev);
+    check_ohi(&prod);
+    check_ohi(&dev);
 
     let prod_before = em.inventory(&prod.region, "ohi", "prod");
     let other_before = em.inventory(&other.region, "payment-processing", "qa");

@@ -24,12 +24,21 @@ pub struct Inventory {
 }
 
 impl Inventory {
+    /// Reads on a thread and a runtime of its own, so that async tests can call
+    /// it too (a runtime cannot block on another inside itself).
     pub fn read(endpoint: &str, region: &str, stack: &str, env: &str) -> Inventory {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("a runtime");
-        rt.block_on(read(endpoint, region, stack, env))
+        std::thread::scope(|scope| {
+            scope
+                .spawn(|| {
+                    tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                        .expect("a runtime")
+                        .block_on(read(endpoint, region, stack, env))
+                })
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        })
     }
 
     /// Counts by kind, leaving out kinds with none.
@@ -70,21 +79,26 @@ fn owned(tags: &[Tag], stack: &str, env: &str) -> bool {
     has(STACK, stack) && has(ENV, env)
 }
 
-/// An SDK configuration for the emulator at `endpoint`, with test credentials.
-pub async fn sdk_config(endpoint: &str, region: &str) -> aws_config::SdkConfig {
+/// An SDK configuration for the emulator at `endpoint`, signing with access key
+/// `key` (the emulator takes any; fault lanes tell their calls apart by it).
+pub async fn sdk_config(endpoint: &str, key: &str, region: &str) -> aws_config::SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
         .http_client(common::aws::http_client())
         .region(Region::new(region.to_owned()))
         .endpoint_url(endpoint)
         .credentials_provider(aws_sdk_ec2::config::Credentials::new(
-            "testing", "testing", None, None, "tests",
+            key,
+            crate::CREDENTIALS,
+            None,
+            None,
+            "tests",
         ))
         .load()
         .await
 }
 
 async fn read(endpoint: &str, region: &str, stack: &str, env: &str) -> Inventory {
-    let sdk = sdk_config(endpoint, region).await;
+    let sdk = sdk_config(endpoint, crate::CREDENTIALS, region).await;
     let ec2 = aws_sdk_ec2::Client::new(&sdk);
     let mut inv = Inventory::default();
     let mine = |tags: &[Tag]| owned(tags, stack, env);
