@@ -44,8 +44,9 @@ build:
 emulator:
 	scripts/local-aws install
 
+# One emulator for the whole run (tests/with-emulator), not one per test binary.
 test: emulator
-	cargo test --workspace
+	tests/with-emulator cargo test --workspace
 
 lint:
 	cargo fmt --all -- --check
