@@ -14,9 +14,17 @@ The plan is set and read over HTTP by the test harness:
                           "server_error": 0.05,       # share answered 500
                           "dependency": {"DeleteSubnet": 2},  # first N attempts per resource refused
                           "not_found_after_create": true,     # first use of a new EC2 id answers NotFound
-                          "hang_after_mutations": 12}         # after the 12th mutating call, hang every call
+                          "hang_after_mutations": 12,         # after the 12th mutating call, hang every call
+                          "latency_ms": 50,                   # every call takes this long, like an AWS round trip
+                          "max_in_flight": 16}                # more calls at once to one service: "Rate exceeded"
     GET  /_faults/state  {"calls": n, "mutations": n, "tripped": bool, "injected": {"throttle": n, ...},
-                          "mutation_log": ["logs CreateLogGroup /fargate-pipes/locks/a/dev", ...]}
+                          "mutation_log": ["logs CreateLogGroup /fargate-pipes/locks/a/dev", ...],
+                          "calls_by_service": {"ec2": n, ...}, "peak_in_flight": n,
+                          "peak_in_flight_by_service": {"ec2": n, ...}, "sequential": n}
+
+`sequential` counts the calls that started while no other call was in flight:
+at a fixed latency, the part of a run's wall time that concurrency could not
+hide. The benchmark (scripts/bench.sh) reads these counters.
 
 `mutation_log` names every mutating call let through, with the first resource
 name or id in its body, so tests can prove an attack changed nothing foreign.
@@ -35,6 +43,7 @@ import json
 import random
 import re
 import threading
+import time
 import urllib.parse
 
 READ_PREFIXES = ("Describe", "List", "Get", "BatchGet", "Search", "Lookup", "Check", "Validate")
@@ -81,14 +90,98 @@ class Lane:
         self.fresh_ids = set()
         self.injected = {}
         self.mutation_log = []
+        self.by_service = {}
+        self.in_flight = {}
+        self.peak = 0
+        self.peak_by_service = {}
+        self.sequential = 0
+        self.timing = Timing(plan.get("timing"))
 
     def state(self):
         return {"calls": self.calls, "mutations": self.mutations, "tripped": self.tripped,
-                "injected": dict(self.injected), "mutation_log": list(self.mutation_log)}
+                "injected": dict(self.injected), "mutation_log": list(self.mutation_log),
+                "calls_by_service": dict(self.by_service), "peak_in_flight": self.peak,
+                "peak_in_flight_by_service": dict(self.peak_by_service), "sequential": self.sequential}
+
+    def enter(self, service):
+        """Counts a call in flight; the throttling answer when it is one too many."""
+        total = sum(self.in_flight.values())
+        if total == 0:
+            self.sequential += 1
+        now = self.in_flight.get(service, 0) + 1
+        self.in_flight[service] = now
+        self.by_service[service] = self.by_service.get(service, 0) + 1
+        self.peak = max(self.peak, total + 1)
+        self.peak_by_service[service] = max(self.peak_by_service.get(service, 0), now)
+        limit = self.plan.get("max_in_flight")
+        if limit and now > limit:
+            return self.count("over_limit", throttling(service))
+        return None
+
+    def leave(self, service):
+        self.in_flight[service] -= 1
 
     def count(self, kind, fault):
         self.injected[kind] = self.injected.get(kind, 0) + 1
         return fault
+
+
+# How long AWS takes, in seconds, before a new resource is ready: what the timing
+# model scales. NAT gateways are `pending`, load balancers `provisioning`, Cloud
+# Map namespace operations `PENDING` until then.
+AWS_SECONDS = {"nat": 90, "alb": 150, "namespace": 45}
+NAT_ID = re.compile(rb"<natGatewayId>(nat-[0-9a-f]+)</natGatewayId>")
+LB_ARN = re.compile(rb"<LoadBalancerArn>([^<]+)</LoadBalancerArn>")
+OPERATION_ID = re.compile(rb'"OperationId"\s*:\s*"([^"]+)"')
+
+
+class Timing:
+    """The timing model: plan {"timing": {"scale": 1/30}} (or seconds per kind,
+    {"nat": 3}) makes new resources answer as not ready yet for that long, so
+    the tools' waits and their polling can be measured locally."""
+
+    def __init__(self, plan):
+        plan = plan or {}
+        scale = plan.get("scale", 1.0)
+        self.seconds = {k: plan.get(k, v * scale) for k, v in AWS_SECONDS.items()} if plan else {}
+        self.ready_at = {}
+
+    def born(self, action, payload):
+        kind, pattern = {"CreateNatGateway": ("nat", NAT_ID), "CreateLoadBalancer": ("alb", LB_ARN),
+                         "CreatePrivateDnsNamespace": ("namespace", OPERATION_ID),
+                         "CreatePublicDnsNamespace": ("namespace", OPERATION_ID),
+                         "CreateHttpNamespace": ("namespace", OPERATION_ID)}.get(action, (None, None))
+        if kind and self.seconds:
+            for found in pattern.findall(payload):
+                self.ready_at[found] = time.monotonic() + self.seconds[kind]
+
+    def young(self, ident):
+        return time.monotonic() < self.ready_at.get(ident, 0)
+
+    def answer(self, action, body):
+        if not self.ready_at:
+            return body
+        if action == "DescribeNatGateways":
+            return self.hold(body, NAT_ID, b"<state>available</state>", b"<state>pending</state>")
+        if action == "DescribeLoadBalancers":
+            return self.hold(body, LB_ARN, b"<Code>active</Code>", b"<Code>provisioning</Code>")
+        if action == "GetOperation":
+            return self.hold(body, re.compile(rb'"Id"\s*:\s*"([^"]+)"'), b'"SUCCESS"', b'"PENDING"')
+        return body
+
+    def hold(self, body, ident, ready, waiting):
+        """Each resource's `ready` marker after its id, while the resource is young."""
+        out, last = [], 0
+        matches = list(ident.finditer(body))
+        for i, m in enumerate(matches):
+            end = matches[i + 1].start() if i + 1 < len(matches) else len(body)
+            part = body[m.start():end]
+            if self.young(m.group(1)):
+                part = part.replace(ready, waiting, 1)
+            out += [body[last:m.start()], part]
+            last = end
+        out.append(body[last:])
+        return b"".join(out)
 
 
 class FaultInjector:
@@ -119,17 +212,34 @@ class FaultInjector:
                     self.changed.wait()
             return respond_error(start_response, service, 500, "InternalError", "released after a simulated crash",
                                  cbor=is_cbor(environ))
-        if fault is not None:
-            return respond_error(start_response, service, *fault, cbor=is_cbor(environ))
+        with self.lock:
+            fault = lane.enter(service) or fault
+        try:
+            latency = lane.plan.get("latency_ms")
+            if latency:
+                time.sleep(latency / 1000)
+            if fault is not None:
+                return respond_error(start_response, service, *fault, cbor=is_cbor(environ))
+            return self.forward(lane, environ, start_response, action)
+        finally:
+            with self.lock:
+                lane.leave(service)
+
+    def forward(self, lane, environ, start_response, action):
+        """The emulator's answer, seen through the timing model."""
         captured = {}
 
         def capture(status, headers, exc_info=None):
-            captured["status"] = status
-            return start_response(status, headers, exc_info)
+            captured.update(status=status, headers=headers, exc_info=exc_info)
+            return lambda _data: None
 
-        chunks = list(self.app(environ, capture))
-        self.after(lane, action, captured.get("status", ""), b"".join(chunks))
-        return chunks
+        body = b"".join(self.app(environ, capture))
+        status = captured.get("status", "")
+        self.after(lane, action, status, body)
+        body = lane.timing.answer(action, body)
+        headers = [(k, str(len(body)) if k.lower() == "content-length" else v) for k, v in captured.get("headers", [])]
+        start_response(status, headers, captured.get("exc_info"))
+        return [body]
 
     def decide(self, lane, service, action, body):
         plan = lane.plan
@@ -171,6 +281,9 @@ class FaultInjector:
             return None
 
     def after(self, lane, action, status, payload):
+        if status.startswith("2"):
+            with self.lock:
+                lane.timing.born(action, payload)
         if lane.plan.get("not_found_after_create") and action.startswith(("Create", "Allocate")) and status.startswith("2"):
             with self.lock:
                 for new_id in EC2_ID.findall(payload.decode("utf-8", "replace")):
