@@ -15,6 +15,14 @@ The plan is set and read over HTTP by the test harness:
                           "dependency": {"DeleteSubnet": 2},  # first N attempts per resource refused
                           "not_found_after_create": true,     # first use of a new EC2 id answers NotFound
                           "hang_after_mutations": 12,         # after the 12th mutating call, hang every call
+                          "answer": {"CreateLogGroup": {"status": 400, "code": "AccessDeniedException",
+                                                        "message": "...", "times": 2, "match": "/ecs/",
+                                                        "each": true},
+                                     "DescribeAccountAttributes": {"status": 200, "body": "<xml .../>"}},
+                                     # AWS's own answer to an action, on a path moto forgives: an error
+                                     # (code, message) or a body, for the first `times` calls (every call
+                                     # without it), only calls whose body holds `match` if given; with
+                                     # `each`, `times` counts per request body (per resource)
                           "latency_ms": 50,                   # every call takes this long, like an AWS round trip
                           "max_in_flight": 16}                # more calls at once to one service: "Rate exceeded"
     GET  /_faults/state  {"calls": n, "mutations": n, "tripped": bool, "injected": {"throttle": n, ...},
@@ -218,6 +226,8 @@ class FaultInjector:
             latency = lane.plan.get("latency_ms")
             if latency:
                 time.sleep(latency / 1000)
+            if fault is not None and fault[0] == "body":
+                return respond_body(start_response, service, fault[1], fault[2])
             if fault is not None:
                 return respond_error(start_response, service, *fault, cbor=is_cbor(environ))
             return self.forward(lane, environ, start_response, action)
@@ -252,6 +262,9 @@ class FaultInjector:
                 return lane.count("throttle", throttling(service))
             if plan.get("server_error") and lane.rng.random() < plan["server_error"]:
                 return lane.count("server_error", (500, "InternalError", "We encountered an internal error. Please try again."))
+            answer = self.answer(lane, action, body)
+            if answer is not None:
+                return answer
             limit = plan.get("dependency", {}).get(action, 0)
             if limit:
                 key = (action, body)
@@ -279,6 +292,21 @@ class FaultInjector:
                     return "hang"
                 lane.mutation_log.append(f"{service} {action} {resource_hint(body)}".strip())
             return None
+
+    def answer(self, lane, action, body):
+        """The plan's canned answer to this call, while its `times` last (called
+        with the lock held)."""
+        spec = lane.plan.get("answer", {}).get(action)
+        if spec is None or spec.get("match", "") not in body.decode("utf-8", "replace"):
+            return None
+        key = ("answer", action, body if spec.get("each") else b"")
+        seen = lane.attempts.get(key, 0)
+        if "times" in spec and seen >= spec["times"]:
+            return None
+        lane.attempts[key] = seen + 1
+        if "body" in spec:
+            return lane.count("answer", ("body", spec.get("status", 200), spec["body"]))
+        return lane.count("answer", (spec.get("status", 400), spec["code"], spec.get("message", spec["code"])))
 
     def after(self, lane, action, status, payload):
         if status.startswith("2"):
@@ -358,6 +386,15 @@ def throttling(service):
 
 def is_cbor(environ):
     return environ.get("HTTP_SMITHY_PROTOCOL") == "rpc-v2-cbor"
+
+
+def respond_body(start_response, service, status, body):
+    """A canned successful answer, in the protocol's content type."""
+    xml = service in ("ec2", "elasticloadbalancing", "iam", "sts", "autoscaling", "monitoring")
+    data = body if isinstance(body, bytes) else (body if isinstance(body, str) else json.dumps(body)).encode()
+    start_response(f"{status} OK", [("Content-Type", "text/xml" if xml else "application/x-amz-json-1.1"),
+                                    ("Content-Length", str(len(data))), ("x-amzn-RequestId", "fault-injected")])
+    return [data]
 
 
 def respond_error(start_response, service, status, code, message, cbor=False):
