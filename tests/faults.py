@@ -14,6 +14,10 @@ The plan is set and read over HTTP by the test harness:
                           "server_error": 0.05,       # share answered 500
                           "dependency": {"DeleteSubnet": 2},  # first N attempts per resource refused
                           "not_found_after_create": true,     # first use of a new EC2 id answers NotFound
+                          "answer": {"CreateLogGroup": {"times": 2, "match": "/ecs/", "status": 400,
+                                     "code": "AccessDeniedException", "message": "..."}},
+                                     # the first N attempts per resource of an action whose body holds
+                                     # `match` get that error (AWS's answer on a path moto forgives)
                           "hang_after_mutations": 12}         # after the 12th mutating call, hang every call
     GET  /_faults/state  {"calls": n, "mutations": n, "tripped": bool, "injected": {"throttle": n, ...},
                           "mutation_log": ["logs CreateLogGroup /fargate-pipes/locks/a/dev", ...]}
@@ -150,6 +154,13 @@ class FaultInjector:
                 if seen < limit:
                     code, message = DEPENDENCY_CODE.get(service, DEPENDENCY_CODE["ec2"])
                     return lane.count("dependency", (400, code, message))
+            answer = plan.get("answer", {}).get(action)
+            if answer and answer.get("match", "") in body.decode("utf-8", "replace"):
+                key = ("answer", action, body)
+                seen = lane.attempts.get(key, 0)
+                lane.attempts[key] = seen + 1
+                if seen < answer.get("times", 1):
+                    return lane.count("answer", (answer.get("status", 400), answer["code"], answer.get("message", "")))
             # Only calls that act on the new id: a Describe filtered by an id that is
             # not visible yet answers an empty list on AWS, not an error.
             if plan.get("not_found_after_create") and service == "ec2" and mutating and not action.startswith("Create"):
