@@ -315,7 +315,7 @@ async fn target_groups(c: &Clients, ctx: &Context, d: &Desired, m: &Mismatches) 
             let tags: Tags = t
                 .tags()
                 .iter()
-                .map(|t| (t.key().to_owned(), t.value().unwrap_or_default().to_owned()))
+                .map(|t| (t.key().unwrap_or_default().to_owned(), t.value().unwrap_or_default().to_owned()))
                 .collect();
             m.note(ctx, "target group", t.resource_arn().unwrap_or_default(), pairs(&tags));
         }

@@ -13,6 +13,9 @@
 use std::time::Duration;
 
 use aws_sdk_servicediscovery::error::SdkError;
+use aws_sdk_servicediscovery::operation::delete_namespace::DeleteNamespaceError;
+use aws_sdk_servicediscovery::operation::delete_service::DeleteServiceError;
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_sdk_servicediscovery::types::{
     DnsConfig, DnsConfigChange, DnsRecord, HealthCheckCustomConfig, NamespaceFilter,
     NamespaceFilterName, OperationStatus, OperationTargetType, RecordType, RoutingPolicy,
@@ -108,11 +111,13 @@ pub async fn namespaces(
         .list_namespaces()
         .filters(filter)
         .into_paginator()
-        .items()
         .send()
         .try_collect()
         .await
-        .aws("ListNamespaces")?;
+        .aws("ListNamespaces")?
+        .iter()
+        .flat_map(|p| p.namespaces().to_vec())
+        .collect();
     let ours = description(ctx);
     let candidates = listed.iter().filter(|n| {
         n.name().is_some_and(|x| wanted_names.iter().any(|w| w == x))
@@ -144,11 +149,13 @@ pub async fn services(c: &Clients, namespace_id: &str) -> Result<Vec<Service>> {
         .list_services()
         .filters(filter)
         .into_paginator()
-        .items()
         .send()
         .try_collect()
         .await
-        .aws(format!("ListServices {namespace_id}"))?;
+        .aws(format!("ListServices {namespace_id}"))?
+        .iter()
+        .flat_map(|p| p.services().to_vec())
+        .collect();
     common::try_join_all(listed.iter().map(|s| async move {
         let arn = s.arn().unwrap_or_default().to_owned();
         Ok::<_, Error>(Service {
@@ -476,12 +483,11 @@ pub async fn delete_service(c: &Clients, id: &str) -> Result<()> {
         .list_instances()
         .service_id(id)
         .into_paginator()
-        .items()
         .send()
         .try_collect()
         .await
     {
-        Ok(i) => i,
+        Ok(pages) => pages.iter().flat_map(|p| p.instances().to_vec()).collect(),
         Err(e) if e.as_service_error().is_some_and(|s| s.is_service_not_found()) => return Ok(()),
         Err(e) => return Err(common::error::aws_error(format!("ListInstances {id}"), e)),
     };
@@ -503,7 +509,9 @@ pub async fn delete_service(c: &Clients, id: &str) -> Result<()> {
     retry_sdk(
         &what,
         retry::Policy::dependency(),
-        |e: &SdkError<_, _>| e.as_service_error().is_some_and(|s| s.is_resource_in_use()),
+        |e: &SdkError<DeleteServiceError, HttpResponse>| {
+            e.as_service_error().is_some_and(DeleteServiceError::is_resource_in_use)
+        },
         || async {
             match c.sd.delete_service().id(id).send().await {
                 Err(e) if e.as_service_error().is_some_and(|s| s.is_service_not_found()) => Ok(()),
@@ -521,7 +529,9 @@ pub async fn delete_namespace(c: &Clients, id: &str) -> Result<()> {
     let op = retry_sdk(
         &what,
         retry::Policy::dependency(),
-        |e: &SdkError<_, _>| e.as_service_error().is_some_and(|s| s.is_resource_in_use()),
+        |e: &SdkError<DeleteNamespaceError, HttpResponse>| {
+            e.as_service_error().is_some_and(DeleteNamespaceError::is_resource_in_use)
+        },
         || async {
             match c.sd.delete_namespace().id(id).send().await {
                 Err(e) if e.as_service_error().is_some_and(|s| s.is_namespace_not_found()) => {

@@ -655,7 +655,9 @@ async fn create_group(c: &Clients, want: &Want, ids: &Ids) -> Result<()> {
     retry_sdk(
         &format!("CreateDeploymentGroup {}", want.name),
         propagation(crate::roles::PROPAGATION),
-        |e: &SdkError<_, _>| e.as_service_error().is_some_and(|s| s.is_invalid_role_exception()),
+        |e: &SdkError<aws_sdk_codedeploy::operation::create_deployment_group::CreateDeploymentGroupError>| {
+            e.as_service_error().is_some_and(|s| s.is_invalid_role_exception())
+        },
         || {
             c.cd.create_deployment_group()
                 .application_name(&want.name)

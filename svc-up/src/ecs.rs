@@ -560,7 +560,7 @@ async fn create(c: &Clients, ctx: &Context, want: &Want, ids: &Ids) -> Result<St
     let out = retry_sdk(
         &format!("CreateService {}", want.name),
         propagation(crate::roles::PROPAGATION),
-        |e: &SdkError<_, _>| {
+        |e: &SdkError<aws_sdk_ecs::operation::create_service::CreateServiceError>| {
             role_not_ready(
                 e,
                 e.as_service_error().is_some_and(|s| s.is_invalid_parameter_exception() || s.is_client_exception()),

@@ -207,7 +207,7 @@ async fn create(c: &Clients, want: &Want, tags: &Tags) -> Result<()> {
     retry_sdk(
         &what,
         propagation(KMS_PROPAGATION),
-        |e: &SdkError<_, _>| {
+        |e: &SdkError<aws_sdk_cloudwatchlogs::operation::create_log_group::CreateLogGroupError>| {
             want.kms_key.is_some()
                 && kms_not_ready(
                     e,
@@ -247,7 +247,7 @@ async fn associate(c: &Clients, name: &str, key: &str) -> Result<()> {
     retry_sdk(
         &format!("AssociateKmsKey {name}"),
         propagation(KMS_PROPAGATION),
-        |e: &SdkError<_, _>| {
+        |e: &SdkError<aws_sdk_cloudwatchlogs::operation::associate_kms_key::AssociateKmsKeyError>| {
             kms_not_ready(
                 e,
                 e.as_service_error()

@@ -409,7 +409,7 @@ async fn register(c: &Clients, want: &Want, ids: &Ids) -> Result<String> {
     let out = retry_sdk(
         &format!("RegisterTaskDefinition {}", want.family),
         propagation(crate::roles::PROPAGATION),
-        |e: &SdkError<_, _>| {
+        |e: &SdkError<aws_sdk_ecs::operation::register_task_definition::RegisterTaskDefinitionError>| {
             role_not_ready(
                 e,
                 e.as_service_error().is_some_and(|s| {
