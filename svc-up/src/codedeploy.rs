@@ -273,34 +273,6 @@ async fn deployments(c: &Clients, group: &str) -> Result<(Vec<Deployed>, Vec<Str
     Ok((deployed, under_way))
 }
 
-/// The deletes' side: a candidate application's active deployments only.
-pub async fn active_deployments(c: &Clients, name: &str) -> Result<Vec<String>> {
-    let ids: Vec<String> = match c
-        .cd
-        .list_deployments()
-        .application_name(name)
-        .deployment_group_name(name)
-        .set_include_only_statuses(Some(active().to_vec()))
-        .into_paginator()
-        .items()
-        .send()
-        .try_collect()
-        .await
-    {
-        Ok(ids) => ids,
-        Err(e)
-            if e.as_service_error().is_some_and(|s| {
-                s.is_deployment_group_does_not_exist_exception()
-                    || s.is_application_does_not_exist_exception()
-            }) =>
-        {
-            vec![]
-        }
-        Err(e) => return Err(common::error::aws_error(format!("ListDeployments {name}"), e)),
-    };
-    Ok(ids)
-}
-
 // ------------------------------------------------------------- the group
 
 /// A deployment group's settings, wanted or as AWS holds them.

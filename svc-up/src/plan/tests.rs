@@ -11,7 +11,7 @@ use crate::testing::{ctx, desired, service};
 
 /// What AWS would hold after the ops ran: each create's resource, with fake
 /// ids for the placeholders, and the updates' wanted values.
-fn simulate(ctx: &Context, before: &Actual, ops: &[Op]) -> Actual {
+fn simulate(_ctx: &Context, before: &Actual, ops: &[Op]) -> Actual {
     let ids = Ids::default();
     let mut n = 0;
     let mut fake = |placeholder: &str, prefix: &str| {
@@ -53,12 +53,6 @@ fn simulate(ctx: &Context, before: &Actual, ops: &[Op]) -> Actual {
         apply_pure(&mut a, op, &ids);
     }
     a
-}
-
-fn resolved<T: serde::Serialize + serde::de::DeserializeOwned>(ids: &Ids, v: &T) -> T {
-    let mut j = serde_json::to_value(v).unwrap();
-    ids.resolve(&mut j);
-    serde_json::from_value(j).unwrap()
 }
 
 fn apply_pure(a: &mut Actual, op: &Op, ids: &Ids) {
@@ -309,7 +303,7 @@ fn a_removed_service_is_pruned_but_its_logs_kept() {
             "- iam role shop--task-web--dev",
             "- security group shop--svc-web--dev",
             "- task definition shop--web--dev:1",
-            "~ security group shop--svc-api--dev (ingress: [\"tcp:8080<-sg-alb\",\"tcp:8080<-sg-3\"] -> [\"tcp:8080<-sg-alb\"])",
+            "~ security group shop--svc-api--dev (ingress: [\"tcp:8080<-sg-3\",\"tcp:8080<-sg-alb\"] -> [\"tcp:8080<-sg-alb\"])",
         ],
         "{l:#?}"
     );
