@@ -68,7 +68,13 @@ pub struct Hints {
 
 /// Discovers the layer for `d`. Upstream layers a `--plan` run has not made
 /// yet hold nothing: they are not read.
-pub async fn discover(c: &Clients, ctx: &Context, d: &Desired, hints: &Hints, m: &Mismatches) -> Result<Actual> {
+pub async fn discover(
+    c: &Clients,
+    ctx: &Context,
+    d: &Desired,
+    hints: &Hints,
+    m: &Mismatches,
+) -> Result<Actual> {
     let families: Vec<String> = d.services.iter().map(|s| ctx.name(&s.name)).collect();
     let role_names = wanted_roles(ctx, d);
     let mut namespace_names: Vec<String> = d.namespace.iter().cloned().collect();
@@ -95,8 +101,21 @@ pub async fn discover(c: &Clients, ctx: &Context, d: &Desired, hints: &Hints, m:
         applications(c, ctx, d),
     )?;
     let discovery = discovered(c, ctx, &namespaces).await?;
-    let actual = Actual { logs, roles, groups, namespaces, discovery, taskdefs, stale_revisions: stale, services, codedeploy };
-    tokio::try_join!(hinted(c, ctx, &d.cluster, hints, &actual, m), upstream(c, ctx, d, &actual, m))?;
+    let actual = Actual {
+        logs,
+        roles,
+        groups,
+        namespaces,
+        discovery,
+        taskdefs,
+        stale_revisions: stale,
+        services,
+        codedeploy,
+    };
+    tokio::try_join!(
+        hinted(c, ctx, &d.cluster, hints, &actual, m),
+        upstream(c, ctx, d, &actual, m)
+    )?;
     Ok(actual)
 }
 
@@ -113,7 +132,11 @@ fn wanted_roles(ctx: &Context, d: &Desired) -> Vec<String> {
 }
 
 /// The Cloud Map services of our namespaces.
-pub async fn discovered(c: &Clients, ctx: &Context, namespaces: &[cloudmap::Namespace]) -> Result<Vec<cloudmap::Service>> {
+pub async fn discovered(
+    c: &Clients,
+    ctx: &Context,
+    namespaces: &[cloudmap::Namespace],
+) -> Result<Vec<cloudmap::Service>> {
     let mine = cloudmap::owned(ctx, namespaces)?;
     let all = common::try_join_all(mine.iter().map(|n| cloudmap::services(c, &n.id))).await?;
     Ok(all.into_iter().flatten().collect())
@@ -136,13 +159,25 @@ async fn applications(c: &Clients, ctx: &Context, d: &Desired) -> Result<Vec<cod
         Some(a) => a.to_owned(),
         None => codedeploy::account_id(c).await?,
     };
-    let found = common::try_join_all(names.iter().map(|n| codedeploy::discover(c, ctx, &account, n))).await?;
+    let found = common::try_join_all(
+        names
+            .iter()
+            .map(|n| codedeploy::discover(c, ctx, &account, n)),
+    )
+    .await?;
     Ok(found.into_iter().flatten().collect())
 }
 
 /// Notes every id of the document's `.services` and `.discovery` that
 /// discovery did not find as ours and whose tags name another stack or env.
-pub async fn hinted(c: &Clients, ctx: &Context, cluster: &str, hints: &Hints, a: &Actual, m: &Mismatches) -> Result<()> {
+pub async fn hinted(
+    c: &Clients,
+    ctx: &Context,
+    cluster: &str,
+    hints: &Hints,
+    a: &Actual,
+    m: &Mismatches,
+) -> Result<()> {
     let Some(services) = &hints.services else {
         return Ok(());
     };
@@ -168,7 +203,11 @@ pub async fn hinted(c: &Clients, ctx: &Context, cluster: &str, hints: &Hints, a:
             m.note(ctx, ecs::KIND, &h.arn, pairs(&h.tags));
         }
     }
-    for role in services.values().map(|s| s.task_role_arn.clone()).filter(real) {
+    for role in services
+        .values()
+        .map(|s| s.task_role_arn.clone())
+        .filter(real)
+    {
         let name = role.rsplit('/').next().unwrap_or_default();
         if a.roles.contains_key(name) {
             continue;
@@ -177,7 +216,11 @@ pub async fn hinted(c: &Clients, ctx: &Context, cluster: &str, hints: &Hints, a:
             m.note(ctx, roles::KIND, &h.arn, pairs(&h.tags));
         }
     }
-    for td in services.values().map(|s| s.task_definition_arn.clone()).filter(real) {
+    for td in services
+        .values()
+        .map(|s| s.task_definition_arn.clone())
+        .filter(real)
+    {
         if !a.taskdefs.values().any(|h| h.arn == td) {
             note_task_definition(c, ctx, &td, m).await?;
         }
@@ -195,13 +238,28 @@ async fn note_task_definition(c: &Clients, ctx: &Context, arn: &str, m: &Mismatc
         .await
     {
         Ok(out) => out,
-        Err(e) if e.as_service_error().is_some_and(|s| s.is_client_exception()) => return Ok(()),
-        Err(e) => return Err(common::error::aws_error(format!("DescribeTaskDefinition {arn}"), e)),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_client_exception()) =>
+        {
+            return Ok(())
+        }
+        Err(e) => {
+            return Err(common::error::aws_error(
+                format!("DescribeTaskDefinition {arn}"),
+                e,
+            ))
+        }
     };
     let tags: Tags = out
         .tags()
         .iter()
-        .map(|t| (t.key().unwrap_or_default().to_owned(), t.value().unwrap_or_default().to_owned()))
+        .map(|t| {
+            (
+                t.key().unwrap_or_default().to_owned(),
+                t.value().unwrap_or_default().to_owned(),
+            )
+        })
         .collect();
     m.note(ctx, taskdefs::KIND, arn, pairs(&tags));
     Ok(())
@@ -210,7 +268,13 @@ async fn note_task_definition(c: &Clients, ctx: &Context, arn: &str, m: &Mismatc
 /// What the layer hangs on, checked like the document's ids: the cluster and
 /// its execution role, the private subnets (in the VPC), the ALB's group and
 /// target groups. A layer `--plan` has not made yet is not read.
-async fn upstream(c: &Clients, ctx: &Context, d: &Desired, a: &Actual, m: &Mismatches) -> Result<()> {
+async fn upstream(
+    c: &Clients,
+    ctx: &Context,
+    d: &Desired,
+    a: &Actual,
+    m: &Mismatches,
+) -> Result<()> {
     if d.services.is_empty() {
         return Ok(());
     }
@@ -251,9 +315,19 @@ async fn cluster(c: &Clients, ctx: &Context, d: &Desired, m: &Mismatches) -> Res
         let tags: Tags = cl
             .tags()
             .iter()
-            .map(|t| (t.key().unwrap_or_default().to_owned(), t.value().unwrap_or_default().to_owned()))
+            .map(|t| {
+                (
+                    t.key().unwrap_or_default().to_owned(),
+                    t.value().unwrap_or_default().to_owned(),
+                )
+            })
             .collect();
-        m.note(ctx, "ecs cluster", cl.cluster_arn().unwrap_or(&d.cluster), pairs(&tags));
+        m.note(
+            ctx,
+            "ecs cluster",
+            cl.cluster_arn().unwrap_or(&d.cluster),
+            pairs(&tags),
+        );
     }
     let role = d.execution_role.rsplit('/').next().unwrap_or_default();
     if let Some(h) = roles::get(c, role).await? {
@@ -287,7 +361,13 @@ async fn subnets(c: &Clients, ctx: &Context, d: &Desired, m: &Mismatches) -> Res
     Ok(())
 }
 
-async fn alb_group(c: &Clients, ctx: &Context, d: &Desired, a: &Actual, m: &Mismatches) -> Result<()> {
+async fn alb_group(
+    c: &Clients,
+    ctx: &Context,
+    d: &Desired,
+    a: &Actual,
+    m: &Mismatches,
+) -> Result<()> {
     let Some(id) = d.alb_group.as_ref().filter(|id| !is_planned(id)) else {
         return Ok(());
     };
@@ -301,7 +381,12 @@ async fn alb_group(c: &Clients, ctx: &Context, d: &Desired, a: &Actual, m: &Mism
 }
 
 async fn target_groups(c: &Clients, ctx: &Context, d: &Desired, m: &Mismatches) -> Result<()> {
-    let arns: Vec<String> = d.target_groups.iter().filter(|a| !is_planned(a)).cloned().collect();
+    let arns: Vec<String> = d
+        .target_groups
+        .iter()
+        .filter(|a| !is_planned(a))
+        .cloned()
+        .collect();
     // DescribeTags takes 20 ARNs at a time.
     for chunk in arns.chunks(20) {
         let out = c
@@ -315,9 +400,19 @@ async fn target_groups(c: &Clients, ctx: &Context, d: &Desired, m: &Mismatches) 
             let tags: Tags = t
                 .tags()
                 .iter()
-                .map(|t| (t.key().unwrap_or_default().to_owned(), t.value().unwrap_or_default().to_owned()))
+                .map(|t| {
+                    (
+                        t.key().unwrap_or_default().to_owned(),
+                        t.value().unwrap_or_default().to_owned(),
+                    )
+                })
                 .collect();
-            m.note(ctx, "target group", t.resource_arn().unwrap_or_default(), pairs(&tags));
+            m.note(
+                ctx,
+                "target group",
+                t.resource_arn().unwrap_or_default(),
+                pairs(&tags),
+            );
         }
     }
     Ok(())
@@ -330,8 +425,20 @@ mod tests {
     #[test]
     fn an_empty_discovery_is_empty() {
         assert!(Actual::default().is_empty());
-        let a = Actual { services: vec![], logs: BTreeMap::from([("x".to_owned(), logs::Have {
-            name: "x".into(), arn: "a".into(), retention_days: None, kms_key: None, tags: vec![] })]), ..Actual::default() };
+        let a = Actual {
+            services: vec![],
+            logs: BTreeMap::from([(
+                "x".to_owned(),
+                logs::Have {
+                    name: "x".into(),
+                    arn: "a".into(),
+                    retention_days: None,
+                    kms_key: None,
+                    tags: vec![],
+                },
+            )]),
+            ..Actual::default()
+        };
         assert!(!a.is_empty());
         let _ = names::NAMESPACE;
     }

@@ -27,7 +27,8 @@ pub async fn apply(ctx: &Context, c: &Clients, ops: &[Op], ids: &Ids) -> Result<
     }
     let limits = Limits::default();
     for (_, ops) in phases {
-        let results = common::join_all(ops.into_iter().map(|op| run(ctx, c, ids, &limits, op))).await;
+        let results =
+            common::join_all(ops.into_iter().map(|op| run(ctx, c, ids, &limits, op))).await;
         if let Some(e) = results.into_iter().find_map(Result::err) {
             return Err(e);
         }
@@ -47,10 +48,12 @@ pub async fn destroy(ctx: &Context, c: &Clients, ops: &[Op], left: &Leftovers) {
         common::join_all(ops.into_iter().map(|op| {
             let (limits, ids) = (&limits, &ids);
             async move {
-                let (kind, name) = op
-                    .change(ctx)
-                    .map_or_else(|| ("security group rules".to_owned(), String::new()), |c| (c.kind, c.name));
-                left.attempt(&kind, &name, run(ctx, c, ids, limits, op)).await;
+                let (kind, name) = op.change(ctx).map_or_else(
+                    || ("security group rules".to_owned(), String::new()),
+                    |c| (c.kind, c.name),
+                );
+                left.attempt(&kind, &name, run(ctx, c, ids, limits, op))
+                    .await;
             }
         }))
         .await;

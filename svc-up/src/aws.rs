@@ -82,7 +82,10 @@ where
                 if retry_if(&e)
                     && (attempt < MIN_ATTEMPTS || start.elapsed() + delay < policy.budget) =>
             {
-                tracing::debug!("{what}: attempt {attempt} refused ({}); retrying in {delay:?}", e.code().unwrap_or("?"));
+                tracing::debug!(
+                    "{what}: attempt {attempt} refused ({}); retrying in {delay:?}",
+                    e.code().unwrap_or("?")
+                );
                 tokio::time::sleep(delay).await;
                 delay = (delay * 2).min(policy.max_delay);
                 attempt += 1;

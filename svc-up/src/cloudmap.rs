@@ -15,12 +15,12 @@ use std::time::Duration;
 use aws_sdk_servicediscovery::error::SdkError;
 use aws_sdk_servicediscovery::operation::delete_namespace::DeleteNamespaceError;
 use aws_sdk_servicediscovery::operation::delete_service::DeleteServiceError;
-use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_sdk_servicediscovery::types::{
     DnsConfig, DnsConfigChange, DnsRecord, HealthCheckCustomConfig, NamespaceFilter,
     NamespaceFilterName, OperationStatus, OperationTargetType, RecordType, RoutingPolicy,
     ServiceChange, ServiceFilter, ServiceFilterName, Tag,
 };
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use common::plan::{planned, Action, Change};
 use common::{retry, AwsResultExt, Context, Error, Result};
 
@@ -67,7 +67,12 @@ impl Want {
     /// The ARN the ECS service registers with: the one found, or a placeholder.
     pub fn arn(&self, have: Option<&Service>) -> String {
         have.map_or_else(
-            || planned(SERVICE_KIND, &format!("{}/{}", self.namespace_name, self.service)),
+            || {
+                planned(
+                    SERVICE_KIND,
+                    &format!("{}/{}", self.namespace_name, self.service),
+                )
+            },
             |h| h.arn.clone(),
         )
     }
@@ -75,8 +80,14 @@ impl Want {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum NamespaceOp {
-    Create { name: String, vpc_id: String, tags: Tags },
-    Delete { have: Namespace },
+    Create {
+        name: String,
+        vpc_id: String,
+        tags: Tags,
+    },
+    Delete {
+        have: Namespace,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -106,21 +117,21 @@ pub async fn namespaces(
             .values("DNS_PRIVATE")
             .build(),
     )?;
-    let listed: Vec<_> = c
-        .sd
-        .list_namespaces()
-        .filters(filter)
-        .into_paginator()
-        .send()
-        .try_collect()
-        .await
-        .aws("ListNamespaces")?
-        .iter()
-        .flat_map(|p| p.namespaces().to_vec())
-        .collect();
+    let listed: Vec<_> =
+        c.sd.list_namespaces()
+            .filters(filter)
+            .into_paginator()
+            .send()
+            .try_collect()
+            .await
+            .aws("ListNamespaces")?
+            .iter()
+            .flat_map(|p| p.namespaces().to_vec())
+            .collect();
     let ours = description(ctx);
     let candidates = listed.iter().filter(|n| {
-        n.name().is_some_and(|x| wanted_names.iter().any(|w| w == x))
+        n.name()
+            .is_some_and(|x| wanted_names.iter().any(|w| w == x))
             || n.id().is_some_and(|x| ids.iter().any(|i| i == x))
             || n.description() == Some(ours.as_str())
     });
@@ -144,18 +155,17 @@ pub async fn services(c: &Clients, namespace_id: &str) -> Result<Vec<Service>> {
             .values(namespace_id)
             .build(),
     )?;
-    let listed: Vec<_> = c
-        .sd
-        .list_services()
-        .filters(filter)
-        .into_paginator()
-        .send()
-        .try_collect()
-        .await
-        .aws(format!("ListServices {namespace_id}"))?
-        .iter()
-        .flat_map(|p| p.services().to_vec())
-        .collect();
+    let listed: Vec<_> =
+        c.sd.list_services()
+            .filters(filter)
+            .into_paginator()
+            .send()
+            .try_collect()
+            .await
+            .aws(format!("ListServices {namespace_id}"))?
+            .iter()
+            .flat_map(|p| p.services().to_vec())
+            .collect();
     common::try_join_all(listed.iter().map(|s| async move {
         let arn = s.arn().unwrap_or_default().to_owned();
         Ok::<_, Error>(Service {
@@ -174,13 +184,12 @@ pub async fn services(c: &Clients, namespace_id: &str) -> Result<Vec<Service>> {
 }
 
 async fn tags_of(c: &Clients, arn: &str) -> Result<Tags> {
-    let out = c
-        .sd
-        .list_tags_for_resource()
-        .resource_arn(arn)
-        .send()
-        .await
-        .aws(format!("ListTagsForResource {arn}"))?;
+    let out =
+        c.sd.list_tags_for_resource()
+            .resource_arn(arn)
+            .send()
+            .await
+            .aws(format!("ListTagsForResource {arn}"))?;
     Ok(out
         .tags()
         .iter()
@@ -207,7 +216,9 @@ pub fn owned(ctx: &Context, found: &[Namespace]) -> Result<Vec<Namespace>> {
 pub fn owned_all(ctx: &Context, found: &[Namespace]) -> Vec<Namespace> {
     found
         .iter()
-        .filter(|n| names::ours(ctx, &n.tags) && names::component(&n.tags) == Some(names::NAMESPACE))
+        .filter(|n| {
+            names::ours(ctx, &n.tags) && names::component(&n.tags) == Some(names::NAMESPACE)
+        })
         .cloned()
         .collect()
 }
@@ -224,7 +235,12 @@ pub fn plan_namespace(
         return Ok((None, None));
     };
     if let Some(have) = mine.iter().find(|n| n.name == name) {
-        ctx.check_owned(NAMESPACE_KIND, &have.name, pairs(&have.tags), names::NAMESPACE)?;
+        ctx.check_owned(
+            NAMESPACE_KIND,
+            &have.name,
+            pairs(&have.tags),
+            names::NAMESPACE,
+        )?;
         return Ok((Some(have.id.clone()), None));
     }
     let op = NamespaceOp::Create {
@@ -236,7 +252,11 @@ pub fn plan_namespace(
 }
 
 /// The op that brings one discovered service to `want`, if any.
-pub fn plan_service(ctx: &Context, want: &Want, have: Option<&Service>) -> Result<Option<ServiceOp>> {
+pub fn plan_service(
+    ctx: &Context,
+    want: &Want,
+    have: Option<&Service>,
+) -> Result<Option<ServiceOp>> {
     let Some(have) = have else {
         return Ok(Some(ServiceOp::Create {
             want: want.clone(),
@@ -273,7 +293,12 @@ pub fn prune(
         if kept || !names::ours(ctx, &s.tags) {
             continue;
         }
-        ctx.check_owned(SERVICE_KIND, &s.name, pairs(&s.tags), &names::discovery_component(&s.name))?;
+        ctx.check_owned(
+            SERVICE_KIND,
+            &s.name,
+            pairs(&s.tags),
+            &names::discovery_component(&s.name),
+        )?;
         services.push(ServiceOp::Delete { have: s.clone() });
     }
     let namespaces = mine
@@ -342,13 +367,12 @@ impl ServiceOp {
     pub async fn apply(&self, c: &Clients, ctx: &Context, ids: &Ids) -> Result<Option<String>> {
         match self {
             ServiceOp::Create { want, tags } => {
-                let (arn, id) = create_service(c, ctx, want, &ids.get(&want.namespace)?, tags).await?;
+                let (arn, id) =
+                    create_service(c, ctx, want, &ids.get(&want.namespace)?, tags).await?;
                 ids.set(&want.arn(None), &arn);
                 Ok(Some(id))
             }
-            ServiceOp::Ttl { want, have } => {
-                update_ttl(c, &have.id, want.ttl).await.map(|()| None)
-            }
+            ServiceOp::Ttl { want, have } => update_ttl(c, &have.id, want.ttl).await.map(|()| None),
             ServiceOp::Delete { have } => delete_service(c, &have.id).await.map(|()| None),
         }
     }
@@ -368,17 +392,16 @@ async fn create_namespace(
     tags: &Tags,
 ) -> Result<String> {
     let token = names::intent_token(ctx, &["namespace", name], 64);
-    let out = c
-        .sd
-        .create_private_dns_namespace()
-        .name(name)
-        .vpc(vpc_id)
-        .creator_request_id(token)
-        .description(description(ctx))
-        .set_tags(Some(sd_tags(tags)?))
-        .send()
-        .await
-        .aws(format!("CreatePrivateDnsNamespace {name}"))?;
+    let out =
+        c.sd.create_private_dns_namespace()
+            .name(name)
+            .vpc(vpc_id)
+            .creator_request_id(token)
+            .description(description(ctx))
+            .set_tags(Some(sd_tags(tags)?))
+            .send()
+            .await
+            .aws(format!("CreatePrivateDnsNamespace {name}"))?;
     let op = out.operation_id().unwrap_or_default();
     wait_operation(c, op, OperationTargetType::Namespace).await
 }
@@ -390,7 +413,12 @@ async fn create_service(
     namespace_id: &str,
     tags: &Tags,
 ) -> Result<(String, String)> {
-    let record = built(DnsRecord::builder().r#type(RecordType::A).ttl(want.ttl).build())?;
+    let record = built(
+        DnsRecord::builder()
+            .r#type(RecordType::A)
+            .ttl(want.ttl)
+            .build(),
+    )?;
     let dns = built(
         DnsConfig::builder()
             .routing_policy(RoutingPolicy::Multivalue)
@@ -398,19 +426,18 @@ async fn create_service(
             .build(),
     )?;
     let token = names::intent_token(ctx, &["discovery", namespace_id, &want.service], 64);
-    let out = c
-        .sd
-        .create_service()
-        .name(&want.service)
-        .namespace_id(namespace_id)
-        .dns_config(dns)
-        // ECS reports the tasks' health; Cloud Map fixes the threshold at 1.
-        .health_check_custom_config(HealthCheckCustomConfig::builder().build())
-        .creator_request_id(token)
-        .set_tags(Some(sd_tags(tags)?))
-        .send()
-        .await
-        .aws(format!("CreateService (Cloud Map) {}", want.service))?;
+    let out =
+        c.sd.create_service()
+            .name(&want.service)
+            .namespace_id(namespace_id)
+            .dns_config(dns)
+            // ECS reports the tasks' health; Cloud Map fixes the threshold at 1.
+            .health_check_custom_config(HealthCheckCustomConfig::builder().build())
+            .creator_request_id(token)
+            .set_tags(Some(sd_tags(tags)?))
+            .send()
+            .await
+            .aws(format!("CreateService (Cloud Map) {}", want.service))?;
     let s = out.service();
     Ok((
         s.and_then(|s| s.arn()).unwrap_or_default().to_owned(),
@@ -421,16 +448,17 @@ async fn create_service(
 async fn update_ttl(c: &Clients, id: &str, ttl: i64) -> Result<()> {
     let record = built(DnsRecord::builder().r#type(RecordType::A).ttl(ttl).build())?;
     let change = ServiceChange::builder()
-        .dns_config(built(DnsConfigChange::builder().dns_records(record).build())?)
+        .dns_config(built(
+            DnsConfigChange::builder().dns_records(record).build(),
+        )?)
         .build();
-    let out = c
-        .sd
-        .update_service()
-        .id(id)
-        .service(change)
-        .send()
-        .await
-        .aws(format!("UpdateService (Cloud Map) {id}"))?;
+    let out =
+        c.sd.update_service()
+            .id(id)
+            .service(change)
+            .send()
+            .await
+            .aws(format!("UpdateService (Cloud Map) {id}"))?;
     if let Some(op) = out.operation_id() {
         wait_operation(c, op, OperationTargetType::Service).await?;
     }
@@ -444,13 +472,12 @@ pub async fn wait_operation(c: &Clients, op: &str, target: OperationTargetType) 
         OPERATION_WAIT,
         Duration::from_secs(2),
         || async {
-            let out = c
-                .sd
-                .get_operation()
-                .operation_id(op)
-                .send()
-                .await
-                .aws(format!("GetOperation {op}"))?;
+            let out =
+                c.sd.get_operation()
+                    .operation_id(op)
+                    .send()
+                    .await
+                    .aws(format!("GetOperation {op}"))?;
             let Some(o) = out.operation() else {
                 return Ok(None);
             };
@@ -488,19 +515,23 @@ pub async fn delete_service(c: &Clients, id: &str) -> Result<()> {
         .await
     {
         Ok(pages) => pages.iter().flat_map(|p| p.instances().to_vec()).collect(),
-        Err(e) if e.as_service_error().is_some_and(|s| s.is_service_not_found()) => return Ok(()),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_service_not_found()) =>
+        {
+            return Ok(())
+        }
         Err(e) => return Err(common::error::aws_error(format!("ListInstances {id}"), e)),
     };
     for i in instances {
         let iid = i.id().unwrap_or_default();
-        let out = c
-            .sd
-            .deregister_instance()
-            .service_id(id)
-            .instance_id(iid)
-            .send()
-            .await
-            .aws(format!("DeregisterInstance {iid}"))?;
+        let out =
+            c.sd.deregister_instance()
+                .service_id(id)
+                .instance_id(iid)
+                .send()
+                .await
+                .aws(format!("DeregisterInstance {iid}"))?;
         if let Some(op) = out.operation_id() {
             wait_operation(c, op, OperationTargetType::Instance).await?;
         }
@@ -510,11 +541,17 @@ pub async fn delete_service(c: &Clients, id: &str) -> Result<()> {
         &what,
         retry::Policy::dependency(),
         |e: &SdkError<DeleteServiceError, HttpResponse>| {
-            e.as_service_error().is_some_and(DeleteServiceError::is_resource_in_use)
+            e.as_service_error()
+                .is_some_and(DeleteServiceError::is_resource_in_use)
         },
         || async {
             match c.sd.delete_service().id(id).send().await {
-                Err(e) if e.as_service_error().is_some_and(|s| s.is_service_not_found()) => Ok(()),
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|s| s.is_service_not_found()) =>
+                {
+                    Ok(())
+                }
                 other => other.map(|_| ()),
             }
         },
@@ -530,11 +567,15 @@ pub async fn delete_namespace(c: &Clients, id: &str) -> Result<()> {
         &what,
         retry::Policy::dependency(),
         |e: &SdkError<DeleteNamespaceError, HttpResponse>| {
-            e.as_service_error().is_some_and(DeleteNamespaceError::is_resource_in_use)
+            e.as_service_error()
+                .is_some_and(DeleteNamespaceError::is_resource_in_use)
         },
         || async {
             match c.sd.delete_namespace().id(id).send().await {
-                Err(e) if e.as_service_error().is_some_and(|s| s.is_namespace_not_found()) => {
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|s| s.is_namespace_not_found()) =>
+                {
                     Ok(None)
                 }
                 other => other.map(|o| o.operation_id().map(str::to_owned)),
@@ -594,7 +635,10 @@ mod tests {
         let (id, op) = plan_namespace(&ctx, Some("other.local"), "vpc-1", &mine).unwrap();
         assert!(common::plan::is_planned(&id.unwrap()));
         assert_eq!(op.unwrap().change(&ctx).line(), "+ namespace other.local");
-        assert_eq!(plan_namespace(&ctx, None, "vpc-1", &mine).unwrap(), (None, None));
+        assert_eq!(
+            plan_namespace(&ctx, None, "vpc-1", &mine).unwrap(),
+            (None, None)
+        );
     }
 
     #[test]
@@ -606,7 +650,11 @@ mod tests {
         };
         let mine = owned(&ctx, &[ns(&ctx, "ns-1", "dev.shop.local"), foreign]).unwrap();
         assert_eq!(mine.len(), 1);
-        let e = owned(&ctx, &[ns(&ctx, "ns-1", "a.local"), ns(&ctx, "ns-2", "a.local")]).unwrap_err();
+        let e = owned(
+            &ctx,
+            &[ns(&ctx, "ns-1", "a.local"), ns(&ctx, "ns-2", "a.local")],
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("ns-1") && e.to_string().contains("ns-2"));
         assert_eq!(e.exit_code(), 10);
     }
@@ -614,10 +662,19 @@ mod tests {
     #[test]
     fn the_ttl_is_updated_in_place() {
         let ctx = ctx();
-        assert_eq!(plan_service(&ctx, &want(), Some(&service(&ctx))).unwrap(), None);
-        let have = Service { ttl: Some(60), ..service(&ctx) };
+        assert_eq!(
+            plan_service(&ctx, &want(), Some(&service(&ctx))).unwrap(),
+            None
+        );
+        let have = Service {
+            ttl: Some(60),
+            ..service(&ctx)
+        };
         let op = plan_service(&ctx, &want(), Some(&have)).unwrap().unwrap();
-        assert_eq!(op.change(&ctx).line(), "~ discovery service api (ttl: 60 -> 10)");
+        assert_eq!(
+            op.change(&ctx).line(),
+            "~ discovery service api (ttl: 60 -> 10)"
+        );
         let op = plan_service(&ctx, &want(), None).unwrap().unwrap();
         assert_eq!(op.change(&ctx).line(), "+ discovery service api");
     }
@@ -625,16 +682,36 @@ mod tests {
     #[test]
     fn another_components_service_is_refused() {
         let ctx = ctx();
-        let have = Service { tags: ctx.tags("discovery-web"), ..service(&ctx) };
-        assert_eq!(plan_service(&ctx, &want(), Some(&have)).unwrap_err().exit_code(), 10);
+        let have = Service {
+            tags: ctx.tags("discovery-web"),
+            ..service(&ctx)
+        };
+        assert_eq!(
+            plan_service(&ctx, &want(), Some(&have))
+                .unwrap_err()
+                .exit_code(),
+            10
+        );
     }
 
     #[test]
     fn services_and_namespaces_no_longer_wanted_are_pruned() {
         let ctx = ctx();
-        let mine = vec![ns(&ctx, "ns-1", "dev.shop.local"), ns(&ctx, "ns-2", "old.local")];
-        let old = Service { id: "srv-2".into(), name: "old".into(), tags: ctx.tags("discovery-old"), ..service(&ctx) };
-        let moved = Service { id: "srv-3".into(), namespace_id: "ns-2".into(), ..service(&ctx) };
+        let mine = vec![
+            ns(&ctx, "ns-1", "dev.shop.local"),
+            ns(&ctx, "ns-2", "old.local"),
+        ];
+        let old = Service {
+            id: "srv-2".into(),
+            name: "old".into(),
+            tags: ctx.tags("discovery-old"),
+            ..service(&ctx)
+        };
+        let moved = Service {
+            id: "srv-3".into(),
+            namespace_id: "ns-2".into(),
+            ..service(&ctx)
+        };
         let (services, namespaces) = prune(
             &ctx,
             &[want()],
@@ -643,7 +720,10 @@ mod tests {
             &[service(&ctx), old, moved],
         )
         .unwrap();
-        let ids: Vec<String> = services.iter().map(|s| s.change(&ctx).id.unwrap()).collect();
+        let ids: Vec<String> = services
+            .iter()
+            .map(|s| s.change(&ctx).id.unwrap())
+            .collect();
         assert_eq!(ids, ["srv-2", "srv-3"]);
         assert_eq!(namespaces.len(), 1);
         assert_eq!(namespaces[0].change(&ctx).line(), "- namespace old.local");

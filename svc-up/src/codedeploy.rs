@@ -14,6 +14,7 @@
 
 use std::time::Duration;
 
+use aws_sdk_codedeploy::error::SdkError;
 use aws_sdk_codedeploy::types::{
     Alarm, AlarmConfiguration, AppSpecContent, AutoRollbackConfiguration, AutoRollbackEvent,
     BlueGreenDeploymentConfiguration, BlueInstanceTerminationOption, ComputePlatform,
@@ -22,7 +23,6 @@ use aws_sdk_codedeploy::types::{
     LoadBalancerInfo, RevisionLocation, RevisionLocationType, Tag, TargetGroupInfo,
     TargetGroupPairInfo, TrafficRoute,
 };
-use aws_sdk_codedeploy::error::SdkError;
 use common::iam;
 use common::plan::{Action, Change};
 use common::{naming, retry, AwsResultExt, Context, Error, Result};
@@ -100,13 +100,28 @@ pub struct Deployed {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Op {
-    CreateApplication { want: Want },
+    CreateApplication {
+        want: Want,
+    },
     /// The application deploys to another platform: deleted and made again.
-    ReplaceApplication { want: Want, have: Have },
-    CreateGroup { want: Want },
-    UpdateGroup { want: Want, drift: Vec<(String, Value, Value)> },
-    Deploy { want: Want, from: Option<Running> },
-    Delete { have: Have },
+    ReplaceApplication {
+        want: Want,
+        have: Have,
+    },
+    CreateGroup {
+        want: Want,
+    },
+    UpdateGroup {
+        want: Want,
+        drift: Vec<(String, Value, Value)>,
+    },
+    Deploy {
+        want: Want,
+        from: Option<Running>,
+    },
+    Delete {
+        have: Have,
+    },
 }
 
 pub fn application_arn(ctx: &Context, account: &str, name: &str) -> String {
@@ -134,15 +149,14 @@ fn cd_tags(tags: &Tags) -> Vec<Tag> {
 /// The region's applications that may be this stack's and env's (our name
 /// scheme: CodeDeploy keeps them whole), plus the wanted ones.
 pub async fn candidates(c: &Clients, ctx: &Context, wanted: &[String]) -> Result<Vec<String>> {
-    let listed: Vec<String> = c
-        .cd
-        .list_applications()
-        .into_paginator()
-        .items()
-        .send()
-        .try_collect()
-        .await
-        .aws("ListApplications")?;
+    let listed: Vec<String> =
+        c.cd.list_applications()
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .aws("ListApplications")?;
     let mut names: Vec<String> = listed
         .into_iter()
         .filter(|n| naming::component_in(n, &ctx.stack, &ctx.env).is_some())
@@ -154,7 +168,12 @@ pub async fn candidates(c: &Clients, ctx: &Context, wanted: &[String]) -> Result
 }
 
 /// One application with its tags, group and deployments; `None` when absent.
-pub async fn discover(c: &Clients, ctx: &Context, account: &str, name: &str) -> Result<Option<Have>> {
+pub async fn discover(
+    c: &Clients,
+    ctx: &Context,
+    account: &str,
+    name: &str,
+) -> Result<Option<Have>> {
     let app = match c.cd.get_application().application_name(name).send().await {
         Ok(out) => out,
         Err(e)
@@ -163,7 +182,12 @@ pub async fn discover(c: &Clients, ctx: &Context, account: &str, name: &str) -> 
         {
             return Ok(None)
         }
-        Err(e) => return Err(common::error::aws_error(format!("GetApplication {name}"), e)),
+        Err(e) => {
+            return Err(common::error::aws_error(
+                format!("GetApplication {name}"),
+                e,
+            ))
+        }
     };
     let ecs_platform = app
         .application()
@@ -172,29 +196,56 @@ pub async fn discover(c: &Clients, ctx: &Context, account: &str, name: &str) -> 
     let tags = tags_of(c, &application_arn(ctx, account, name)).await?;
     if !names::ours(ctx, &tags) {
         // Not ours: the plan refuses it by its tags; nothing more to read.
-        return Ok(Some(Have { name: name.to_owned(), ecs_platform, tags, group: None, deployments: vec![], active: vec![] }));
+        return Ok(Some(Have {
+            name: name.to_owned(),
+            ecs_platform,
+            tags,
+            group: None,
+            deployments: vec![],
+            active: vec![],
+        }));
     }
     let group = group(c, ctx, account, name).await?;
-    let (deployments, active) = if group.is_some() { deployments(c, name).await? } else { (vec![], vec![]) };
-    Ok(Some(Have { name: name.to_owned(), ecs_platform, tags, group, deployments, active }))
+    let (deployments, active) = if group.is_some() {
+        deployments(c, name).await?
+    } else {
+        (vec![], vec![])
+    };
+    Ok(Some(Have {
+        name: name.to_owned(),
+        ecs_platform,
+        tags,
+        group,
+        deployments,
+        active,
+    }))
 }
 
 async fn tags_of(c: &Clients, arn: &str) -> Result<Tags> {
-    let out = c
-        .cd
-        .list_tags_for_resource()
-        .resource_arn(arn)
-        .send()
-        .await
-        .aws(format!("ListTagsForResource {arn}"))?;
+    let out =
+        c.cd.list_tags_for_resource()
+            .resource_arn(arn)
+            .send()
+            .await
+            .aws(format!("ListTagsForResource {arn}"))?;
     Ok(out
         .tags()
         .iter()
-        .map(|t| (t.key().unwrap_or_default().to_owned(), t.value().unwrap_or_default().to_owned()))
+        .map(|t| {
+            (
+                t.key().unwrap_or_default().to_owned(),
+                t.value().unwrap_or_default().to_owned(),
+            )
+        })
         .collect())
 }
 
-async fn group(c: &Clients, ctx: &Context, account: &str, name: &str) -> Result<Option<(Value, Tags)>> {
+async fn group(
+    c: &Clients,
+    ctx: &Context,
+    account: &str,
+    name: &str,
+) -> Result<Option<(Value, Tags)>> {
     let out = match c
         .cd
         .get_deployment_group()
@@ -210,7 +261,12 @@ async fn group(c: &Clients, ctx: &Context, account: &str, name: &str) -> Result<
         {
             return Ok(None)
         }
-        Err(e) => return Err(common::error::aws_error(format!("GetDeploymentGroup {name}"), e)),
+        Err(e) => {
+            return Err(common::error::aws_error(
+                format!("GetDeploymentGroup {name}"),
+                e,
+            ))
+        }
     };
     let Some(g) = out.deployment_group_info() else {
         return Ok(None);
@@ -225,7 +281,10 @@ async fn group(c: &Clients, ctx: &Context, account: &str, name: &str) -> Result<
         rollback: g.auto_rollback_configuration(),
         alarms: g.alarm_configuration(),
     });
-    Ok(Some((shape, tags_of(c, &group_arn(ctx, account, name)).await?)))
+    Ok(Some((
+        shape,
+        tags_of(c, &group_arn(ctx, account, name)).await?,
+    )))
 }
 
 /// The group's deployments under way or succeeded (newest first), and the
@@ -233,18 +292,17 @@ async fn group(c: &Clients, ctx: &Context, account: &str, name: &str) -> Result<
 async fn deployments(c: &Clients, group: &str) -> Result<(Vec<Deployed>, Vec<String>)> {
     let mut statuses = active().to_vec();
     statuses.push(DeploymentStatus::Succeeded);
-    let ids: Vec<String> = c
-        .cd
-        .list_deployments()
-        .application_name(group)
-        .deployment_group_name(group)
-        .set_include_only_statuses(Some(statuses))
-        .into_paginator()
-        .items()
-        .send()
-        .try_collect()
-        .await
-        .aws(format!("ListDeployments {group}"))?;
+    let ids: Vec<String> =
+        c.cd.list_deployments()
+            .application_name(group)
+            .deployment_group_name(group)
+            .set_include_only_statuses(Some(statuses))
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .aws(format!("ListDeployments {group}"))?;
     // BatchGetDeployments takes 25 ids at a time.
     let batches = common::try_join_all(ids.chunks(25).map(|chunk| async move {
         c.cd.batch_get_deployments()
@@ -302,7 +360,9 @@ fn shape(p: &Parts<'_>) -> Value {
             })
         })
         .collect();
-    let termination = p.blue_green.and_then(|b| b.terminate_blue_instances_on_deployment_success());
+    let termination = p
+        .blue_green
+        .and_then(|b| b.terminate_blue_instances_on_deployment_success());
     let mut events: Vec<&str> = p
         .rollback
         .map(|r| r.events().iter().map(|e| e.as_str()).collect())
@@ -354,12 +414,18 @@ impl Group {
             events.push(AutoRollbackEvent::DeploymentStopOnAlarm);
         }
         Group {
-            ecs: EcsService::builder().cluster_name(&want.cluster).service_name(&want.ecs_service).build(),
+            ecs: EcsService::builder()
+                .cluster_name(&want.cluster)
+                .service_name(&want.ecs_service)
+                .build(),
             load_balancer: LoadBalancerInfo::builder()
                 .target_group_pair_info_list(
                     TargetGroupPairInfo::builder()
                         .set_target_groups(Some(
-                            bg.target_groups.iter().map(|n| TargetGroupInfo::builder().name(n).build()).collect(),
+                            bg.target_groups
+                                .iter()
+                                .map(|n| TargetGroupInfo::builder().name(n).build())
+                                .collect(),
                         ))
                         .prod_traffic_route(route(&bg.prod_listener_arn))
                         .test_traffic_route(route(&bg.test_listener_arn))
@@ -383,10 +449,18 @@ impl Group {
                         .build(),
                 )
                 .build(),
-            rollback: AutoRollbackConfiguration::builder().enabled(true).set_events(Some(events)).build(),
+            rollback: AutoRollbackConfiguration::builder()
+                .enabled(true)
+                .set_events(Some(events))
+                .build(),
             alarms: AlarmConfiguration::builder()
                 .enabled(!bg.alarms.is_empty())
-                .set_alarms(Some(bg.alarms.iter().map(|n| Alarm::builder().name(n).build()).collect()))
+                .set_alarms(Some(
+                    bg.alarms
+                        .iter()
+                        .map(|n| Alarm::builder().name(n).build())
+                        .collect(),
+                ))
                 .build(),
         }
     }
@@ -438,9 +512,18 @@ fn appspec(r: &Running) -> Value {
 fn running_of(revision: Option<&RevisionLocation>) -> Option<Running> {
     let content = revision?.app_spec_content()?.content()?;
     let spec: Value = serde_json::from_str(content).ok()?;
-    let p = spec.get("Resources")?.as_array()?.iter().find_map(|r| r.pointer("/TargetService/Properties"))?;
+    let p = spec
+        .get("Resources")?
+        .as_array()?
+        .iter()
+        .find_map(|r| r.pointer("/TargetService/Properties"))?;
     let strings = |v: &Value| -> Vec<String> {
-        let mut out: Vec<String> = v.as_array().into_iter().flatten().filter_map(|s| s.as_str().map(str::to_owned)).collect();
+        let mut out: Vec<String> = v
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|s| s.as_str().map(str::to_owned))
+            .collect();
         out.sort();
         out
     };
@@ -450,7 +533,10 @@ fn running_of(revision: Option<&RevisionLocation>) -> Option<Running> {
         .into_iter()
         .flatten()
         .map(|s| ecs::Strategy {
-            provider: s["CapacityProvider"].as_str().unwrap_or_default().to_owned(),
+            provider: s["CapacityProvider"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
             base: s["Base"].as_i64().unwrap_or(0) as i32,
             weight: s["Weight"].as_i64().unwrap_or(0) as i32,
         })
@@ -458,7 +544,10 @@ fn running_of(revision: Option<&RevisionLocation>) -> Option<Running> {
     strategy.sort();
     Some(Running {
         task_definition: p["TaskDefinition"].as_str()?.to_owned(),
-        container: p["LoadBalancerInfo"]["ContainerName"].as_str().unwrap_or_default().to_owned(),
+        container: p["LoadBalancerInfo"]["ContainerName"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned(),
         port: p["LoadBalancerInfo"]["ContainerPort"].as_i64().unwrap_or(0) as i32,
         network: ecs::Network {
             subnets: strings(&vpc["Subnets"]),
@@ -470,7 +559,12 @@ fn running_of(revision: Option<&RevisionLocation>) -> Option<Running> {
 }
 
 /// What the service runs now: its newest deployment made after it, else the service's own.
-pub fn running_now(have: Option<&Have>, service: &ecs::Have, container: &str, port: i32) -> Option<Running> {
+pub fn running_now(
+    have: Option<&Have>,
+    service: &ecs::Have,
+    container: &str,
+    port: i32,
+) -> Option<Running> {
     let since = service.created_at.unwrap_or(0);
     let deployed = have
         .into_iter()
@@ -493,7 +587,13 @@ pub fn running_now(have: Option<&Have>, service: &ecs::Have, container: &str, po
 /// The ops of one blue/green service: application, group, deployment.
 /// `service` is the ECS service found (`None` when this run creates it) and
 /// `creates` whether this run (re)creates it, with the wanted state.
-pub fn plan(ctx: &Context, want: &Want, have: Option<&Have>, service: Option<&ecs::Have>, creates: bool) -> Result<Vec<Op>> {
+pub fn plan(
+    ctx: &Context,
+    want: &Want,
+    have: Option<&Have>,
+    service: Option<&ecs::Have>,
+    creates: bool,
+) -> Result<Vec<Op>> {
     let mut ops = Vec::new();
     let component = names::codedeploy_component(&want.service);
     let group = match have {
@@ -504,7 +604,10 @@ pub fn plan(ctx: &Context, want: &Want, have: Option<&Have>, service: Option<&ec
         Some(h) => {
             ctx.check_owned(APP_KIND, &h.name, pairs(&h.tags), &component)?;
             if !h.ecs_platform {
-                ops.push(Op::ReplaceApplication { want: want.clone(), have: h.clone() });
+                ops.push(Op::ReplaceApplication {
+                    want: want.clone(),
+                    have: h.clone(),
+                });
                 None
             } else {
                 h.group.as_ref()
@@ -517,16 +620,23 @@ pub fn plan(ctx: &Context, want: &Want, have: Option<&Have>, service: Option<&ec
             ctx.check_owned(GROUP_KIND, &want.name, pairs(tags), &component)?;
             let drift = group_drift(want, shape);
             if !drift.is_empty() {
-                ops.push(Op::UpdateGroup { want: want.clone(), drift });
+                ops.push(Op::UpdateGroup {
+                    want: want.clone(),
+                    drift,
+                });
             }
         }
     }
     if creates {
         return Ok(ops);
     }
-    let now = service.and_then(|s| running_now(have, s, &want.running.container, want.running.port));
+    let now =
+        service.and_then(|s| running_now(have, s, &want.running.container, want.running.port));
     if now.as_ref() != Some(&want.running) {
-        ops.push(Op::Deploy { want: want.clone(), from: now });
+        ops.push(Op::Deploy {
+            want: want.clone(),
+            from: now,
+        });
     }
     Ok(ops)
 }
@@ -538,7 +648,13 @@ fn group_drift(want: &Want, have: &Value) -> Vec<(String, Value, Value)> {
         .into_iter()
         .flatten()
         .filter(|(k, v)| have.get(k.as_str()) != Some(v))
-        .map(|(k, v)| (k.clone(), have.get(k.as_str()).cloned().unwrap_or(Value::Null), v.clone()))
+        .map(|(k, v)| {
+            (
+                k.clone(),
+                have.get(k.as_str()).cloned().unwrap_or(Value::Null),
+                v.clone(),
+            )
+        })
         .collect()
 }
 
@@ -550,7 +666,12 @@ pub fn prune(ctx: &Context, wanted: &[Want], found: &[Have]) -> Result<Vec<Op>> 
             continue;
         }
         let service = naming::component_in(&h.name, &ctx.stack, &ctx.env).unwrap_or_default();
-        ctx.check_owned(APP_KIND, &h.name, pairs(&h.tags), &names::codedeploy_component(service))?;
+        ctx.check_owned(
+            APP_KIND,
+            &h.name,
+            pairs(&h.tags),
+            &names::codedeploy_component(service),
+        )?;
         ops.push(Op::Delete { have: h.clone() });
     }
     Ok(ops)
@@ -559,7 +680,9 @@ pub fn prune(ctx: &Context, wanted: &[Want], found: &[Have]) -> Result<Vec<Op>> 
 impl Op {
     pub fn phase(&self) -> Phase {
         match self {
-            Op::CreateApplication { .. } | Op::ReplaceApplication { .. } | Op::Delete { .. } => Phase::Setup,
+            Op::CreateApplication { .. } | Op::ReplaceApplication { .. } | Op::Delete { .. } => {
+                Phase::Setup
+            }
             Op::CreateGroup { .. } | Op::UpdateGroup { .. } => Phase::DeploymentGroups,
             Op::Deploy { .. } => Phase::Deployments,
         }
@@ -581,7 +704,13 @@ impl Op {
                 let mut c = new(Action::Create, DEPLOYMENT_KIND, &want.name);
                 let from_json = serde_json::to_value(from).unwrap_or(Value::Null);
                 let to_json = serde_json::to_value(to).unwrap_or(Value::Null);
-                for field in ["task_definition", "network", "strategy", "container", "port"] {
+                for field in [
+                    "task_definition",
+                    "network",
+                    "strategy",
+                    "container",
+                    "port",
+                ] {
                     if from_json.get(field) != to_json.get(field) {
                         c = c.field(field, from_json.get(field), to_json.get(field));
                     }
@@ -627,8 +756,11 @@ async fn create_group(c: &Clients, want: &Want, ids: &Ids) -> Result<()> {
     retry_sdk(
         &format!("CreateDeploymentGroup {}", want.name),
         propagation(crate::roles::PROPAGATION),
-        |e: &SdkError<aws_sdk_codedeploy::operation::create_deployment_group::CreateDeploymentGroupError>| {
-            e.as_service_error().is_some_and(|s| s.is_invalid_role_exception())
+        |e: &SdkError<
+            aws_sdk_codedeploy::operation::create_deployment_group::CreateDeploymentGroupError,
+        >| {
+            e.as_service_error()
+                .is_some_and(|s| s.is_invalid_role_exception())
         },
         || {
             c.cd.create_deployment_group()
@@ -680,18 +812,21 @@ async fn deploy(c: &Clients, _ctx: &Context, want: &Want, ids: &Ids) -> Result<S
         .collect::<Result<_>>()?;
     let revision = RevisionLocation::builder()
         .revision_type(RevisionLocationType::AppSpecContent)
-        .app_spec_content(AppSpecContent::builder().content(appspec(&running).to_string()).build())
+        .app_spec_content(
+            AppSpecContent::builder()
+                .content(appspec(&running).to_string())
+                .build(),
+        )
         .build();
-    let out = c
-        .cd
-        .create_deployment()
-        .application_name(&want.name)
-        .deployment_group_name(&want.name)
-        .revision(revision)
-        .description(format!("svc-up: {}", running.task_definition))
-        .send()
-        .await
-        .aws(format!("CreateDeployment {}", want.name))?;
+    let out =
+        c.cd.create_deployment()
+            .application_name(&want.name)
+            .deployment_group_name(&want.name)
+            .revision(revision)
+            .description(format!("svc-up: {}", running.task_definition))
+            .send()
+            .await
+            .aws(format!("CreateDeployment {}", want.name))?;
     Ok(out.deployment_id().unwrap_or_default().to_owned())
 }
 
@@ -713,33 +848,54 @@ pub async fn delete(c: &Clients, have: &Have) -> Result<()> {
 }
 
 async fn stop(c: &Clients, id: &str) -> Result<()> {
-    match c.cd.stop_deployment().deployment_id(id).auto_rollback_enabled(false).send().await {
+    match c
+        .cd
+        .stop_deployment()
+        .deployment_id(id)
+        .auto_rollback_enabled(false)
+        .send()
+        .await
+    {
         Ok(_) => {}
         // It finished, or went, since discovery.
         Err(e)
             if e.as_service_error().is_some_and(|s| {
-                s.is_deployment_already_completed_exception() || s.is_deployment_does_not_exist_exception()
+                s.is_deployment_already_completed_exception()
+                    || s.is_deployment_does_not_exist_exception()
             }) => {}
         Err(e) => return Err(common::error::aws_error(format!("StopDeployment {id}"), e)),
     }
-    retry::wait_for(&format!("CodeDeploy deployment {id} to stop"), STOP_WAIT, Duration::from_secs(5), || async {
-        let out = match c.cd.get_deployment().deployment_id(id).send().await {
-            Ok(out) => out,
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_deployment_does_not_exist_exception()) => {
-                return Ok(Some(()))
-            }
-            Err(e) => return Err(common::error::aws_error(format!("GetDeployment {id}"), e)),
-        };
-        let status = out.deployment_info().and_then(|d| d.status());
-        Ok((!status.is_some_and(|s| active().contains(s))).then_some(()))
-    })
+    retry::wait_for(
+        &format!("CodeDeploy deployment {id} to stop"),
+        STOP_WAIT,
+        Duration::from_secs(5),
+        || async {
+            let out = match c.cd.get_deployment().deployment_id(id).send().await {
+                Ok(out) => out,
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|s| s.is_deployment_does_not_exist_exception()) =>
+                {
+                    return Ok(Some(()))
+                }
+                Err(e) => return Err(common::error::aws_error(format!("GetDeployment {id}"), e)),
+            };
+            let status = out.deployment_info().and_then(|d| d.status());
+            Ok((!status.is_some_and(|s| active().contains(s))).then_some(()))
+        },
+    )
     .await
 }
 
 /// The account the tools run in, for CodeDeploy's ARNs (teardown, where no
 /// cluster ARN names it).
 pub async fn account_id(c: &Clients) -> Result<String> {
-    let out = c.sts.get_caller_identity().send().await.aws("GetCallerIdentity")?;
+    let out = c
+        .sts
+        .get_caller_identity()
+        .send()
+        .await
+        .aws("GetCallerIdentity")?;
     out.account().map(str::to_owned).ok_or_else(|| {
         Error::Aws(common::error::AwsError {
             op: "GetCallerIdentity".into(),

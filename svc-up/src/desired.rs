@@ -116,7 +116,12 @@ fn check_policies(ctx: &Context, services: &[Planned], cluster: &Cluster) -> Res
     let account = Some("123456789012");
     for s in services {
         let arn = crate::plan::log_group_arn(ctx, account, &s.name);
-        let policy = spec::task_policy(s.policy.as_ref(), s.exec, &arn, cluster.log_kms_key_arn.as_deref());
+        let policy = spec::task_policy(
+            s.policy.as_ref(),
+            s.exec,
+            &arn,
+            cluster.log_kms_key_arn.as_deref(),
+        );
         if let Some(policy) = policy {
             common::spec::services::permissions::check_size(
                 &format!("spec.services.{}.permissions", s.name),

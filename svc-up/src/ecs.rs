@@ -125,10 +125,23 @@ pub struct Have {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Op {
     /// `drained`: a service of that name is draining; wait for it first.
-    Create { want: Want, drained: Option<String> },
-    Update { want: Want, have: Have, fields: Vec<Field> },
-    Replace { want: Want, have: Have, fields: Vec<Field> },
-    Delete { have: Have },
+    Create {
+        want: Want,
+        drained: Option<String>,
+    },
+    Update {
+        want: Want,
+        have: Have,
+        fields: Vec<Field>,
+    },
+    Replace {
+        want: Want,
+        have: Have,
+        fields: Vec<Field>,
+    },
+    Delete {
+        have: Have,
+    },
 }
 
 /// One compared field, with its value on each side (for the plan).
@@ -163,10 +176,18 @@ pub async fn discover(c: &Clients, cluster: &str) -> Result<Vec<Have>> {
         .await
     {
         Ok(a) => a,
-        Err(e) if e.as_service_error().is_some_and(|s| s.is_cluster_not_found_exception()) => {
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_cluster_not_found_exception()) =>
+        {
             return Ok(vec![])
         }
-        Err(e) => return Err(common::error::aws_error(format!("ListServices {cluster}"), e)),
+        Err(e) => {
+            return Err(common::error::aws_error(
+                format!("ListServices {cluster}"),
+                e,
+            ))
+        }
     };
     describe(c, cluster, &arns).await
 }
@@ -184,10 +205,16 @@ pub async fn describe(c: &Clients, cluster: &str, which: &[String]) -> Result<Ve
             .await
         {
             Ok(out) => Ok(out.services().to_vec()),
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_cluster_not_found_exception()) => {
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_cluster_not_found_exception()) =>
+            {
                 Ok(vec![])
             }
-            Err(e) => Err(common::error::aws_error(format!("DescribeServices {cluster}"), e)),
+            Err(e) => Err(common::error::aws_error(
+                format!("DescribeServices {cluster}"),
+                e,
+            )),
         }
     }))
     .await?;
@@ -313,7 +340,9 @@ impl Want {
 
 /// The tags we compare: all but AWS's own (`aws:`).
 fn tag_map(tags: &Tags) -> BTreeMap<&str, &str> {
-    pairs(tags).filter(|(k, _)| !k.starts_with("aws:")).collect()
+    pairs(tags)
+        .filter(|(k, _)| !k.starts_with("aws:"))
+        .collect()
 }
 
 fn json<T: Serialize>(v: T) -> Value {
@@ -328,19 +357,55 @@ pub fn diff(want: &Want, have: &Have) -> Vec<Field> {
             out.push(Field { name, from, to });
         }
     };
-    field("deployment_controller", json(controller(have.blue_green)), json(controller(want.blue_green)));
-    field("task_definition", json(&have.task_definition), json(Some(&want.task_definition)));
+    field(
+        "deployment_controller",
+        json(controller(have.blue_green)),
+        json(controller(want.blue_green)),
+    );
+    field(
+        "task_definition",
+        json(&have.task_definition),
+        json(Some(&want.task_definition)),
+    );
     if !want.scaled {
-        field("desired_count", json(have.desired_count), json(want.desired_count));
+        field(
+            "desired_count",
+            json(have.desired_count),
+            json(want.desired_count),
+        );
     }
-    field("load_balancers", json(&have.load_balancers), json(attached(want, have)));
-    field("service_registries", json(&have.registries), json(want.registry.iter().collect::<Vec<_>>()));
+    field(
+        "load_balancers",
+        json(&have.load_balancers),
+        json(attached(want, have)),
+    );
+    field(
+        "service_registries",
+        json(&have.registries),
+        json(want.registry.iter().collect::<Vec<_>>()),
+    );
     field("network", json(&have.network), json(Some(&want.network)));
-    field("capacity_provider_strategy", json(&have.strategy), json(&want.strategy));
-    field("deployment_configuration", json(&have.deployment), json(Some(&want.deployment)));
-    field("health_check_grace_period", json(have.grace), json(want.grace));
+    field(
+        "capacity_provider_strategy",
+        json(&have.strategy),
+        json(&want.strategy),
+    );
+    field(
+        "deployment_configuration",
+        json(&have.deployment),
+        json(Some(&want.deployment)),
+    );
+    field(
+        "health_check_grace_period",
+        json(have.grace),
+        json(want.grace),
+    );
     field("enable_execute_command", json(have.exec), json(want.exec));
-    field("propagate_tags", json(&have.propagate_tags), json(Some("SERVICE")));
+    field(
+        "propagate_tags",
+        json(&have.propagate_tags),
+        json(Some("SERVICE")),
+    );
     field("tags", json(tag_map(&have.tags)), json(want.tag_map()));
     out
 }
@@ -371,11 +436,17 @@ fn controller(blue_green: bool) -> &'static str {
 /// be this stack's, env's and service's.
 pub fn plan(ctx: &Context, want: &Want, have: Option<&Have>) -> Result<Option<Op>> {
     let Some(have) = have else {
-        return Ok(Some(Op::Create { want: want.clone(), drained: None }));
+        return Ok(Some(Op::Create {
+            want: want.clone(),
+            drained: None,
+        }));
     };
     ctx.check_owned(KIND, &have.name, pairs(&have.tags), &want.service)?;
     if have.status != "ACTIVE" {
-        return Ok(Some(Op::Create { want: want.clone(), drained: Some(have.arn.clone()) }));
+        return Ok(Some(Op::Create {
+            want: want.clone(),
+            drained: Some(have.arn.clone()),
+        }));
     }
     let fields = diff(want, have);
     let replace = fields.iter().any(|f| {
@@ -385,24 +456,37 @@ pub fn plan(ctx: &Context, want: &Want, have: Option<&Have>) -> Result<Option<Op
                 && !BLUE_GREEN_DEPLOYED.contains(&f.name))
     });
     if replace {
-        return Ok(Some(Op::Replace { want: want.clone(), have: have.clone(), fields }));
+        return Ok(Some(Op::Replace {
+            want: want.clone(),
+            have: have.clone(),
+            fields,
+        }));
     }
     let fields: Vec<Field> = fields
         .into_iter()
         .filter(|f| !(want.blue_green && BLUE_GREEN_DEPLOYED.contains(&f.name)))
         .collect();
-    Ok((!fields.is_empty()).then(|| Op::Update { want: want.clone(), have: have.clone(), fields }))
+    Ok((!fields.is_empty()).then(|| Op::Update {
+        want: want.clone(),
+        have: have.clone(),
+        fields,
+    }))
 }
 
 /// The deletes of this stack's services that no wanted service is.
 pub fn prune(ctx: &Context, wanted: &[Want], found: &BTreeMap<String, &Have>) -> Result<Vec<Op>> {
     let mut ops = Vec::new();
     for (service, have) in found {
-        if wanted.iter().any(|w| &w.service == service || w.name == have.name) {
+        if wanted
+            .iter()
+            .any(|w| &w.service == service || w.name == have.name)
+        {
             continue;
         }
         ctx.check_owned(KIND, &have.name, pairs(&have.tags), service)?;
-        ops.push(Op::Delete { have: (*have).clone() });
+        ops.push(Op::Delete {
+            have: (*have).clone(),
+        });
     }
     Ok(ops)
 }
@@ -480,13 +564,21 @@ fn ecs_tags(tags: &Tags) -> Vec<Tag> {
 }
 
 fn network_configuration(n: &Network, ids: &Ids) -> Result<NetworkConfiguration> {
-    let groups = n.security_groups.iter().map(|g| ids.get(g)).collect::<Result<Vec<_>>>()?;
+    let groups = n
+        .security_groups
+        .iter()
+        .map(|g| ids.get(g))
+        .collect::<Result<Vec<_>>>()?;
     Ok(NetworkConfiguration::builder()
         .awsvpc_configuration(built(
             AwsVpcConfiguration::builder()
                 .set_subnets(Some(n.subnets.clone()))
                 .set_security_groups(Some(groups))
-                .assign_public_ip(if n.public_ip { AssignPublicIp::Enabled } else { AssignPublicIp::Disabled })
+                .assign_public_ip(if n.public_ip {
+                    AssignPublicIp::Enabled
+                } else {
+                    AssignPublicIp::Disabled
+                })
                 .build(),
         )?)
         .build())
@@ -499,7 +591,12 @@ fn deployment_configuration(d: &Deployment) -> DeploymentConfiguration {
     // The circuit breaker is the ECS controller's; CodeDeploy's automatic
     // rollback does its job for a blue/green service.
     if d.circuit_breaker {
-        b = b.deployment_circuit_breaker(DeploymentCircuitBreaker::builder().enable(true).rollback(true).build());
+        b = b.deployment_circuit_breaker(
+            DeploymentCircuitBreaker::builder()
+                .enable(true)
+                .rollback(true)
+                .build(),
+        );
     }
     b.build()
 }
@@ -534,12 +631,19 @@ fn load_balancers(want: &Want, ids: &Ids) -> Result<Vec<LoadBalancer>> {
 fn registries(want: &Want, ids: &Ids) -> Result<Vec<ServiceRegistry>> {
     want.registry
         .iter()
-        .map(|arn| Ok(ServiceRegistry::builder().registry_arn(ids.get(arn)?).build()))
+        .map(|arn| {
+            Ok(ServiceRegistry::builder()
+                .registry_arn(ids.get(arn)?)
+                .build())
+        })
         .collect()
 }
 
 /// ECS may refuse a role IAM made a moment ago.
-fn role_not_ready<E: aws_smithy_types::error::metadata::ProvideErrorMetadata>(e: &E, modelled: bool) -> bool {
+fn role_not_ready<E: aws_smithy_types::error::metadata::ProvideErrorMetadata>(
+    e: &E,
+    modelled: bool,
+) -> bool {
     let (_, message) = code_and_message(e);
     modelled && (message.contains("role") || message.contains("assume"))
 }
@@ -551,7 +655,11 @@ async fn create(c: &Clients, ctx: &Context, want: &Want, ids: &Ids) -> Result<St
     let task_definition = ids.get(&want.task_definition)?;
     let controller = built(
         DeploymentController::builder()
-            .r#type(if want.blue_green { DeploymentControllerType::CodeDeploy } else { DeploymentControllerType::Ecs })
+            .r#type(if want.blue_green {
+                DeploymentControllerType::CodeDeploy
+            } else {
+                DeploymentControllerType::Ecs
+            })
             .build(),
     )?;
     let strategy = strategy(&want.strategy)?;
@@ -563,7 +671,8 @@ async fn create(c: &Clients, ctx: &Context, want: &Want, ids: &Ids) -> Result<St
         |e: &SdkError<aws_sdk_ecs::operation::create_service::CreateServiceError>| {
             role_not_ready(
                 e,
-                e.as_service_error().is_some_and(|s| s.is_invalid_parameter_exception() || s.is_client_exception()),
+                e.as_service_error()
+                    .is_some_and(|s| s.is_invalid_parameter_exception() || s.is_client_exception()),
             )
         },
         || {
@@ -577,7 +686,9 @@ async fn create(c: &Clients, ctx: &Context, want: &Want, ids: &Ids) -> Result<St
                 .network_configuration(network.clone())
                 .deployment_configuration(deployment_configuration(&want.deployment))
                 .deployment_controller(controller.clone())
-                .set_health_check_grace_period_seconds(want.load_balancer.is_some().then_some(want.grace))
+                .set_health_check_grace_period_seconds(
+                    want.load_balancer.is_some().then_some(want.grace),
+                )
                 .set_load_balancers(Some(balancers.clone()))
                 .set_service_registries(Some(registries.clone()))
                 .enable_execute_command(want.exec)
@@ -601,7 +712,11 @@ async fn create(c: &Clients, ctx: &Context, want: &Want, ids: &Ids) -> Result<St
 /// service only those its controller takes), then the tags.
 async fn update(c: &Clients, want: &Want, have: &Have, fields: &[Field], ids: &Ids) -> Result<()> {
     let changed = |name: &str| fields.iter().any(|f| f.name == name);
-    let mut req = c.ecs.update_service().cluster(&want.cluster).service(&want.name);
+    let mut req = c
+        .ecs
+        .update_service()
+        .cluster(&want.cluster)
+        .service(&want.name);
     let mut send = false;
     if changed("desired_count") {
         req = req.desired_count(want.desired_count);
@@ -625,7 +740,9 @@ async fn update(c: &Clients, want: &Want, have: &Have, fields: &[Field], ids: &I
         send |= more;
     }
     if send {
-        req.send().await.aws(format!("UpdateService {}", want.name))?;
+        req.send()
+            .await
+            .aws(format!("UpdateService {}", want.name))?;
     }
     if changed("tags") {
         set_tags(c, &have.arn, &want.tags, &have.tags).await?;
@@ -639,7 +756,10 @@ fn rolling_fields(
     want: &Want,
     changed: &dyn Fn(&str) -> bool,
     ids: &Ids,
-) -> Result<(aws_sdk_ecs::operation::update_service::builders::UpdateServiceFluentBuilder, bool)> {
+) -> Result<(
+    aws_sdk_ecs::operation::update_service::builders::UpdateServiceFluentBuilder,
+    bool,
+)> {
     let mut send = false;
     if changed("task_definition") {
         req = req.task_definition(ids.get(&want.task_definition)?);
@@ -709,7 +829,15 @@ async fn set_tags(c: &Clients, arn: &str, want: &Tags, have: &Tags) -> Result<()
 /// until the service is inactive, so its tasks let go of groups, registries
 /// and the name. Gone already is done.
 pub async fn delete(c: &Clients, cluster: &str, name: &str) -> Result<()> {
-    match c.ecs.update_service().cluster(cluster).service(name).desired_count(0).send().await {
+    match c
+        .ecs
+        .update_service()
+        .cluster(cluster)
+        .service(name)
+        .desired_count(0)
+        .send()
+        .await
+    {
         Ok(_) => {}
         Err(e)
             if e.as_service_error().is_some_and(|s| {
@@ -720,9 +848,20 @@ pub async fn delete(c: &Clients, cluster: &str, name: &str) -> Result<()> {
         }
         Err(e) => return Err(common::error::aws_error(format!("UpdateService {name}"), e)),
     }
-    match c.ecs.delete_service().cluster(cluster).service(name).force(true).send().await {
+    match c
+        .ecs
+        .delete_service()
+        .cluster(cluster)
+        .service(name)
+        .force(true)
+        .send()
+        .await
+    {
         Ok(_) => {}
-        Err(e) if e.as_service_error().is_some_and(|s| s.is_service_not_found_exception()) => {
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_service_not_found_exception()) =>
+        {
             return Ok(())
         }
         Err(e) => return Err(common::error::aws_error(format!("DeleteService {name}"), e)),
@@ -738,7 +877,13 @@ async fn wait_inactive(c: &Clients, cluster: &str, service: &str) -> Result<()> 
         .wait(INACTIVE_WAIT)
         .await
         .map(|_| ())
-        .map_err(|e| common::retry::waiter_error(&format!("ECS service {service} to become inactive"), INACTIVE_WAIT, e))
+        .map_err(|e| {
+            common::retry::waiter_error(
+                &format!("ECS service {service} to become inactive"),
+                INACTIVE_WAIT,
+                e,
+            )
+        })
 }
 
 #[cfg(test)]

@@ -87,13 +87,26 @@ pub struct Have {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Op {
-    Create { want: Want, vpc_id: String, tags: Tags },
+    Create {
+        want: Want,
+        vpc_id: String,
+        tags: Tags,
+    },
     /// Makes the ingress exactly `want`; `fresh` for a group this run creates
     /// (its creation is the change).
-    Rules { want: Want, group: String, have: Vec<Grant>, fresh: bool },
+    Rules {
+        want: Want,
+        group: String,
+        have: Vec<Grant>,
+        fresh: bool,
+    },
     /// Revokes a pruned group's ingress, so groups naming each other can go.
-    Revoke { have: Have },
-    Delete { have: Have },
+    Revoke {
+        have: Have,
+    },
+    Delete {
+        have: Have,
+    },
 }
 
 /// Every group of this stack and env (in the VPC, when given), with tags and ingress.
@@ -131,7 +144,9 @@ pub async fn by_ids(c: &Clients, ids: &[String]) -> Result<Vec<Have>> {
         Ok(out) => out,
         // Some id is gone: ask one by one, so the others are still checked.
         Err(e) if retry::is_not_found(&e) && ids.len() > 1 => {
-            let one = common::try_join_all(ids.iter().map(|id| by_ids(c, std::slice::from_ref(id)))).await?;
+            let one =
+                common::try_join_all(ids.iter().map(|id| by_ids(c, std::slice::from_ref(id))))
+                    .await?;
             return Ok(one.into_iter().flatten().collect());
         }
         Err(e) if retry::is_not_found(&e) => return Ok(vec![]),
@@ -171,16 +186,24 @@ fn grants(perms: &[IpPermission]) -> Vec<Grant> {
             peer,
         };
         for r in p.ip_ranges() {
-            out.push(grant(Peer::Cidr(r.cidr_ip().unwrap_or_default().to_owned())));
+            out.push(grant(Peer::Cidr(
+                r.cidr_ip().unwrap_or_default().to_owned(),
+            )));
         }
         for r in p.ipv6_ranges() {
-            out.push(grant(Peer::Cidr6(r.cidr_ipv6().unwrap_or_default().to_owned())));
+            out.push(grant(Peer::Cidr6(
+                r.cidr_ipv6().unwrap_or_default().to_owned(),
+            )));
         }
         for l in p.prefix_list_ids() {
-            out.push(grant(Peer::PrefixList(l.prefix_list_id().unwrap_or_default().to_owned())));
+            out.push(grant(Peer::PrefixList(
+                l.prefix_list_id().unwrap_or_default().to_owned(),
+            )));
         }
         for g in p.user_id_group_pairs() {
-            out.push(grant(Peer::Group(g.group_id().unwrap_or_default().to_owned())));
+            out.push(grant(Peer::Group(
+                g.group_id().unwrap_or_default().to_owned(),
+            )));
         }
     }
     out
@@ -258,11 +281,20 @@ pub fn prune(ctx: &Context, wanted: &[Want], found: &BTreeMap<String, &Have>) ->
         if wanted.iter().any(|w| &w.service == service) {
             continue;
         }
-        ctx.check_owned(KIND, &have.name, pairs(&have.tags), &names::group_component(service))?;
+        ctx.check_owned(
+            KIND,
+            &have.name,
+            pairs(&have.tags),
+            &names::group_component(service),
+        )?;
         if !have.ingress.is_empty() {
-            ops.push(Op::Revoke { have: (*have).clone() });
+            ops.push(Op::Revoke {
+                have: (*have).clone(),
+            });
         }
-        ops.push(Op::Delete { have: (*have).clone() });
+        ops.push(Op::Delete {
+            have: (*have).clone(),
+        });
     }
     Ok(ops)
 }
@@ -280,9 +312,13 @@ impl Op {
     pub fn change(&self, ctx: &Context) -> Option<Change> {
         let labels = |g: &[Grant]| g.iter().map(Grant::label).collect::<Vec<_>>();
         match self {
-            Op::Create { want, .. } => Some(Change::new(&ctx.tool, Action::Create, KIND, &want.name)),
+            Op::Create { want, .. } => {
+                Some(Change::new(&ctx.tool, Action::Create, KIND, &want.name))
+            }
             Op::Rules { fresh: true, .. } | Op::Revoke { .. } => None,
-            Op::Rules { want, group, have, .. } => Some(
+            Op::Rules {
+                want, group, have, ..
+            } => Some(
                 Change::new(&ctx.tool, Action::Update, KIND, &want.name)
                     .id(group)
                     .field("ingress", labels(have), labels(&want.grants())),
@@ -300,14 +336,18 @@ impl Op {
                 ids.set(&want.id(None), &id);
                 Ok(Some(id))
             }
-            Op::Rules { want, group, have, .. } => {
-                set_rules(c, &ids.get(group)?, want, have, ids).await.map(|()| None)
-            }
+            Op::Rules {
+                want, group, have, ..
+            } => set_rules(c, &ids.get(group)?, want, have, ids)
+                .await
+                .map(|()| None),
             Op::Revoke { have } => {
                 let perms: Vec<IpPermission> = have.ingress.iter().map(permission).collect();
                 revoke(c, &have.id, perms).await.map(|()| None)
             }
-            Op::Delete { have } => common::ec2::delete_group(&c.ec2, &have.id).await.map(|()| None),
+            Op::Delete { have } => common::ec2::delete_group(&c.ec2, &have.id)
+                .await
+                .map(|()| None),
         }
     }
 }
@@ -386,21 +426,24 @@ async fn set_rules(c: &Clients, group: &str, want: &Want, have: &[Grant], ids: &
         .collect();
     if !missing.is_empty() {
         // A group made a moment ago may not be visible yet.
-        retry::after_create(&format!("AuthorizeSecurityGroupIngress {group}"), || async {
-            match c
-                .ec2
-                .authorize_security_group_ingress()
-                .group_id(group)
-                .set_ip_permissions(Some(missing.clone()))
-                .send()
-                .await
-                .aws(format!("AuthorizeSecurityGroupIngress {group}"))
-            {
-                // Granted already (a retry of a call that went through).
-                Err(e) if e.aws_code() == Some("InvalidPermission.Duplicate") => Ok(()),
-                other => other.map(|_| ()),
-            }
-        })
+        retry::after_create(
+            &format!("AuthorizeSecurityGroupIngress {group}"),
+            || async {
+                match c
+                    .ec2
+                    .authorize_security_group_ingress()
+                    .group_id(group)
+                    .set_ip_permissions(Some(missing.clone()))
+                    .send()
+                    .await
+                    .aws(format!("AuthorizeSecurityGroupIngress {group}"))
+                {
+                    // Granted already (a retry of a call that went through).
+                    Err(e) if e.aws_code() == Some("InvalidPermission.Duplicate") => Ok(()),
+                    other => other.map(|_| ()),
+                }
+            },
+        )
         .await?;
     }
     revoke(c, group, extra).await
@@ -437,7 +480,10 @@ mod tests {
             service: "api".into(),
             name: "shop--svc-api--dev".into(),
             description: "d".into(),
-            ingress: vec![(Grant::tcp(8080, Peer::Group("sg-alb".into())), "from the ALB".into())],
+            ingress: vec![(
+                Grant::tcp(8080, Peer::Group("sg-alb".into())),
+                "from the ALB".into(),
+            )],
         }
     }
 
@@ -455,44 +501,75 @@ mod tests {
         let ctx = ctx();
         let ops = plan(&ctx, &want(), None, "vpc-1").unwrap();
         assert_eq!(ops.len(), 2);
-        assert_eq!(ops[0].change(&ctx).unwrap().line(), "+ security group shop--svc-api--dev");
-        assert_eq!(ops[1].change(&ctx), None, "its rules are part of the create");
+        assert_eq!(
+            ops[0].change(&ctx).unwrap().line(),
+            "+ security group shop--svc-api--dev"
+        );
+        assert_eq!(
+            ops[1].change(&ctx),
+            None,
+            "its rules are part of the create"
+        );
         assert!(ops[0].phase() < ops[1].phase());
     }
 
     #[test]
     fn ingress_converges_exactly() {
         let ctx = ctx();
-        assert!(plan(&ctx, &want(), Some(&have(&ctx)), "vpc-1").unwrap().is_empty());
+        assert!(plan(&ctx, &want(), Some(&have(&ctx)), "vpc-1")
+            .unwrap()
+            .is_empty());
         let mut h = have(&ctx);
-        h.ingress.push(Grant::tcp(22, Peer::Cidr("0.0.0.0/0".into())));
+        h.ingress
+            .push(Grant::tcp(22, Peer::Cidr("0.0.0.0/0".into())));
         h.ingress.sort();
         let ops = plan(&ctx, &want(), Some(&h), "vpc-1").unwrap();
         assert_eq!(
             ops[0].change(&ctx).unwrap().line(),
             "~ security group shop--svc-api--dev (ingress: [\"tcp:22<-0.0.0.0/0\",\"tcp:8080<-sg-alb\"] -> [\"tcp:8080<-sg-alb\"])"
         );
-        let h = Have { ingress: vec![], ..have(&ctx) };
+        let h = Have {
+            ingress: vec![],
+            ..have(&ctx)
+        };
         let ops = plan(&ctx, &want(), Some(&h), "vpc-1").unwrap();
-        assert!(ops[0].change(&ctx).unwrap().line().contains("ingress: [] ->"));
+        assert!(ops[0]
+            .change(&ctx)
+            .unwrap()
+            .line()
+            .contains("ingress: [] ->"));
     }
 
     #[test]
     fn another_components_group_is_refused() {
         let ctx = ctx();
-        let h = Have { tags: ctx.tags("alb"), ..have(&ctx) };
-        assert_eq!(plan(&ctx, &want(), Some(&h), "vpc-1").unwrap_err().exit_code(), 10);
+        let h = Have {
+            tags: ctx.tags("alb"),
+            ..have(&ctx)
+        };
+        assert_eq!(
+            plan(&ctx, &want(), Some(&h), "vpc-1")
+                .unwrap_err()
+                .exit_code(),
+            10
+        );
     }
 
     #[test]
     fn two_groups_for_one_service_are_refused_naming_both() {
         let ctx = ctx();
         let a = have(&ctx);
-        let b = Have { id: "sg-two".into(), ..have(&ctx) };
+        let b = Have {
+            id: "sg-two".into(),
+            ..have(&ctx)
+        };
         let all = [a, b];
         let e = by_service(&all).unwrap_err();
         assert_eq!(e.exit_code(), 10);
-        assert!(e.to_string().contains("sg-api") && e.to_string().contains("sg-two"), "{e}");
+        assert!(
+            e.to_string().contains("sg-api") && e.to_string().contains("sg-two"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -504,13 +581,21 @@ mod tests {
             tags: ctx.tags("svc-old"),
             ingress: vec![Grant::tcp(80, Peer::Group("sg-api".into()))],
         };
-        let alb = Have { id: "sg-alb".into(), name: "alb".into(), tags: ctx.tags("alb"), ingress: vec![] };
+        let alb = Have {
+            id: "sg-alb".into(),
+            name: "alb".into(),
+            tags: ctx.tags("alb"),
+            ingress: vec![],
+        };
         let all = [have(&ctx), old, alb];
         let by = by_service(&all).unwrap();
         let ops = prune(&ctx, &[want()], &by).unwrap();
         assert_eq!(ops.len(), 2);
         assert!(matches!(&ops[0], Op::Revoke { have } if have.id == "sg-old"));
-        assert_eq!(ops[1].change(&ctx).unwrap().line(), "- security group shop--svc-old--dev");
+        assert_eq!(
+            ops[1].change(&ctx).unwrap().line(),
+            "- security group shop--svc-old--dev"
+        );
         assert!(ops[0].phase() < ops[1].phase());
     }
 
@@ -527,6 +612,9 @@ mod tests {
         let g = grants(&[p, all]);
         assert_eq!(g.len(), 2, "a permission without a peer grants nothing");
         assert_eq!(g[0].label(), "tcp:80-81<-10.0.0.0/8");
-        assert_eq!(permission(&g[1]).user_id_group_pairs()[0].group_id(), Some("sg-1"));
+        assert_eq!(
+            permission(&g[1]).user_id_group_pairs()[0].group_id(),
+            Some("sg-1")
+        );
     }
 }

@@ -37,11 +37,11 @@ mod ops;
 mod plan;
 mod roles;
 pub mod spec;
-pub mod teardown;
 mod taskdefs;
-mod wait;
+pub mod teardown;
 #[cfg(test)]
 mod testing;
+mod wait;
 
 /// Run the services: log groups, task roles, security groups, task definitions,
 /// Cloud Map discovery, ECS services, CodeDeploy for blue/green services.
@@ -107,7 +107,13 @@ pub async fn run(args: Args, ctx: Context, mut doc: Document) -> Result<Document
         apply::apply(&ctx, &c, &plan.ops, &ids).await?;
         (services, discovery) = resolved(&ids, services, discovery);
         if args.wait && !services.is_empty() {
-            wait::stable(&ctx, &desired.cluster, &services, Duration::from_secs(args.wait_timeout)).await?;
+            wait::stable(
+                &ctx,
+                &desired.cluster,
+                &services,
+                Duration::from_secs(args.wait_timeout),
+            )
+            .await?;
         }
     }
     doc.set_layer("services", &services);
@@ -121,7 +127,11 @@ pub async fn run(args: Args, ctx: Context, mut doc: Document) -> Result<Document
 }
 
 /// The output sections with every placeholder replaced by what was created.
-fn resolved(ids: &ops::Ids, services: Services, discovery: Option<Discovery>) -> (Services, Option<Discovery>) {
+fn resolved(
+    ids: &ops::Ids,
+    services: Services,
+    discovery: Option<Discovery>,
+) -> (Services, Option<Discovery>) {
     let mut s = serde_json::to_value(&services).expect("services serialize");
     ids.resolve(&mut s);
     let mut d = serde_json::to_value(&discovery).expect("discovery serializes");

@@ -43,10 +43,18 @@ pub struct Have {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Op {
-    Create { want: Want, tags: Tags },
-    Update { want: Want, have: Have },
+    Create {
+        want: Want,
+        tags: Tags,
+    },
+    Update {
+        want: Want,
+        have: Have,
+    },
     /// Teardown only: the plan keeps a removed service's logs.
-    Delete { have: Have },
+    Delete {
+        have: Have,
+    },
 }
 
 /// Every log group under `/ecs/{stack}/{env}/`, with its tags, by name.
@@ -81,7 +89,10 @@ pub async fn discover(c: &Clients, ctx: &Context) -> Result<BTreeMap<String, Hav
 fn arn_of(g: &aws_sdk_cloudwatchlogs::types::LogGroup) -> String {
     g.log_group_arn()
         .map(str::to_owned)
-        .or_else(|| g.arn().map(|a| a.strip_suffix(":*").unwrap_or(a).to_owned()))
+        .or_else(|| {
+            g.arn()
+                .map(|a| a.strip_suffix(":*").unwrap_or(a).to_owned())
+        })
         .unwrap_or_default()
 }
 
@@ -115,8 +126,7 @@ pub fn plan(ctx: &Context, want: &Want, have: Option<&Have>) -> Result<Option<Op
         pairs(&have.tags),
         &names::log_component(&want.service),
     )?;
-    let drifted =
-        have.retention_days != Some(want.retention_days) || have.kms_key != want.kms_key;
+    let drifted = have.retention_days != Some(want.retention_days) || have.kms_key != want.kms_key;
     Ok(drifted.then(|| Op::Update {
         want: want.clone(),
         have: have.clone(),
@@ -134,7 +144,9 @@ impl Op {
     pub fn change(&self, ctx: &Context) -> Change {
         match self {
             Op::Create { want, .. } => Change::new(&ctx.tool, Action::Create, KIND, &want.name),
-            Op::Delete { have } => Change::new(&ctx.tool, Action::Delete, KIND, &have.name).id(&have.arn),
+            Op::Delete { have } => {
+                Change::new(&ctx.tool, Action::Delete, KIND, &have.name).id(&have.arn)
+            }
             Op::Update { want, have } => {
                 let mut c = Change::new(&ctx.tool, Action::Update, KIND, &want.name).id(&have.arn);
                 if have.retention_days != Some(want.retention_days) {
@@ -185,7 +197,9 @@ pub fn teardown(ctx: &Context, found: &BTreeMap<String, Have>) -> Vec<Op> {
                 .and_then(|c| names::service_of(c, "logs-"))
                 .is_some_and(|s| {
                     names::log_group_name(ctx, s) == h.name
-                        && ctx.check_owned(KIND, &h.name, pairs(&h.tags), &names::log_component(s)).is_ok()
+                        && ctx
+                            .check_owned(KIND, &h.name, pairs(&h.tags), &names::log_component(s))
+                            .is_ok()
                 })
         })
         .map(|h| Op::Delete { have: h.clone() })
@@ -247,14 +261,22 @@ async fn associate(c: &Clients, name: &str, key: &str) -> Result<()> {
     retry_sdk(
         &format!("AssociateKmsKey {name}"),
         propagation(KMS_PROPAGATION),
-        |e: &SdkError<aws_sdk_cloudwatchlogs::operation::associate_kms_key::AssociateKmsKeyError>| {
+        |e: &SdkError<
+            aws_sdk_cloudwatchlogs::operation::associate_kms_key::AssociateKmsKeyError,
+        >| {
             kms_not_ready(
                 e,
                 e.as_service_error()
                     .is_some_and(|s| s.is_invalid_parameter_exception()),
             )
         },
-        || c.logs.associate_kms_key().log_group_name(name).kms_key_id(key).send(),
+        || {
+            c.logs
+                .associate_kms_key()
+                .log_group_name(name)
+                .kms_key_id(key)
+                .send()
+        },
     )
     .await
     .map(|_| ())
@@ -316,7 +338,9 @@ mod tests {
         let ctx = ctx();
         let op = plan(&ctx, &want(), None).unwrap().unwrap();
         assert_eq!(op.change(&ctx).line(), "+ log group /ecs/shop/dev/api");
-        let Op::Create { tags, .. } = op else { panic!() };
+        let Op::Create { tags, .. } = op else {
+            panic!()
+        };
         assert_eq!(names::component(&tags), Some("logs-api"));
     }
 
@@ -376,8 +400,23 @@ mod tests {
                 .build()
         };
         assert!(kms_not_ready(&meta("AccessDeniedException", "The specified KMS key does not exist or is not allowed to be used with Arn 'arn:aws:logs:...'"), false));
-        assert!(kms_not_ready(&meta("InvalidParameterException", "Specified KMS key 'arn:...' could not be found"), true));
-        assert!(!kms_not_ready(&meta("InvalidParameterException", "Invalid retention"), true));
-        assert!(!kms_not_ready(&meta("AccessDeniedException", "not authorized to perform logs:CreateLogGroup"), false));
+        assert!(kms_not_ready(
+            &meta(
+                "InvalidParameterException",
+                "Specified KMS key 'arn:...' could not be found"
+            ),
+            true
+        ));
+        assert!(!kms_not_ready(
+            &meta("InvalidParameterException", "Invalid retention"),
+            true
+        ));
+        assert!(!kms_not_ready(
+            &meta(
+                "AccessDeniedException",
+                "not authorized to perform logs:CreateLogGroup"
+            ),
+            false
+        ));
     }
 }

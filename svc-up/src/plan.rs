@@ -54,24 +54,47 @@ pub fn plan(ctx: &Context, d: &Desired, a: &Actual) -> Result<Plan> {
     let group_wants = group_wants(ctx, d, &groups_found);
     let group_ids: BTreeMap<&str, String> = group_wants
         .iter()
-        .map(|w| (w.service.as_str(), w.id(groups_found.get(&w.service).copied())))
+        .map(|w| {
+            (
+                w.service.as_str(),
+                w.id(groups_found.get(&w.service).copied()),
+            )
+        })
         .collect();
     for w in &group_wants {
         let have = groups_found.get(&w.service).copied();
-        ops.extend(groups::plan(ctx, w, have, &d.vpc_id)?.into_iter().map(Op::Group));
+        ops.extend(
+            groups::plan(ctx, w, have, &d.vpc_id)?
+                .into_iter()
+                .map(Op::Group),
+        );
     }
     let codedeploy_role = codedeploy_role(ctx, d, a, &mut ops)?;
 
     let mut services = BTreeMap::new();
     let mut wants = Wants::default();
     for s in &d.services {
-        let ns = namespace_id.as_deref().map(|id| (id, d.namespace.as_deref().unwrap_or_default()));
-        let one = One { ctx, d, a, s, group: &group_ids[s.name.as_str()], namespace: ns, codedeploy_role: codedeploy_role.as_deref() };
+        let ns = namespace_id
+            .as_deref()
+            .map(|id| (id, d.namespace.as_deref().unwrap_or_default()));
+        let one = One {
+            ctx,
+            d,
+            a,
+            s,
+            group: &group_ids[s.name.as_str()],
+            namespace: ns,
+            codedeploy_role: codedeploy_role.as_deref(),
+        };
         let out = one.plan(&mut ops, &mut wants)?;
         services.insert(s.name.clone(), out);
     }
     if d.stated {
-        let found = Found { namespaces: &namespaces, groups: &groups_found, services: &services_found };
+        let found = Found {
+            namespaces: &namespaces,
+            groups: &groups_found,
+            services: &services_found,
+        };
         prune(ctx, d, a, &wants, &group_wants, &found, &mut ops)?;
     } else if !a.is_empty() {
         tracing::warn!(
@@ -83,10 +106,17 @@ pub fn plan(ctx: &Context, d: &Desired, a: &Actual) -> Result<Plan> {
         Discovery {
             namespace_id: namespace_id.clone().unwrap_or_default(),
             namespace_name: name.clone(),
-            namespace_arn: have.map_or_else(|| planned(cloudmap::NAMESPACE_KIND, name), |n| n.arn.clone()),
+            namespace_arn: have.map_or_else(
+                || planned(cloudmap::NAMESPACE_KIND, name),
+                |n| n.arn.clone(),
+            ),
         }
     });
-    Ok(Plan { ops, services: Services(services), discovery })
+    Ok(Plan {
+        ops,
+        services: Services(services),
+        discovery,
+    })
 }
 
 /// The wanted resources, kept for pruning (what is not among them goes).
@@ -100,10 +130,16 @@ struct Wants {
 
 /// Every service's group: its port from the ALB's group (when routed) and from
 /// each caller's group (found, or the placeholder of the one this run makes).
-fn group_wants(ctx: &Context, d: &Desired, found: &BTreeMap<String, &groups::Have>) -> Vec<groups::Want> {
+fn group_wants(
+    ctx: &Context,
+    d: &Desired,
+    found: &BTreeMap<String, &groups::Have>,
+) -> Vec<groups::Want> {
     let id_of = |service: &str| {
         let name = ctx.name(&names::group_component(service));
-        found.get(service).map_or_else(|| planned(groups::KIND, &name), |h| h.id.clone())
+        found
+            .get(service)
+            .map_or_else(|| planned(groups::KIND, &name), |h| h.id.clone())
     };
     d.services
         .iter()
@@ -111,10 +147,16 @@ fn group_wants(ctx: &Context, d: &Desired, found: &BTreeMap<String, &groups::Hav
             let mut ingress = Vec::new();
             if let Some(port) = s.port {
                 if let (Some(_), Some(alb)) = (&s.target_group_arn, &d.alb_group) {
-                    ingress.push((groups::Grant::tcp(port, groups::Peer::Group(alb.clone())), "from the ALB".to_owned()));
+                    ingress.push((
+                        groups::Grant::tcp(port, groups::Peer::Group(alb.clone())),
+                        "from the ALB".to_owned(),
+                    ));
                 }
                 for caller in &s.callers {
-                    ingress.push((groups::Grant::tcp(port, groups::Peer::Group(id_of(caller))), format!("from {caller}")));
+                    ingress.push((
+                        groups::Grant::tcp(port, groups::Peer::Group(id_of(caller))),
+                        format!("from {caller}"),
+                    ));
                 }
             }
             ingress.sort();
@@ -130,7 +172,12 @@ fn group_wants(ctx: &Context, d: &Desired, found: &BTreeMap<String, &groups::Hav
 }
 
 /// CodeDeploy's role while a service is blue/green: its op, and its ARN.
-fn codedeploy_role(ctx: &Context, d: &Desired, a: &Actual, ops: &mut Vec<Op>) -> Result<Option<String>> {
+fn codedeploy_role(
+    ctx: &Context,
+    d: &Desired,
+    a: &Actual,
+    ops: &mut Vec<Op>,
+) -> Result<Option<String>> {
     if !d.blue_green() {
         return Ok(None);
     }
@@ -230,7 +277,8 @@ impl One<'_> {
 
     /// The Cloud Map service, when discovered: its op and the ARN to register with.
     fn discovery(&self, ops: &mut Vec<Op>, wants: &mut Wants) -> Result<Option<String>> {
-        let (Some(ttl), Some((namespace, namespace_name))) = (self.s.discovery_ttl, self.namespace) else {
+        let (Some(ttl), Some((namespace, namespace_name))) = (self.s.discovery_ttl, self.namespace)
+        else {
             return Ok(None);
         };
         let want = cloudmap::Want {
@@ -239,7 +287,11 @@ impl One<'_> {
             namespace_name: namespace_name.to_owned(),
             ttl,
         };
-        let have = self.a.discovery.iter().find(|h| h.name == want.service && h.namespace_id == want.namespace);
+        let have = self
+            .a
+            .discovery
+            .iter()
+            .find(|h| h.name == want.service && h.namespace_id == want.namespace);
         ops.extend(cloudmap::plan_service(self.ctx, &want, have)?.map(Op::Discovery));
         let arn = want.arn(have);
         wants.discovery.push(want);
@@ -266,7 +318,11 @@ impl One<'_> {
             scaled: s.scaled,
             blue_green,
             green_target_group: s.green_target_group_arn.clone(),
-            grace: if load_balancer.is_some() { ecs::GRACE_SECONDS } else { 0 },
+            grace: if load_balancer.is_some() {
+                ecs::GRACE_SECONDS
+            } else {
+                0
+            },
             load_balancer,
             registry,
             network: ecs::Network {
@@ -314,11 +370,14 @@ impl One<'_> {
         };
         let have = self.a.codedeploy.iter().find(|h| h.name == want.name);
         let cd_ops = codedeploy::plan(self.ctx, &want, have, service_have, creates)?;
-        let deploying = cd_ops.iter().any(|o| matches!(o, codedeploy::Op::Deploy { .. }));
+        let deploying = cd_ops
+            .iter()
+            .any(|o| matches!(o, codedeploy::Op::Deploy { .. }));
         let last = if deploying {
             Some(planned(codedeploy::DEPLOYMENT_KIND, &want.name))
         } else {
-            have.and_then(|h| h.deployments.first()).map(|d| d.id.clone())
+            have.and_then(|h| h.deployments.first())
+                .map(|d| d.id.clone())
         };
         ops.extend(cd_ops.into_iter().map(Op::CodeDeploy));
         let out = CodeDeployOut {
@@ -367,9 +426,21 @@ fn prune(
     )?;
     ops.extend(discovered.into_iter().map(Op::Discovery));
     ops.extend(namespaces.into_iter().map(Op::Namespace));
-    ops.extend(roles::prune(ctx, &roles_wanted, &a.roles).into_iter().map(Op::Role));
-    ops.extend(taskdefs::prune(ctx, &a.stale_revisions).into_iter().map(Op::TaskDefinition));
-    ops.extend(groups::prune(ctx, group_wants, found.groups)?.into_iter().map(Op::Group));
+    ops.extend(
+        roles::prune(ctx, &roles_wanted, &a.roles)
+            .into_iter()
+            .map(Op::Role),
+    );
+    ops.extend(
+        taskdefs::prune(ctx, &a.stale_revisions)
+            .into_iter()
+            .map(Op::TaskDefinition),
+    );
+    ops.extend(
+        groups::prune(ctx, group_wants, found.groups)?
+            .into_iter()
+            .map(Op::Group),
+    );
     Ok(())
 }
 

@@ -117,7 +117,11 @@ pub async fn discover(
         Ok(Some(have))
     }))
     .await?;
-    Ok(found.into_iter().flatten().map(|h| (h.name.clone(), h)).collect())
+    Ok(found
+        .into_iter()
+        .flatten()
+        .map(|h| (h.name.clone(), h))
+        .collect())
 }
 
 /// One role by name, with its tags and trust policy; `None` when there is none.
@@ -405,18 +409,48 @@ mod tests {
     fn trust_policy_and_managed_policies_are_updated() {
         let ctx = ctx();
         for (field, h) in [
-            ("trust", Have { trust: Some(iam::trust_policy("ec2.amazonaws.com")), ..have(&ctx) }),
-            ("policy", Have { policy: None, ..have(&ctx) }),
-            ("managed_policies", Have { managed: vec!["arn:aws:iam::aws:policy/AdministratorAccess".into()], ..have(&ctx) }),
+            (
+                "trust",
+                Have {
+                    trust: Some(iam::trust_policy("ec2.amazonaws.com")),
+                    ..have(&ctx)
+                },
+            ),
+            (
+                "policy",
+                Have {
+                    policy: None,
+                    ..have(&ctx)
+                },
+            ),
+            (
+                "managed_policies",
+                Have {
+                    managed: vec!["arn:aws:iam::aws:policy/AdministratorAccess".into()],
+                    ..have(&ctx)
+                },
+            ),
         ] {
             let op = plan(&ctx, &want(), Some(&h)).unwrap().unwrap();
             let change = op.change(&ctx);
-            assert_eq!(change.changes.keys().collect::<Vec<_>>(), [field], "{}", change.line());
+            assert_eq!(
+                change.changes.keys().collect::<Vec<_>>(),
+                [field],
+                "{}",
+                change.line()
+            );
         }
         // A policy no longer declared is removed.
-        let w = Want { policy: None, ..want() };
+        let w = Want {
+            policy: None,
+            ..want()
+        };
         let op = plan(&ctx, &w, Some(&have(&ctx))).unwrap().unwrap();
-        assert!(op.change(&ctx).line().contains("policy: "), "{}", op.change(&ctx).line());
+        assert!(
+            op.change(&ctx).line().contains("policy: "),
+            "{}",
+            op.change(&ctx).line()
+        );
     }
 
     #[test]
@@ -457,7 +491,13 @@ mod tests {
             tags: ctx.tags("task-execution"),
             ..have(&ctx)
         };
-        for h in [have(&ctx), old.clone(), foreign, misnamed, execution.clone()] {
+        for h in [
+            have(&ctx),
+            old.clone(),
+            foreign,
+            misnamed,
+            execution.clone(),
+        ] {
             found.insert(h.name.clone(), h);
         }
         let ops = prune(&ctx, &[want()], &found);

@@ -13,8 +13,8 @@ use std::collections::BTreeMap;
 use aws_sdk_ecs::error::SdkError;
 use aws_sdk_ecs::types::{
     Compatibility, ContainerDefinition, HealthCheck, KeyValuePair, LogConfiguration, LogDriver,
-    NetworkMode, PortMapping, Secret, TaskDefinition, TaskDefinitionField,
-    TaskDefinitionStatus, TransportProtocol,
+    NetworkMode, PortMapping, Secret, TaskDefinition, TaskDefinitionField, TaskDefinitionStatus,
+    TransportProtocol,
 };
 use common::plan::{planned, Action, Change};
 use common::{naming, AwsResultExt, Context, Error, Result};
@@ -155,7 +155,12 @@ pub fn shape(td: &TaskDefinition) -> Value {
     let env = sorted(c.map_or_else(Vec::new, |c| {
         c.environment()
             .iter()
-            .map(|kv| (kv.name().unwrap_or_default().to_owned(), kv.value().unwrap_or_default().to_owned()))
+            .map(|kv| {
+                (
+                    kv.name().unwrap_or_default().to_owned(),
+                    kv.value().unwrap_or_default().to_owned(),
+                )
+            })
             .collect()
     }));
     let secrets = sorted(c.map_or_else(Vec::new, |c| {
@@ -171,7 +176,10 @@ pub fn shape(td: &TaskDefinition) -> Value {
             .unwrap_or_default(),
     );
     let ports: Vec<i32> = c.map_or_else(Vec::new, |c| {
-        c.port_mappings().iter().filter_map(|p| p.container_port()).collect()
+        c.port_mappings()
+            .iter()
+            .filter_map(|p| p.container_port())
+            .collect()
     });
     let health = c.and_then(|c| c.health_check()).map(|h| {
         json!({
@@ -237,7 +245,12 @@ async fn describe(c: &Clients, which: &str) -> Result<Option<(TaskDefinition, bo
     {
         Ok(out) => out,
         // ECS answers a family without revisions with a ClientException.
-        Err(e) if e.as_service_error().is_some_and(|s| s.is_client_exception()) => return Ok(None),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_client_exception()) =>
+        {
+            return Ok(None)
+        }
         Err(e) => {
             return Err(common::error::aws_error(
                 format!("DescribeTaskDefinition {which}"),
@@ -337,10 +350,13 @@ pub fn prune(ctx: &Context, stale: &[Revision]) -> Vec<Op> {
         .iter()
         .filter(|r| {
             naming::component_in(&r.family, &ctx.stack, &ctx.env).is_some_and(|service| {
-                ctx.check_owned(KIND, &r.arn, pairs(&r.tags), service).is_ok()
+                ctx.check_owned(KIND, &r.arn, pairs(&r.tags), service)
+                    .is_ok()
             })
         })
-        .map(|r| Op::Delete { revision: r.clone() })
+        .map(|r| Op::Delete {
+            revision: r.clone(),
+        })
         .collect()
 }
 
@@ -362,7 +378,10 @@ impl Op {
             Op::Register { want, have: None } => {
                 Change::new(&ctx.tool, Action::Create, KIND, &want.family)
             }
-            Op::Register { want, have: Some(h) } => {
+            Op::Register {
+                want,
+                have: Some(h),
+            } => {
                 let mut c = Change::new(&ctx.tool, Action::Update, KIND, &want.family).id(&h.arn);
                 let to = shape(&want.definition);
                 for (field, value) in to.as_object().into_iter().flatten() {
@@ -373,10 +392,13 @@ impl Op {
                 }
                 c
             }
-            Op::Delete { revision } => {
-                Change::new(&ctx.tool, Action::Delete, KIND, revision_name(&revision.arn))
-                    .id(&revision.arn)
-            }
+            Op::Delete { revision } => Change::new(
+                &ctx.tool,
+                Action::Delete,
+                KIND,
+                revision_name(&revision.arn),
+            )
+            .id(&revision.arn),
         }
     }
 
@@ -393,7 +415,10 @@ impl Op {
 }
 
 /// ECS may refuse a role IAM made a moment ago.
-fn role_not_ready<E: aws_smithy_types::error::metadata::ProvideErrorMetadata>(e: &E, modelled: bool) -> bool {
+fn role_not_ready<E: aws_smithy_types::error::metadata::ProvideErrorMetadata>(
+    e: &E,
+    modelled: bool,
+) -> bool {
     let (_, message) = code_and_message(e);
     modelled && (message.contains("role") || message.contains("assume"))
 }
@@ -409,12 +434,13 @@ async fn register(c: &Clients, want: &Want, ids: &Ids) -> Result<String> {
     let out = retry_sdk(
         &format!("RegisterTaskDefinition {}", want.family),
         propagation(crate::roles::PROPAGATION),
-        |e: &SdkError<aws_sdk_ecs::operation::register_task_definition::RegisterTaskDefinitionError>| {
+        |e: &SdkError<
+            aws_sdk_ecs::operation::register_task_definition::RegisterTaskDefinitionError,
+        >| {
             role_not_ready(
                 e,
-                e.as_service_error().is_some_and(|s| {
-                    s.is_client_exception() || s.is_invalid_parameter_exception()
-                }),
+                e.as_service_error()
+                    .is_some_and(|s| s.is_client_exception() || s.is_invalid_parameter_exception()),
             )
         },
         || {
@@ -443,9 +469,17 @@ async fn register(c: &Clients, want: &Want, ids: &Ids) -> Result<String> {
 /// Deregisters an active revision, then deletes it; gone already is done.
 pub async fn delete(c: &Clients, r: &Revision) -> Result<()> {
     if r.active {
-        match c.ecs.deregister_task_definition().task_definition(&r.arn).send().await {
+        match c
+            .ecs
+            .deregister_task_definition()
+            .task_definition(&r.arn)
+            .send()
+            .await
+        {
             Ok(_) => {}
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_client_exception()) => {}
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_client_exception()) => {}
             Err(e) => {
                 return Err(common::error::aws_error(
                     format!("DeregisterTaskDefinition {}", r.arn),

@@ -58,7 +58,9 @@ impl Layer for ServicesLayer {
         doc: &'a Document,
         mismatches: &'a Mismatches,
     ) -> BoxFuture<'a, Result<Box<dyn Owned>>> {
-        Box::pin(async move { Ok(Box::new(discover(ctx, doc, mismatches).await?) as Box<dyn Owned>) })
+        Box::pin(
+            async move { Ok(Box::new(discover(ctx, doc, mismatches).await?) as Box<dyn Owned>) },
+        )
     }
 }
 
@@ -76,14 +78,27 @@ pub async fn discover(ctx: &Context, doc: &Document, m: &Mismatches) -> Result<F
         .map_or_else(|| ctx.name("cluster"), str::to_owned);
     let a = sweep(&c, ctx, &cluster, doc, &hints).await?;
     actual::hinted(&c, ctx, &cluster, &hints, &a, m).await?;
-    Ok(Found { ops: deletes(ctx, &a)? })
+    Ok(Found {
+        ops: deletes(ctx, &a)?,
+    })
 }
 
 /// Discovery with nothing wanted: every candidate of the stack and env.
-async fn sweep(c: &Clients, ctx: &Context, cluster: &str, doc: &Document, hints: &Hints) -> Result<Actual> {
-    let mut namespace_names = vec![common::spec::DiscoverySpec::default().namespace(&ctx.stack, &ctx.env)];
+async fn sweep(
+    c: &Clients,
+    ctx: &Context,
+    cluster: &str,
+    doc: &Document,
+    hints: &Hints,
+) -> Result<Actual> {
+    let mut namespace_names =
+        vec![common::spec::DiscoverySpec::default().namespace(&ctx.stack, &ctx.env)];
     // teardown reads no spec, but a namespace the spec named is a candidate.
-    if let Some(ns) = doc.get("spec").and_then(|s| s.pointer("/discovery/namespace")).and_then(Value::as_str) {
+    if let Some(ns) = doc
+        .get("spec")
+        .and_then(|s| s.pointer("/discovery/namespace"))
+        .and_then(Value::as_str)
+    {
         namespace_names.push(ns.to_owned());
     }
     if let Some(d) = doc.layer::<Discovery>("discovery")? {
@@ -107,7 +122,17 @@ async fn sweep(c: &Clients, ctx: &Context, cluster: &str, doc: &Document, hints:
         applications(c, ctx),
     )?;
     let discovery = actual::discovered(c, ctx, &namespaces).await?;
-    Ok(Actual { logs, roles, groups, namespaces, discovery, taskdefs: Default::default(), stale_revisions: stale, services, codedeploy })
+    Ok(Actual {
+        logs,
+        roles,
+        groups,
+        namespaces,
+        discovery,
+        taskdefs: Default::default(),
+        stale_revisions: stale,
+        services,
+        codedeploy,
+    })
 }
 
 async fn applications(c: &Clients, ctx: &Context) -> Result<Vec<codedeploy::Have>> {
@@ -116,7 +141,12 @@ async fn applications(c: &Clients, ctx: &Context) -> Result<Vec<codedeploy::Have
         return Ok(vec![]);
     }
     let account = codedeploy::account_id(c).await?;
-    let found = common::try_join_all(names.iter().map(|n| codedeploy::discover(c, ctx, &account, n))).await?;
+    let found = common::try_join_all(
+        names
+            .iter()
+            .map(|n| codedeploy::discover(c, ctx, &account, n)),
+    )
+    .await?;
     Ok(found.into_iter().flatten().collect())
 }
 
@@ -124,10 +154,21 @@ async fn applications(c: &Clients, ctx: &Context) -> Result<Vec<codedeploy::Have
 /// which only teardown removes). Duplicates are no refusal here: all go.
 fn deletes(ctx: &Context, a: &Actual) -> Result<Vec<Op>> {
     let mut ops = Vec::new();
-    ops.extend(codedeploy::prune(ctx, &[], &a.codedeploy)?.into_iter().map(Op::CodeDeploy));
-    for s in a.services.iter().filter(|s| s.status == "ACTIVE" && names::ours(ctx, &s.tags)) {
+    ops.extend(
+        codedeploy::prune(ctx, &[], &a.codedeploy)?
+            .into_iter()
+            .map(Op::CodeDeploy),
+    );
+    for s in a
+        .services
+        .iter()
+        .filter(|s| s.status == "ACTIVE" && names::ours(ctx, &s.tags))
+    {
         if let Some(service) = names::component(&s.tags) {
-            if ctx.check_owned(ecs::KIND, &s.name, names::pairs(&s.tags), service).is_ok() {
+            if ctx
+                .check_owned(ecs::KIND, &s.name, names::pairs(&s.tags), service)
+                .is_ok()
+            {
                 ops.push(Op::Service(ecs::Op::Delete { have: s.clone() }));
             }
         }
@@ -137,7 +178,11 @@ fn deletes(ctx: &Context, a: &Actual) -> Result<Vec<Op>> {
     ops.extend(services.into_iter().map(Op::Discovery));
     ops.extend(namespaces.into_iter().map(Op::Namespace));
     ops.extend(roles::prune(ctx, &[], &a.roles).into_iter().map(Op::Role));
-    ops.extend(taskdefs::prune(ctx, &a.stale_revisions).into_iter().map(Op::TaskDefinition));
+    ops.extend(
+        taskdefs::prune(ctx, &a.stale_revisions)
+            .into_iter()
+            .map(Op::TaskDefinition),
+    );
     ops.extend(logs::teardown(ctx, &a.logs).into_iter().map(Op::LogGroup));
     for g in a.groups.iter().filter(|g| {
         names::component(&g.tags).is_some_and(|c| names::service_of(c, "svc-").is_some())

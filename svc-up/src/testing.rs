@@ -22,7 +22,9 @@ pub fn service(name: &str) -> Planned {
         desired_count: 2,
         read_only: true,
         log_retention_days: 30,
-        target_group_arn: Some(format!("arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/{name}/1")),
+        target_group_arn: Some(format!(
+            "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/{name}/1"
+        )),
         ..Planned::default()
     }
 }
@@ -33,9 +35,14 @@ pub fn desired(services: Vec<Planned>) -> Desired {
         namespace: None,
         cluster: "shop--cluster--dev".into(),
         cluster_arn: "arn:aws:ecs:us-east-1:123456789012:cluster/shop--cluster--dev".into(),
-        execution_role: "arn:aws:iam::123456789012:role/fargate-pipes/shop--task-execution--dev".into(),
+        execution_role: "arn:aws:iam::123456789012:role/fargate-pipes/shop--task-execution--dev"
+            .into(),
         log_kms_key: Some("arn:aws:kms:us-east-1:123456789012:key/k".into()),
-        strategy: vec![ecs::Strategy { provider: "FARGATE".into(), base: 0, weight: 1 }],
+        strategy: vec![ecs::Strategy {
+            provider: "FARGATE".into(),
+            base: 0,
+            weight: 1,
+        }],
         vpc_id: "vpc-1".into(),
         subnets: vec!["subnet-a".into(), "subnet-b".into()],
         alb_group: Some("sg-alb".into()),

@@ -50,7 +50,11 @@ pub async fn stable(
 }
 
 /// Why ECS stopped the tasks of the given services (distinct reasons).
-async fn stopped_reasons(ecs: &aws_sdk_ecs::Client, cluster: &str, services: &[String]) -> Result<Vec<String>> {
+async fn stopped_reasons(
+    ecs: &aws_sdk_ecs::Client,
+    cluster: &str,
+    services: &[String],
+) -> Result<Vec<String>> {
     let mut reasons = Vec::new();
     for name in services {
         let tasks = ecs

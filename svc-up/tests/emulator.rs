@@ -66,14 +66,22 @@ fn layer_teardown(s: &Session, ctx: &common::Context, doc: &Value) -> Vec<common
     use common::layer::Owned;
     let doc = common::Document::parse(&doc.to_string()).unwrap();
     let m = common::owner::Mismatches::default();
-    let found = s.block_on(svc_up::teardown::discover(ctx, &doc, &m)).unwrap();
-    m.into_result(ctx).expect("the document's ids are the stack's");
+    let found = s
+        .block_on(svc_up::teardown::discover(ctx, &doc, &m))
+        .unwrap();
+    m.into_result(ctx)
+        .expect("the document's ids are the stack's");
     let changes = found.changes(ctx);
     let left = common::plan::Leftovers::default();
     s.block_on(Box::new(found).destroy(ctx, &left, common::layer::TeardownOptions::default()));
-    left.into_result().expect("the services layer went away completely");
+    left.into_result()
+        .expect("the services layer went away completely");
     let again = s
-        .block_on(svc_up::teardown::discover(ctx, &doc, &common::owner::Mismatches::default()))
+        .block_on(svc_up::teardown::discover(
+            ctx,
+            &doc,
+            &common::owner::Mismatches::default(),
+        ))
         .unwrap();
     assert!(again.changes(ctx).is_empty(), "{:?}", again.changes(ctx));
     changes
@@ -213,9 +221,19 @@ fn seed_001_services_converge_change_one_revision_and_tear_down() {
             out["services"][s]["task_definition_arn"]
         );
     }
-    assert_eq!(log.matches("updated task definition").count(), 1, "{log}");
-    assert_eq!(log.matches("updated ecs service").count(), 1, "{log}");
-    assert!(!log.contains("created"), "{log}");
+    assert_eq!(
+        log.matches("svc-up: ~ task definition ").count(),
+        1,
+        "{log}"
+    );
+    assert_eq!(log.matches("svc-up: ~ ecs service ").count(), 1, "{log}");
+    assert!(
+        log.contains(&format!(
+            "svc-up: ~ ecs service {stack}--api--dev (task_definition: "
+        )),
+        "{log}"
+    );
+    assert!(!log.contains("svc-up: + "), "{log}");
     assert_eq!(
         em.inventory("us-east-1", &stack, "dev")
             .counts()
@@ -517,10 +535,10 @@ fn seed_002_blue_green_deploys_through_codedeploy_once_per_change_and_tears_down
         describe_service(&ecs, &s, &cluster, &format!("{stack}--worker--dev")).desired_count(),
         2
     );
-    assert_eq!(log.matches("updated ecs service").count(), 1, "{log}");
+    assert_eq!(log.matches("svc-up: ~ ecs service ").count(), 1, "{log}");
     assert!(
         log.contains(&format!(
-            "updated ecs service {stack}--worker--dev: desired count"
+            "svc-up: ~ ecs service {stack}--worker--dev (desired_count: 5 -> 2)"
         )),
         "{log}"
     );
@@ -589,7 +607,7 @@ fn seed_002_blue_green_deploys_through_codedeploy_once_per_change_and_tears_down
         .unwrap()
         .to_owned();
     assert_ne!(new_td, pay["task_definition_arn"].as_str().unwrap());
-    assert!(log.contains("CodeDeploy deployment"), "{log}");
+    assert!(log.contains("svc-up: + codedeploy deployment "), "{log}");
     let made = deployments(&cd, &s, &name);
     assert_eq!(made.len(), 1, "{made:?}");
     assert_eq!(made[0].1, new_td);

@@ -46,7 +46,11 @@ fn change_lines(stderr: &str) -> Vec<String> {
 /// svc-up -v on the lane; its document and its change lines.
 fn run(lane: &Lane<'_>, doc: &Value) -> (Value, Vec<String>) {
     lane.set_faults(json!({}));
-    let r = lane.tool("svc-up").arg("-v").stdin(doc.to_string()).succeeds();
+    let r = lane
+        .tool("svc-up")
+        .arg("-v")
+        .stdin(doc.to_string())
+        .succeeds();
     (r.json(), change_lines(&r.stderr()))
 }
 
@@ -87,7 +91,13 @@ fn svc_plan_apply_rerun_attach_detach_prune() {
         entries.iter().all(|c| c["action"] == "create"),
         "{entries:#?}"
     );
-    for kind in ["log group", "iam role", "security group", "task definition", "ecs service"] {
+    for kind in [
+        "log group",
+        "iam role",
+        "security group",
+        "task definition",
+        "ecs service",
+    ] {
         assert_eq!(
             entries.iter().filter(|c| c["kind"] == kind).count(),
             2,
@@ -142,10 +152,15 @@ fn svc_plan_apply_rerun_attach_detach_prune() {
     let updates: Vec<&String> = lines.iter().filter(|l| l.starts_with("~ ")).collect();
     assert_eq!(updates.len(), 1, "{lines:#?}");
     assert!(
-        updates[0].starts_with(&format!("~ ecs service {stack}--worker--dev (service_registries:")),
+        updates[0].starts_with(&format!(
+            "~ ecs service {stack}--worker--dev (service_registries:"
+        )),
         "{lines:#?}"
     );
-    assert!(lines.iter().any(|l| l.starts_with("+ discovery service")), "{lines:#?}");
+    assert!(
+        lines.iter().any(|l| l.starts_with("+ discovery service")),
+        "{lines:#?}"
+    );
     let arn = with["services"]["worker"]["discovery_service_arn"]
         .as_str()
         .unwrap()
@@ -164,7 +179,10 @@ fn svc_plan_apply_rerun_attach_detach_prune() {
         ))),
         "{lines:#?}"
     );
-    assert!(lines.iter().any(|l| l.starts_with("- discovery service")), "{lines:#?}");
+    assert!(
+        lines.iter().any(|l| l.starts_with("- discovery service")),
+        "{lines:#?}"
+    );
     assert!(registries(em, &without, "worker").is_empty());
 
     // An empty spec.services prunes nothing.
@@ -172,7 +190,12 @@ fn svc_plan_apply_rerun_attach_detach_prune() {
     empty["spec"]["services"] = json!({});
     lane.set_faults(json!({}));
     let r = lane.tool("svc-up").arg("-v").stdin(empty.to_string()).run();
-    assert!(mutations(&lane).is_empty(), "{:?} {}", mutations(&lane), r.stderr());
+    assert!(
+        mutations(&lane).is_empty(),
+        "{:?} {}",
+        mutations(&lane),
+        r.stderr()
+    );
 
     // Another env's document: refused, nothing changed.
     let mut prod = without.clone();
@@ -188,7 +211,12 @@ fn svc_plan_apply_rerun_attach_detach_prune() {
         .unwrap()
         .remove("worker");
     let (after, lines) = run(&lane, &dropped);
-    for kind in ["ecs service", "iam role", "security group", "task definition"] {
+    for kind in [
+        "ecs service",
+        "iam role",
+        "security group",
+        "task definition",
+    ] {
         assert!(
             lines.iter().any(|l| l.starts_with(&format!("- {kind} "))),
             "{kind}: {lines:#?}"
@@ -198,9 +226,74 @@ fn svc_plan_apply_rerun_attach_detach_prune() {
     assert!(after["services"].get("worker").is_none());
     let inv = em.inventory("us-east-1", &stack, "dev").counts();
     assert_eq!(inv.get("ecs_service"), Some(&1), "{inv:?}");
-    assert_eq!(inv.get("log_group"), Some(&2), "the worker's logs are kept: {inv:?}");
+    assert_eq!(
+        inv.get("log_group"),
+        Some(&2),
+        "the worker's logs are kept: {inv:?}"
+    );
 
     em.tool("teardown").stdin(after.to_string()).succeeds();
     let inv = em.inventory("us-east-1", &stack, "dev");
     assert!(inv.is_empty(), "{inv:?}");
+}
+
+/// Issue 12: a service named `execution` would own the task role
+/// `task-execution`, the cluster's execution role: refused by the spec check
+/// (exit 5, naming the path) before any AWS call (the tool is offline).
+#[test]
+fn svc_a_service_named_execution_is_refused_before_any_call() {
+    let mut doc = json!({"stack": "pp", "env": "dev", "region": "us-east-1", "spec": {}});
+    doc["spec"]["services"] = json!({"execution": {"port": 80, "image": "nginx:alpine"}});
+    let err = testkit::offline("svc-up")
+        .stdin(doc.to_string())
+        .fails()
+        .code(5);
+    assert!(err.contains("spec.services.execution"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+}
+
+/// Issue 15: CloudWatch Logs answers CreateLogGroup with AccessDenied while a
+/// new KMS key's grant has not propagated; svc-up retries that answer, bounded,
+/// and the log groups end up made with the key.
+#[test]
+fn svc_log_group_creation_waits_for_the_kms_key() {
+    let em = Emulator::shared();
+    let stack = unique_stack("svck");
+    let mut doc = platform(em, &stack);
+    let s = em.session("probe", "dev", "us-east-1");
+    let kms = aws_sdk_kms::Client::new(s.sdk());
+    let key = s.block_on(kms.create_key().send()).unwrap();
+    let arn = key.key_metadata().unwrap().arn().unwrap().to_owned();
+    let cluster = doc["cluster"].clone();
+    doc["cluster"]["log_kms_key_arn"] = json!(arn);
+    let lane = em.lane();
+    lane.set_faults(json!({"answer": {"CreateLogGroup": {
+        "times": 2, "match": "/ecs/", "status": 400,
+        "code": "AccessDeniedException",
+        "message": format!("The specified KMS key does not exist or is not allowed to be used with Arn '{arn}'")
+    }}}));
+    let out = lane.tool("svc-up").stdin(doc.to_string()).succeeds().json();
+    let state = lane.fault_state();
+    assert_eq!(
+        state["injected"]["answer"], 4,
+        "two refusals per group: {state}"
+    );
+    let logs = aws_sdk_cloudwatchlogs::Client::new(s.sdk());
+    let groups = s
+        .block_on(
+            logs.describe_log_groups()
+                .log_group_name_prefix(format!("/ecs/{stack}/dev/"))
+                .send(),
+        )
+        .unwrap();
+    assert_eq!(groups.log_groups().len(), 2);
+    assert!(groups
+        .log_groups()
+        .iter()
+        .all(|g| g.kms_key_id() == Some(arn.as_str())));
+    // The key is the test's, not the cluster layer's: teardown gets the
+    // cluster section cluster-up wrote.
+    let mut down = out.clone();
+    down["cluster"] = cluster;
+    em.tool("teardown").stdin(down.to_string()).succeeds();
 }

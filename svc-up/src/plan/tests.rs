@@ -29,7 +29,10 @@ fn simulate(_ctx: &Context, before: &Actual, ops: &[Op]) -> Actual {
                 fake(&planned(cloudmap::NAMESPACE_KIND, name), "ns");
             }
             Op::Role(roles::Op::Create { want, .. }) => {
-                ids.set(&want.arn(None), &format!("arn:aws:iam::123456789012:role/fargate-pipes/{}", want.name));
+                ids.set(
+                    &want.arn(None),
+                    &format!("arn:aws:iam::123456789012:role/fargate-pipes/{}", want.name),
+                );
             }
             _ => {}
         }
@@ -40,7 +43,10 @@ fn simulate(_ctx: &Context, before: &Actual, ops: &[Op]) -> Actual {
                 fake(&want.arn(None), "arn:sd/srv");
             }
             Op::TaskDefinition(taskdefs::Op::Register { want, .. }) => {
-                fake(&planned(taskdefs::KIND, &want.family), &format!("arn:td/{}", want.family));
+                fake(
+                    &planned(taskdefs::KIND, &want.family),
+                    &format!("arn:td/{}", want.family),
+                );
             }
             Op::Service(ecs::Op::Create { want, .. }) => {
                 fake(&want.arn(None), "arn:svc");
@@ -58,24 +64,34 @@ fn simulate(_ctx: &Context, before: &Actual, ops: &[Op]) -> Actual {
 fn apply_pure(a: &mut Actual, op: &Op, ids: &Ids) {
     let r = |s: &str| ids.get(s).unwrap();
     match op {
-        Op::LogGroup(logs::Op::Create { want, tags }) | Op::LogGroup(logs::Op::Update { want, have: logs::Have { tags, .. } }) => {
-            a.logs.insert(want.name.clone(), logs::Have {
-                name: want.name.clone(),
-                arn: format!("arn:lg:{}", want.name),
-                retention_days: Some(want.retention_days),
-                kms_key: want.kms_key.clone(),
-                tags: tags.clone(),
-            });
+        Op::LogGroup(logs::Op::Create { want, tags })
+        | Op::LogGroup(logs::Op::Update {
+            want,
+            have: logs::Have { tags, .. },
+        }) => {
+            a.logs.insert(
+                want.name.clone(),
+                logs::Have {
+                    name: want.name.clone(),
+                    arn: format!("arn:lg:{}", want.name),
+                    retention_days: Some(want.retention_days),
+                    kms_key: want.kms_key.clone(),
+                    tags: tags.clone(),
+                },
+            );
         }
         Op::Role(roles::Op::Create { want, tags }) => {
-            a.roles.insert(want.name.clone(), roles::Have {
-                name: want.name.clone(),
-                arn: r(&want.arn(None)),
-                trust: Some(want.trust()),
-                tags: tags.clone(),
-                policy: want.policy.clone(),
-                managed: want.managed.clone(),
-            });
+            a.roles.insert(
+                want.name.clone(),
+                roles::Have {
+                    name: want.name.clone(),
+                    arn: r(&want.arn(None)),
+                    trust: Some(want.trust()),
+                    tags: tags.clone(),
+                    policy: want.policy.clone(),
+                    managed: want.managed.clone(),
+                },
+            );
         }
         Op::Role(roles::Op::Delete { have }) => {
             a.roles.remove(&have.name);
@@ -92,38 +108,52 @@ fn apply_pure(a: &mut Actual, op: &Op, ids: &Ids) {
                 .ingress
                 .iter()
                 .map(|(grant, _)| match &grant.peer {
-                    groups::Peer::Group(id) => groups::Grant { peer: groups::Peer::Group(r(id)), ..grant.clone() },
+                    groups::Peer::Group(id) => groups::Grant {
+                        peer: groups::Peer::Group(r(id)),
+                        ..grant.clone()
+                    },
                     _ => grant.clone(),
                 })
                 .collect();
             g.ingress.sort();
         }
         Op::Group(groups::Op::Delete { have }) => a.groups.retain(|g| g.id != have.id),
-        Op::Namespace(cloudmap::NamespaceOp::Create { name, tags, .. }) => a.namespaces.push(cloudmap::Namespace {
-            id: r(&planned(cloudmap::NAMESPACE_KIND, name)),
-            name: name.clone(),
-            arn: format!("arn:ns:{name}"),
-            tags: tags.clone(),
-        }),
-        Op::Namespace(cloudmap::NamespaceOp::Delete { have }) => a.namespaces.retain(|n| n.id != have.id),
-        Op::Discovery(cloudmap::ServiceOp::Create { want, tags }) => a.discovery.push(cloudmap::Service {
-            id: format!("srv-{}", want.service),
-            arn: r(&want.arn(None)),
-            name: want.service.clone(),
-            namespace_id: r(&want.namespace),
-            ttl: Some(want.ttl),
-            tags: tags.clone(),
-        }),
-        Op::Discovery(cloudmap::ServiceOp::Delete { have }) => a.discovery.retain(|s| s.id != have.id),
+        Op::Namespace(cloudmap::NamespaceOp::Create { name, tags, .. }) => {
+            a.namespaces.push(cloudmap::Namespace {
+                id: r(&planned(cloudmap::NAMESPACE_KIND, name)),
+                name: name.clone(),
+                arn: format!("arn:ns:{name}"),
+                tags: tags.clone(),
+            })
+        }
+        Op::Namespace(cloudmap::NamespaceOp::Delete { have }) => {
+            a.namespaces.retain(|n| n.id != have.id)
+        }
+        Op::Discovery(cloudmap::ServiceOp::Create { want, tags }) => {
+            a.discovery.push(cloudmap::Service {
+                id: format!("srv-{}", want.service),
+                arn: r(&want.arn(None)),
+                name: want.service.clone(),
+                namespace_id: r(&want.namespace),
+                ttl: Some(want.ttl),
+                tags: tags.clone(),
+            })
+        }
+        Op::Discovery(cloudmap::ServiceOp::Delete { have }) => {
+            a.discovery.retain(|s| s.id != have.id)
+        }
         Op::TaskDefinition(taskdefs::Op::Register { want, .. }) => {
             let mut shape = taskdefs::shape(&want.definition);
             ids.resolve(&mut shape);
-            a.taskdefs.insert(want.family.clone(), taskdefs::Have {
-                arn: r(&planned(taskdefs::KIND, &want.family)),
-                family: want.family.clone(),
-                shape,
-                tags: want.tags.clone(),
-            });
+            a.taskdefs.insert(
+                want.family.clone(),
+                taskdefs::Have {
+                    arn: r(&planned(taskdefs::KIND, &want.family)),
+                    family: want.family.clone(),
+                    shape,
+                    tags: want.tags.clone(),
+                },
+            );
         }
         Op::Service(ecs::Op::Create { want, .. }) => a.services.push(service_have(want, ids)),
         Op::Service(ecs::Op::Update { want, .. }) => {
@@ -131,21 +161,29 @@ fn apply_pure(a: &mut Actual, op: &Op, ids: &Ids) {
             a.services.push(service_have(want, ids));
         }
         Op::Service(ecs::Op::Delete { have }) => a.services.retain(|s| s.name != have.name),
-        Op::CodeDeploy(codedeploy::Op::CreateApplication { want }) => a.codedeploy.push(codedeploy::Have {
-            name: want.name.clone(),
-            ecs_platform: true,
-            tags: want.tags.clone(),
-            group: None,
-            deployments: vec![],
-            active: vec![],
-        }),
+        Op::CodeDeploy(codedeploy::Op::CreateApplication { want }) => {
+            a.codedeploy.push(codedeploy::Have {
+                name: want.name.clone(),
+                ecs_platform: true,
+                tags: want.tags.clone(),
+                group: None,
+                deployments: vec![],
+                active: vec![],
+            })
+        }
         Op::CodeDeploy(codedeploy::Op::CreateGroup { want }) => {
-            let app = a.codedeploy.iter_mut().find(|h| h.name == want.name).unwrap();
+            let app = a
+                .codedeploy
+                .iter_mut()
+                .find(|h| h.name == want.name)
+                .unwrap();
             let mut shape = codedeploy::Group::new(want).shape(want);
             ids.resolve(&mut shape);
             app.group = Some((shape, want.tags.clone()));
         }
-        Op::CodeDeploy(codedeploy::Op::Delete { have }) => a.codedeploy.retain(|h| h.name != have.name),
+        Op::CodeDeploy(codedeploy::Op::Delete { have }) => {
+            a.codedeploy.retain(|h| h.name != have.name)
+        }
         other => panic!("not simulated: {other:?}"),
     }
 }
@@ -156,7 +194,10 @@ fn service_have(want: &ecs::Want, ids: &Ids) -> ecs::Have {
     network.security_groups = network.security_groups.iter().map(|g| r(g)).collect();
     ecs::Have {
         name: want.name.clone(),
-        arn: format!("arn:aws:ecs:us-east-1:123456789012:service/{}/{}", want.cluster, want.name),
+        arn: format!(
+            "arn:aws:ecs:us-east-1:123456789012:service/{}/{}",
+            want.cluster, want.name
+        ),
         status: "ACTIVE".into(),
         blue_green: want.blue_green,
         task_definition: Some(r(&want.task_definition)),
@@ -175,7 +216,11 @@ fn service_have(want: &ecs::Want, ids: &Ids) -> ecs::Have {
 }
 
 fn lines(ctx: &Context, ops: &[Op]) -> Vec<String> {
-    let mut l: Vec<String> = ops.iter().filter_map(|o| o.change(ctx)).map(|c| c.line()).collect();
+    let mut l: Vec<String> = ops
+        .iter()
+        .filter_map(|o| o.change(ctx))
+        .map(|c| c.line())
+        .collect();
     l.sort();
     l
 }
@@ -186,7 +231,11 @@ fn up(d: &Desired) -> Actual {
     let first = plan(&ctx, d, &Actual::default()).unwrap();
     let a = simulate(&ctx, &Actual::default(), &first.ops);
     let again = plan(&ctx, d, &a).unwrap();
-    assert_eq!(lines(&ctx, &again.ops), Vec::<String>::new(), "a re-run changes nothing");
+    assert_eq!(
+        lines(&ctx, &again.ops),
+        Vec::<String>::new(),
+        "a re-run changes nothing"
+    );
     a
 }
 
@@ -205,13 +254,27 @@ fn a_fresh_stack_is_all_creates_with_placeholders() {
     let d = three();
     let p = plan(&ctx, &d, &Actual::default()).unwrap();
     let changes: Vec<_> = p.ops.iter().filter_map(|o| o.change(&ctx)).collect();
-    assert!(changes.iter().all(|c| c.action == Action::Create), "{changes:?}");
+    assert!(
+        changes.iter().all(|c| c.action == Action::Create),
+        "{changes:?}"
+    );
     let count = |kind: &str| changes.iter().filter(|c| c.kind == kind).count();
-    for kind in ["log group", "iam role", "security group", "task definition", "ecs service"] {
+    for kind in [
+        "log group",
+        "iam role",
+        "security group",
+        "task definition",
+        "ecs service",
+    ] {
         assert_eq!(count(kind), 3, "{kind}");
     }
     let api = p.services.get("api").unwrap();
-    for id in [&api.service_arn, &api.task_definition_arn, &api.task_role_arn, &api.security_group_id] {
+    for id in [
+        &api.service_arn,
+        &api.task_definition_arn,
+        &api.task_role_arn,
+        &api.security_group_id,
+    ] {
         assert!(is_planned(id), "{id}");
     }
     assert_eq!(api.log_group, "/ecs/shop/dev/api");
@@ -220,8 +283,18 @@ fn a_fresh_stack_is_all_creates_with_placeholders() {
         Op::Group(groups::Op::Rules { want, .. }) if want.service == "api" => Some(want.clone()),
         _ => None,
     });
-    let peers: Vec<String> = rules.unwrap().ingress.iter().map(|(g, _)| g.label()).collect();
-    assert!(peers.iter().any(|p| p.contains("planned:security group/shop--svc-web--dev")), "{peers:?}");
+    let peers: Vec<String> = rules
+        .unwrap()
+        .ingress
+        .iter()
+        .map(|(g, _)| g.label())
+        .collect();
+    assert!(
+        peers
+            .iter()
+            .any(|p| p.contains("planned:security group/shop--svc-web--dev")),
+        "{peers:?}"
+    );
 }
 
 #[test]
@@ -241,13 +314,21 @@ fn a_route_added_to_a_running_service_attaches_it() {
     let l = lines(&ctx, &p.ops);
     assert_eq!(l.len(), 2, "{l:#?}");
     assert!(l[0].starts_with("~ ecs service shop--worker--dev (health_check_grace_period: 0 -> 60, load_balancers: [] -> "), "{l:#?}");
-    assert!(l[1].starts_with("~ security group shop--svc-worker--dev (ingress: [] -> [\"tcp:8080<-sg-alb\"])"), "{l:#?}");
+    assert!(
+        l[1].starts_with(
+            "~ security group shop--svc-worker--dev (ingress: [] -> [\"tcp:8080<-sg-alb\"])"
+        ),
+        "{l:#?}"
+    );
     // And detached again.
     let a = simulate(&ctx, &a, &p.ops);
     let p = plan(&ctx, &before, &a).unwrap();
     let l = lines(&ctx, &p.ops);
     assert_eq!(l.len(), 2, "{l:#?}");
-    assert!(l[0].contains("load_balancers: ") && l[0].ends_with("-> [])"), "{l:#?}");
+    assert!(
+        l[0].contains("load_balancers: ") && l[0].ends_with("-> [])"),
+        "{l:#?}"
+    );
 }
 
 #[test]
@@ -276,7 +357,10 @@ fn discovery_turned_on_makes_the_namespace_and_registers_the_service() {
     assert_eq!(l.len(), 3, "{l:#?}");
     assert!(l[0].starts_with("- discovery service api"));
     assert!(l[1].starts_with("- namespace dev.shop.local"));
-    assert!(l[2].contains("service_registries: [\"arn:sd/srv-"), "{l:#?}");
+    assert!(
+        l[2].contains("service_registries: [\"arn:sd/srv-"),
+        "{l:#?}"
+    );
     assert_eq!(p.discovery, None);
 }
 
@@ -307,7 +391,10 @@ fn a_removed_service_is_pruned_but_its_logs_kept() {
         ],
         "{l:#?}"
     );
-    assert!(!l.iter().any(|x| x.contains("log group")), "logs outlive their service");
+    assert!(
+        !l.iter().any(|x| x.contains("log group")),
+        "logs outlive their service"
+    );
     assert!(!p.services.0.contains_key("web"));
 }
 
@@ -319,7 +406,13 @@ fn an_unstated_spec_prunes_nothing() {
     after.services.truncate(1);
     after.stated = false;
     let p = plan(&ctx, &after, &a).unwrap();
-    assert!(p.ops.iter().all(|o| o.change(&ctx).is_none_or(|c| c.action != Action::Delete)), "{:?}", lines(&ctx, &p.ops));
+    assert!(
+        p.ops
+            .iter()
+            .all(|o| o.change(&ctx).is_none_or(|c| c.action != Action::Delete)),
+        "{:?}",
+        lines(&ctx, &p.ops)
+    );
 }
 
 #[test]
@@ -354,7 +447,10 @@ fn a_service_turned_blue_green_is_replaced_and_gets_codedeploy() {
     assert_eq!(l[0], "+ codedeploy application shop--web--dev");
     assert_eq!(l[1], "+ codedeploy deployment group shop--web--dev");
     assert_eq!(l[2], "+ iam role shop--codedeploy--dev");
-    assert!(l[3].starts_with("-/+ ecs service shop--web--dev (deployment_configuration: "), "{l:#?}");
+    assert!(
+        l[3].starts_with("-/+ ecs service shop--web--dev (deployment_configuration: "),
+        "{l:#?}"
+    );
     assert!(l[3].contains("deployment_controller: ECS -> CODE_DEPLOY"));
     let out = p.services.get("web").unwrap().codedeploy.clone().unwrap();
     assert_eq!(out.application, "shop--web--dev");

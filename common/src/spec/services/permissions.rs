@@ -163,7 +163,10 @@ fn check_action(action: &str) -> std::result::Result<(), String> {
 /// a read verb, and it cannot match PassRole.
 fn iam_read_only(name: &str) -> bool {
     let lower = name.to_ascii_lowercase();
-    let literal: String = lower.chars().take_while(|c| !matches!(c, '*' | '?')).collect();
+    let literal: String = lower
+        .chars()
+        .take_while(|c| !matches!(c, '*' | '?'))
+        .collect();
     let reads = IAM_READ_PREFIXES
         .iter()
         .any(|verb| literal.starts_with(verb));
@@ -219,7 +222,10 @@ fn check_resource(arn: &str) -> std::result::Result<(), String> {
         }
     }
     if !PARTITIONS.contains(&partition) {
-        return Err(format!("is not an ARN: '{}' is not an AWS partition", shown(partition)));
+        return Err(format!(
+            "is not an ARN: '{}' is not an AWS partition",
+            shown(partition)
+        ));
     }
     if service.is_empty()
         || !service
@@ -229,7 +235,10 @@ fn check_resource(arn: &str) -> std::result::Result<(), String> {
         return Err("is not an ARN: its service is not a service name".into());
     }
     if !region.is_empty() && !crate::aws::valid_region(region) {
-        return Err(format!("is not an ARN: '{}' is not a region", shown(region)));
+        return Err(format!(
+            "is not an ARN: '{}' is not a region",
+            shown(region)
+        ));
     }
     let account_ok = account.is_empty()
         || account == "aws"
@@ -281,14 +290,32 @@ mod tests {
         for (a, r) in [
             ("s3:GetObject", "arn:aws:s3:::trades/*"),
             ("s3:Get*", "arn:aws:s3:::trades/2024/*"),
-            ("dynamodb:PutItem", "arn:aws:dynamodb:us-east-1:123456789012:table/orders"),
-            ("sqs:SendMessage", "arn:aws:sqs:eu-west-1:123456789012:orders-*"),
-            ("kms:Decrypt", "arn:aws:kms:us-east-1:123456789012:key/1234abcd"),
-            ("kms:GenerateDataKey*", "arn:aws:kms:us-east-1:123456789012:key/1234abcd"),
+            (
+                "dynamodb:PutItem",
+                "arn:aws:dynamodb:us-east-1:123456789012:table/orders",
+            ),
+            (
+                "sqs:SendMessage",
+                "arn:aws:sqs:eu-west-1:123456789012:orders-*",
+            ),
+            (
+                "kms:Decrypt",
+                "arn:aws:kms:us-east-1:123456789012:key/1234abcd",
+            ),
+            (
+                "kms:GenerateDataKey*",
+                "arn:aws:kms:us-east-1:123456789012:key/1234abcd",
+            ),
             ("iam:GetRole", "arn:aws:iam::123456789012:role/x"),
             ("iam:List*", "arn:aws:iam::123456789012:role/x"),
-            ("execute-api:Invoke", "arn:aws-cn:execute-api:cn-north-1:123456789012:abc/*"),
-            ("sns:Publish", "arn:aws-us-gov:sns:us-gov-west-1:123456789012:alerts"),
+            (
+                "execute-api:Invoke",
+                "arn:aws-cn:execute-api:cn-north-1:123456789012:abc/*",
+            ),
+            (
+                "sns:Publish",
+                "arn:aws-us-gov:sns:us-gov-west-1:123456789012:alerts",
+            ),
             ("iam:GetPolicy", "arn:aws:iam::aws:policy/ReadOnlyAccess"),
         ] {
             assert!(one(a, r).is_ok(), "{a} {r}: {:?}", one(a, r));
@@ -307,22 +334,75 @@ mod tests {
         for (a, r, path, why) in [
             ("*", ok, "p[0].actions[0]", "wildcard across actions"),
             ("s3:*", ok, "p[0].actions[0]", "wildcard across actions"),
-            ("*:GetObject", ok, "p[0].actions[0]", "wildcard across actions or services"),
+            (
+                "*:GetObject",
+                ok,
+                "p[0].actions[0]",
+                "wildcard across actions or services",
+            ),
             ("s*:GetObject", ok, "p[0].actions[0]", "wildcard"),
             ("s3:GetObject", "*", "p[0].resources[0]", "not an ARN"),
-            ("s3:GetObject", "arn:aws:*:*:*:*", "p[0].resources[0]", "wildcard in its service"),
-            ("s3:GetObject", "arn:*:s3:::b", "p[0].resources[0]", "wildcard in its partition"),
-            ("s3:GetObject", "arn:aws:s3:::*", "p[0].resources[0]", "every resource"),
-            ("s3:GetObject", "arn:aws:s3:::*/x", "p[0].resources[0]", "resource type"),
-            ("s3:GetObject", "arn:aws:s3:::b*/x", "p[0].resources[0]", "resource type"),
-            ("dynamodb:GetItem", "arn:aws:dynamodb:*:123456789012:table/x", "p[0].resources[0]", "wildcard in its region"),
-            ("dynamodb:GetItem", "arn:aws:dynamodb:us-east-1:*:table/x", "p[0].resources[0]", "wildcard in its account"),
-            ("dynamodb:GetItem", "arn:aws:dynamodb:us-east-1:123456789012:*/x", "p[0].resources[0]", "resource type"),
-            ("dynamodb:GetItem", "arn:aws:dynamodb:us-east-1:123456789012:tab*/x", "p[0].resources[0]", "resource type"),
+            (
+                "s3:GetObject",
+                "arn:aws:*:*:*:*",
+                "p[0].resources[0]",
+                "wildcard in its service",
+            ),
+            (
+                "s3:GetObject",
+                "arn:*:s3:::b",
+                "p[0].resources[0]",
+                "wildcard in its partition",
+            ),
+            (
+                "s3:GetObject",
+                "arn:aws:s3:::*",
+                "p[0].resources[0]",
+                "every resource",
+            ),
+            (
+                "s3:GetObject",
+                "arn:aws:s3:::*/x",
+                "p[0].resources[0]",
+                "resource type",
+            ),
+            (
+                "s3:GetObject",
+                "arn:aws:s3:::b*/x",
+                "p[0].resources[0]",
+                "resource type",
+            ),
+            (
+                "dynamodb:GetItem",
+                "arn:aws:dynamodb:*:123456789012:table/x",
+                "p[0].resources[0]",
+                "wildcard in its region",
+            ),
+            (
+                "dynamodb:GetItem",
+                "arn:aws:dynamodb:us-east-1:*:table/x",
+                "p[0].resources[0]",
+                "wildcard in its account",
+            ),
+            (
+                "dynamodb:GetItem",
+                "arn:aws:dynamodb:us-east-1:123456789012:*/x",
+                "p[0].resources[0]",
+                "resource type",
+            ),
+            (
+                "dynamodb:GetItem",
+                "arn:aws:dynamodb:us-east-1:123456789012:tab*/x",
+                "p[0].resources[0]",
+                "resource type",
+            ),
         ] {
             let e = refusal(a, r);
             assert!(e.starts_with(&format!("{path}: ")), "{a} {r}: {e}");
-            assert!(e.contains(why) && e.contains("least privilege"), "{a} {r}: {e}");
+            assert!(
+                e.contains(why) && e.contains("least privilege"),
+                "{a} {r}: {e}"
+            );
         }
     }
 
@@ -356,9 +436,19 @@ mod tests {
             ("kms:?nableKey", "EnableKey"),
         ] {
             let e = refusal(a, k);
-            assert!(e.contains("may administer KMS") && e.contains(covers), "{a}: {e}");
+            assert!(
+                e.contains("may administer KMS") && e.contains(covers),
+                "{a}: {e}"
+            );
         }
-        for a in ["kms:Decrypt", "kms:Encrypt", "kms:DescribeKey", "kms:GenerateDataKey", "kms:ReEncryptFrom", "kms:Sign"] {
+        for a in [
+            "kms:Decrypt",
+            "kms:Encrypt",
+            "kms:DescribeKey",
+            "kms:GenerateDataKey",
+            "kms:ReEncryptFrom",
+            "kms:Sign",
+        ] {
             assert!(one(a, k).is_ok(), "{a}");
         }
     }
@@ -366,7 +456,14 @@ mod tests {
     #[test]
     fn malformed_actions_and_arns_are_refused() {
         let ok = "arn:aws:s3:::b/*";
-        for a in ["s3GetObject", "S3:GetObject", "s3:Get Object", "s3:", ":GetObject", "s3:Get-Object"] {
+        for a in [
+            "s3GetObject",
+            "S3:GetObject",
+            "s3:Get Object",
+            "s3:",
+            ":GetObject",
+            "s3:Get-Object",
+        ] {
             assert!(refusal(a, ok).contains("p[0].actions[0]"), "{a}");
         }
         for (r, why) in [
@@ -380,9 +477,19 @@ mod tests {
             ("arn:aws:s3:::b /x", "whitespace"),
         ] {
             let e = refusal("s3:GetObject", r);
-            assert!(e.starts_with("p[0].resources[0]: ") && e.contains(why), "{r}: {e}");
+            assert!(
+                e.starts_with("p[0].resources[0]: ") && e.contains(why),
+                "{r}: {e}"
+            );
         }
-        assert!(check("p", &[Permission { actions: vec![], resources: vec![ok.into()] }]).is_err());
+        assert!(check(
+            "p",
+            &[Permission {
+                actions: vec![],
+                resources: vec![ok.into()]
+            }]
+        )
+        .is_err());
     }
 
     #[test]
