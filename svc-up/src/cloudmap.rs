@@ -331,8 +331,9 @@ impl NamespaceOp {
     pub async fn apply(&self, c: &Clients, ctx: &Context, ids: &Ids) -> Result<Option<String>> {
         match self {
             NamespaceOp::Create { name, vpc_id, tags } => {
-                let id = create_namespace(c, ctx, name, vpc_id, tags).await?;
+                let (id, arn) = create_namespace(c, ctx, name, vpc_id, tags).await?;
                 ids.set(&planned(NAMESPACE_KIND, name), &id);
+                ids.set(&namespace_arn_placeholder(name), &arn);
                 Ok(Some(id))
             }
             NamespaceOp::Delete { have } => delete_namespace(c, &have.id).await.map(|()| None),
@@ -390,7 +391,7 @@ async fn create_namespace(
     name: &str,
     vpc_id: &str,
     tags: &Tags,
-) -> Result<String> {
+) -> Result<(String, String)> {
     let token = names::intent_token(ctx, &["namespace", name], 64);
     let out =
         c.sd.create_private_dns_namespace()
@@ -403,7 +404,26 @@ async fn create_namespace(
             .await
             .aws(format!("CreatePrivateDnsNamespace {name}"))?;
     let op = out.operation_id().unwrap_or_default();
-    wait_operation(c, op, OperationTargetType::Namespace).await
+    let id = wait_operation(c, op, OperationTargetType::Namespace).await?;
+    // The operation names only the id; `.discovery` also holds the ARN.
+    let got =
+        c.sd.get_namespace()
+            .id(&id)
+            .send()
+            .await
+            .aws(format!("GetNamespace {id}"))?;
+    let arn = got
+        .namespace()
+        .and_then(|n| n.arn())
+        .unwrap_or_default()
+        .to_owned();
+    Ok((id, arn))
+}
+
+/// The placeholder of a namespace's ARN until it is created (its id's is
+/// `planned(NAMESPACE_KIND, name)`: two placeholders, so each resolves to its own).
+pub fn namespace_arn_placeholder(name: &str) -> String {
+    planned(NAMESPACE_KIND, &format!("{name}/arn"))
 }
 
 async fn create_service(

@@ -107,7 +107,7 @@ pub fn plan(ctx: &Context, d: &Desired, a: &Actual) -> Result<Plan> {
             namespace_id: namespace_id.clone().unwrap_or_default(),
             namespace_name: name.clone(),
             namespace_arn: have.map_or_else(
-                || planned(cloudmap::NAMESPACE_KIND, name),
+                || cloudmap::namespace_arn_placeholder(name),
                 |n| n.arn.clone(),
             ),
         }

@@ -504,7 +504,7 @@ mod tests {
         let names: Vec<String> = ops.iter().map(|o| o.change(&ctx).name).collect();
         // Only the old task role: not another env's, not one whose name and
         // component disagree, and never cluster-up's execution role.
-        assert_eq!(names, [old.name.clone()]);
+        assert_eq!(names, std::slice::from_ref(&old.name));
         assert!(ops.iter().all(|o| o.phase() == Phase::Prune));
         assert!(!candidate(&ctx, &execution.name));
     }

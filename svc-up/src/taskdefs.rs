@@ -58,7 +58,7 @@ pub struct Revision {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Op {
     /// A first revision (`have` none) or the next one.
-    Register { want: Want, have: Option<Have> },
+    Register { want: Box<Want>, have: Option<Have> },
     /// Deregisters (when active) and deletes one revision of a removed service.
     Delete { revision: Revision },
 }
@@ -337,7 +337,7 @@ pub fn plan(ctx: &Context, want: &Want, have: Option<&Have>) -> Result<Option<Op
         }
     }
     Ok(Some(Op::Register {
-        want: want.clone(),
+        want: Box::new(want.clone()),
         have: have.cloned(),
     }))
 }

@@ -166,6 +166,12 @@ fn svc_plan_apply_rerun_attach_detach_prune() {
         .unwrap()
         .to_owned();
     assert_eq!(registries(em, &with, "worker"), [arn]);
+    let ns_arn = with["discovery"]["namespace_arn"].as_str().unwrap();
+    assert!(
+        ns_arn.starts_with("arn:")
+            && ns_arn.ends_with(with["discovery"]["namespace_id"].as_str().unwrap()),
+        "{ns_arn}"
+    );
     let (_, lines) = run(&lane, &with);
     assert!(lines.is_empty(), "{lines:#?}");
 
@@ -296,4 +302,49 @@ fn svc_log_group_creation_waits_for_the_kms_key() {
     let mut down = out.clone();
     down["cluster"] = cluster;
     em.tool("teardown").stdin(down.to_string()).succeeds();
+}
+
+/// Issue 12: stack `pp` with service `x-api` and stack `pp-x` with service
+/// `api` share no name (`pp--x-api--dev`, `pp-x--api--dev`), and tearing `pp`
+/// down leaves every one of `pp-x`'s task definitions alone.
+#[test]
+fn svc_prefix_stacks_share_nothing_and_teardown_keeps_the_other() {
+    let em = Emulator::shared();
+    let a = unique_stack("pp");
+    let b = format!("{a}-x");
+    let up = |stack: &str, service: &str| {
+        let mut doc = em.network(stack, "dev");
+        doc["spec"]["services"] = json!({ service: {"port": 80, "image": "nginx:alpine"} });
+        let doc = em.up("cluster-up", &doc);
+        em.up("svc-up", &doc)
+    };
+    let da = up(&a, "x-api");
+    let db = up(&b, "api");
+    assert_ne!(
+        da["services"]["x-api"]["service_name"],
+        db["services"]["api"]["service_name"]
+    );
+    assert_ne!(
+        da["services"]["x-api"]["task_role_arn"],
+        db["services"]["api"]["task_role_arn"]
+    );
+    let before = em.inventory("us-east-1", &b, "dev");
+    em.tool("teardown").stdin(da.to_string()).succeeds();
+    assert!(em.inventory("us-east-1", &a, "dev").is_empty());
+    assert_eq!(em.inventory("us-east-1", &b, "dev"), before);
+    let s = em.session("probe", "dev", "us-east-1");
+    let ecs = aws_sdk_ecs::Client::new(s.sdk());
+    let td = db["services"]["api"]["task_definition_arn"]
+        .as_str()
+        .unwrap();
+    let out = s
+        .block_on(ecs.describe_task_definition().task_definition(td).send())
+        .unwrap();
+    assert_eq!(
+        out.task_definition()
+            .and_then(|t| t.status())
+            .map(|s| s.as_str()),
+        Some("ACTIVE")
+    );
+    em.tool("teardown").stdin(db.to_string()).succeeds();
 }
