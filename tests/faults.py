@@ -95,6 +95,14 @@ class Lane:
         return fault
 
 
+def canonical(body):
+    """A request body with the keys of a JSON one sorted; others as they are."""
+    try:
+        return json.dumps(json.loads(body), sort_keys=True)
+    except ValueError:
+        return body
+
+
 class FaultInjector:
     def __init__(self, app, _unused=None):
         self.app = app
@@ -156,7 +164,9 @@ class FaultInjector:
                     return lane.count("dependency", (400, code, message))
             answer = plan.get("answer", {}).get(action)
             if answer and answer.get("match", "") in body.decode("utf-8", "replace"):
-                key = ("answer", action, body)
+                # One resource's retries are one request: a JSON body is keyed
+                # with its keys sorted (the SDK writes a map's keys in any order).
+                key = ("answer", action, canonical(body))
                 seen = lane.attempts.get(key, 0)
                 lane.attempts[key] = seen + 1
                 if seen < answer.get("times", 1):

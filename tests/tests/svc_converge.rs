@@ -248,7 +248,8 @@ fn svc_plan_apply_rerun_attach_detach_prune() {
 /// (exit 5, naming the path) before any AWS call (the tool is offline).
 #[test]
 fn svc_a_service_named_execution_is_refused_before_any_call() {
-    let mut doc = json!({"stack": "pp", "env": "dev", "region": "us-east-1", "spec": {}});
+    let mut doc =
+        json!({"version": 1, "stack": "pp", "env": "dev", "region": "us-east-1", "spec": {}});
     doc["spec"]["services"] = json!({"execution": {"port": 80, "image": "nginx:alpine"}});
     let err = testkit::offline("svc-up")
         .stdin(doc.to_string())
