@@ -24,7 +24,7 @@ use aws_sdk_codedeploy::types::{
     TargetGroupPairInfo, TrafficRoute,
 };
 use common::iam;
-use common::plan::{Action, Change};
+use common::plan::{planned, Action, Change};
 use common::{naming, retry, AwsResultExt, Context, Error, Result};
 use serde_json::{json, Value};
 
@@ -730,7 +730,11 @@ impl Op {
             }
             Op::CreateGroup { want } => create_group(c, want, ids).await.map(|()| None),
             Op::UpdateGroup { want, .. } => update_group(c, want, ids).await.map(|()| None),
-            Op::Deploy { want, .. } => deploy(c, ctx, want, ids).await.map(Some),
+            Op::Deploy { want, .. } => {
+                let id = deploy(c, ctx, want, ids).await?;
+                ids.set(&planned(DEPLOYMENT_KIND, &want.name), &id);
+                Ok(Some(id))
+            }
             Op::Delete { have } => delete(c, have).await.map(|()| None),
         }
     }
