@@ -1,44 +1,42 @@
-//! CodeDeploy for blue/green services: the role CodeDeploy assumes (one per
-//! stack), an application and a deployment group per service, and the
-//! deployments that roll out a new task definition. An ECS service with the
-//! `CODE_DEPLOY` controller refuses UpdateService with a task definition: a
-//! changed one becomes a CodeDeploy deployment instead (see docs/blue-green.md).
+//! CodeDeploy for blue/green services: an application and a deployment group
+//! per service (component `codedeploy-{service}`), the role CodeDeploy assumes
+//! (`roles`, component `codedeploy`), and a deployment whenever the service
+//! should run another task definition, network or capacity strategy: an ECS
+//! service with the `CODE_DEPLOY` controller takes those only through
+//! CodeDeploy (see docs/blue-green.md).
 //!
-//! The deployment group names alb-up's target group pair and listeners and the
-//! ECS service, so it comes after the service (AWS checks that the service
-//! exists and uses the `CODE_DEPLOY` controller).
-//!
-//! A deployment is recognised again by the task definition its AppSpec names:
-//! before creating one, the group's pending, in-progress and succeeded
-//! deployments are read, so a re-run while the service still reports the old
-//! task definition (a deployment under way; the emulator, which never moves a
-//! deployment past "Created") does not start a second.
+//! What a blue/green service runs is read from its newest deployment that is
+//! under way or succeeded (created after the service itself), else from the
+//! service: a re-run while a deployment is under way (on the emulator,
+//! forever) starts no second one. The AppSpec carries the task definition, the
+//! container and port behind the load balancer, the network and the capacity
+//! provider strategy.
 
 use std::time::Duration;
 
+use aws_sdk_codedeploy::error::SdkError;
 use aws_sdk_codedeploy::types::{
     Alarm, AlarmConfiguration, AppSpecContent, AutoRollbackConfiguration, AutoRollbackEvent,
     BlueGreenDeploymentConfiguration, BlueInstanceTerminationOption, ComputePlatform,
-    DeploymentOption, DeploymentReadyAction, DeploymentReadyOption, DeploymentStatus,
-    DeploymentStyle, DeploymentType, EcsService, InstanceAction, LoadBalancerInfo,
-    RevisionLocation, RevisionLocationType, Tag, TargetGroupInfo, TargetGroupPairInfo,
-    TrafficRoute,
+    DeploymentInfo, DeploymentOption, DeploymentReadyAction, DeploymentReadyOption,
+    DeploymentStatus, DeploymentStyle, DeploymentType, EcsService, InstanceAction,
+    LoadBalancerInfo, RevisionLocation, RevisionLocationType, Tag, TargetGroupInfo,
+    TargetGroupPairInfo, TrafficRoute,
 };
-use aws_sdk_codedeploy::Client;
+use common::iam;
+use common::plan::{planned, Action, Change};
+use common::{naming, retry, AwsResultExt, Context, Error, Result};
 use serde_json::{json, Value};
 
-use common::iam::{self, RoleOut};
-use common::sections::CodeDeployOut;
-use common::{naming, retry, AwsResultExt, Context, Error, Result};
+use crate::aws::{propagation, retry_sdk, Clients};
+use crate::ecs;
+use crate::names::{self, pairs, Tags};
+use crate::ops::{Ids, Phase};
+use crate::spec::BlueGreen;
 
-use crate::spec::{BlueGreen, Planned};
-
-/// The role's component: `{stack}--codedeploy--{env}`.
-pub const ROLE_COMPONENT: &str = "codedeploy";
-/// What CodeDeploy may do for ECS blue/green: task sets, listeners, alarms.
-const MANAGED_POLICY: &str = "AWSCodeDeployRoleForECS";
-/// How long CodeDeploy may refuse a role IAM has just made (InvalidRoleException).
-const ROLE_PROPAGATION: Duration = Duration::from_secs(60);
+pub const APP_KIND: &str = "codedeploy application";
+pub const GROUP_KIND: &str = "codedeploy deployment group";
+pub const DEPLOYMENT_KIND: &str = "codedeploy deployment";
 /// How long a stopped deployment may take to stop.
 const STOP_WAIT: Duration = Duration::from_secs(300);
 
@@ -53,41 +51,77 @@ fn active() -> [DeploymentStatus; 5] {
     ]
 }
 
-/// The role CodeDeploy assumes to shift a service's traffic.
-pub async fn ensure_role(iam_client: &aws_sdk_iam::Client, ctx: &Context) -> Result<RoleOut> {
-    let role = iam::ensure_role(
-        iam_client,
-        ctx,
-        ROLE_COMPONENT,
-        "codedeploy.amazonaws.com",
-        "CodeDeploy: blue/green deployments of the stack's ECS services",
-    )
-    .await?;
-    let policy = format!(
-        "arn:{}:iam::aws:policy/{MANAGED_POLICY}",
-        iam::partition(&ctx.region)
-    );
-    iam::ensure_managed_policies(iam_client, ctx, &role, &[&policy]).await?;
-    Ok(role)
+/// What a blue/green service runs: what a deployment's AppSpec names.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Running {
+    pub task_definition: String,
+    pub container: String,
+    pub port: i32,
+    pub network: ecs::Network,
+    pub strategy: Vec<ecs::Strategy>,
 }
 
-/// The account the tools run in: CodeDeploy names its resources only by ARN
-/// in the tagging API, and ARNs hold the account.
-pub async fn account_id(sts: &aws_sdk_sts::Client) -> Result<String> {
-    let out = sts
-        .get_caller_identity()
-        .send()
-        .await
-        .aws("GetCallerIdentity")?;
-    out.account().map(str::to_owned).ok_or_else(|| {
-        Error::Aws(common::error::AwsError {
-            op: "GetCallerIdentity".into(),
-            code: None,
-            message: "no account id in the answer".into(),
-            request_id: None,
-            transient: false,
-        })
-    })
+/// A blue/green service's CodeDeploy side as it should be.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Want {
+    pub service: String,
+    /// The application's and the deployment group's name: `{stack}--{service}--{env}`.
+    pub name: String,
+    pub cluster: String,
+    pub ecs_service: String,
+    /// CodeDeploy's role ARN, or the placeholder of the one this run creates.
+    pub role: String,
+    pub bg: BlueGreen,
+    pub running: Running,
+    pub tags: Tags,
+}
+
+/// One application as AWS holds it, with its group and deployments.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Have {
+    pub name: String,
+    pub ecs_platform: bool,
+    pub tags: Tags,
+    /// The deployment group named like the application, as comparable JSON, and its tags.
+    pub group: Option<(Value, Tags)>,
+    /// Deployments under way or succeeded, newest first.
+    pub deployments: Vec<Deployed>,
+    /// Ids of deployments still under way (stopped before a delete).
+    pub active: Vec<String>,
+}
+
+/// One deployment: its id, when it was made, what it rolls out.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Deployed {
+    pub id: String,
+    pub created: i64,
+    pub running: Option<Running>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Op {
+    CreateApplication {
+        want: Want,
+    },
+    /// The application deploys to another platform: deleted and made again.
+    ReplaceApplication {
+        want: Want,
+        have: Have,
+    },
+    CreateGroup {
+        want: Want,
+    },
+    UpdateGroup {
+        want: Want,
+        drift: Vec<(String, Value, Value)>,
+    },
+    Deploy {
+        want: Want,
+        from: Option<Running>,
+    },
+    Delete {
+        have: Have,
+    },
 }
 
 pub fn application_arn(ctx: &Context, account: &str, name: &str) -> String {
@@ -98,221 +132,206 @@ pub fn application_arn(ctx: &Context, account: &str, name: &str) -> String {
     )
 }
 
-/// An application's tags; none when it does not exist.
-async fn application_owned(cd: &Client, ctx: &Context, account: &str, name: &str) -> Result<bool> {
-    let arn = application_arn(ctx, account, name);
-    let out = match cd
-        .list_tags_for_resource()
-        .resource_arn(&arn)
-        .send()
-        .await
-        .aws(format!("ListTagsForResource {arn}"))
-    {
-        Ok(out) => out,
-        Err(e) if gone(&e) => return Ok(false),
-        Err(e) => return Err(e),
-    };
-    Ok(ctx.owns(
-        out.tags()
-            .iter()
-            .map(|t| (t.key().unwrap_or_default(), t.value().unwrap_or_default())),
-    ))
+fn group_arn(ctx: &Context, account: &str, name: &str) -> String {
+    format!(
+        "arn:{}:codedeploy:{}:{account}:deploymentgroup:{name}/{name}",
+        iam::partition(&ctx.region),
+        ctx.region
+    )
 }
 
-/// CodeDeploy's "does not exist" answers.
-fn gone(e: &Error) -> bool {
-    e.aws_code()
-        .is_some_and(|c| c.ends_with("DoesNotExistException"))
-        || retry::is_not_found(e)
-}
-
-fn tags(ctx: &Context, component: &str) -> Vec<Tag> {
-    ctx.tags(component)
-        .into_iter()
+fn cd_tags(tags: &Tags) -> Vec<Tag> {
+    tags.iter()
         .map(|(k, v)| Tag::builder().key(k).value(v).build())
         .collect()
 }
 
-/// What a blue/green service's deployments act on, besides its plan.
-#[derive(Debug, Clone, Copy)]
-pub struct Deployed<'a> {
-    pub cluster: &'a str,
-    /// The ECS service, `{stack}--{service}--{env}`.
-    pub service: &'a str,
-    /// The task definition the ECS service runs now.
-    pub running: Option<&'a str>,
-    /// The task definition it should run.
-    pub task_definition: &'a str,
-    pub subnets: &'a [String],
-    pub security_group: &'a str,
+/// The region's applications that may be this stack's and env's (our name
+/// scheme: CodeDeploy keeps them whole), plus the wanted ones.
+pub async fn candidates(c: &Clients, ctx: &Context, wanted: &[String]) -> Result<Vec<String>> {
+    let listed: Vec<String> =
+        c.cd.list_applications()
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .aws("ListApplications")?;
+    let mut names: Vec<String> = listed
+        .into_iter()
+        .filter(|n| naming::component_in(n, &ctx.stack, &ctx.env).is_some())
+        .chain(wanted.iter().cloned())
+        .collect();
+    names.sort();
+    names.dedup();
+    Ok(names)
 }
 
-/// The application, the deployment group and, when the service does not run
-/// the wanted task definition yet, the deployment that rolls it out.
-pub async fn ensure(
-    cd: &Client,
-    ctx: &Context,
-    account: &str,
-    role: &RoleOut,
-    s: &Planned,
-    bg: &BlueGreen,
-    target: Deployed<'_>,
-) -> Result<CodeDeployOut> {
-    let name = ctx.name(&s.name);
-    ensure_application(cd, ctx, account, &name, &s.name).await?;
-    ensure_group(cd, ctx, &name, &s.name, role, bg, &target).await?;
-    let mut last = deployment_of(cd, &name, target.task_definition).await?;
-    if last.is_none() && target.running != Some(target.task_definition) {
-        let id = create_deployment(cd, &name, s, &target).await?;
-        ctx.report.updated(
-            "ecs service",
-            target.service,
-            &format!("CodeDeploy deployment {id} of {}", target.task_definition),
-        );
-        last = Some(id);
-    }
-    Ok(CodeDeployOut {
-        application: name.clone(),
-        deployment_group: name,
-        role_arn: role.arn.clone(),
-        config: bg.config.clone(),
-        last_deployment_id: last,
-    })
-}
-
-async fn ensure_application(
-    cd: &Client,
+/// One application with its tags, group and deployments; `None` when absent.
+pub async fn discover(
+    c: &Clients,
     ctx: &Context,
     account: &str,
     name: &str,
-    service: &str,
-) -> Result<()> {
-    match cd
-        .get_application()
+) -> Result<Option<Have>> {
+    let app = match c.cd.get_application().application_name(name).send().await {
+        Ok(out) => out,
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_application_does_not_exist_exception()) =>
+        {
+            return Ok(None)
+        }
+        Err(e) => {
+            return Err(common::error::aws_error(
+                format!("GetApplication {name}"),
+                e,
+            ))
+        }
+    };
+    let ecs_platform = app
+        .application()
+        .and_then(|a| a.compute_platform())
+        .is_some_and(|p| p == &ComputePlatform::Ecs);
+    let tags = tags_of(c, &application_arn(ctx, account, name)).await?;
+    if !names::ours(ctx, &tags) {
+        // Not ours: the plan refuses it by its tags; nothing more to read.
+        return Ok(Some(Have {
+            name: name.to_owned(),
+            ecs_platform,
+            tags,
+            group: None,
+            deployments: vec![],
+            active: vec![],
+        }));
+    }
+    let group = group(c, ctx, account, name).await?;
+    let (deployments, active) = if group.is_some() {
+        deployments(c, name).await?
+    } else {
+        (vec![], vec![])
+    };
+    Ok(Some(Have {
+        name: name.to_owned(),
+        ecs_platform,
+        tags,
+        group,
+        deployments,
+        active,
+    }))
+}
+
+async fn tags_of(c: &Clients, arn: &str) -> Result<Tags> {
+    let out =
+        c.cd.list_tags_for_resource()
+            .resource_arn(arn)
+            .send()
+            .await
+            .aws(format!("ListTagsForResource {arn}"))?;
+    Ok(out
+        .tags()
+        .iter()
+        .map(|t| {
+            (
+                t.key().unwrap_or_default().to_owned(),
+                t.value().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect())
+}
+
+async fn group(
+    c: &Clients,
+    ctx: &Context,
+    account: &str,
+    name: &str,
+) -> Result<Option<(Value, Tags)>> {
+    let out = match c
+        .cd
+        .get_deployment_group()
         .application_name(name)
+        .deployment_group_name(name)
         .send()
         .await
-        .aws(format!("GetApplication {name}"))
     {
-        Ok(out) => {
-            if !application_owned(cd, ctx, account, name).await? {
-                return Err(Error::spec(format!(
-                    "CodeDeploy application {name} exists but is not tagged for {}/{}: it is not ours; \
-                     delete or rename it, or pick another stack name",
-                    ctx.stack, ctx.env
-                )));
-            }
-            let platform = out.application().and_then(|a| a.compute_platform());
-            if platform != Some(&ComputePlatform::Ecs) {
-                return Err(Error::spec(format!(
-                    "CodeDeploy application {name} deploys to {} and cannot change: delete it and run svc-up again",
-                    platform.map_or("an unknown platform", |p| p.as_str())
-                )));
-            }
-            ctx.report.adopted("codedeploy application", name, name);
-            Ok(())
+        Ok(out) => out,
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_deployment_group_does_not_exist_exception()) =>
+        {
+            return Ok(None)
         }
-        Err(e) if gone(&e) => {
-            cd.create_application()
-                .application_name(name)
-                .compute_platform(ComputePlatform::Ecs)
-                .set_tags(Some(tags(ctx, &format!("codedeploy-{service}"))))
-                .send()
-                .await
-                .aws(format!("CreateApplication {name}"))?;
-            ctx.report.created("codedeploy application", name, name);
-            Ok(())
+        Err(e) => {
+            return Err(common::error::aws_error(
+                format!("GetDeploymentGroup {name}"),
+                e,
+            ))
         }
-        Err(e) => Err(e),
-    }
+    };
+    let Some(g) = out.deployment_group_info() else {
+        return Ok(None);
+    };
+    let shape = shape(&Parts {
+        config: g.deployment_config_name(),
+        role: g.service_role_arn(),
+        ecs: g.ecs_services(),
+        load_balancer: g.load_balancer_info(),
+        style: g.deployment_style(),
+        blue_green: g.blue_green_deployment_configuration(),
+        rollback: g.auto_rollback_configuration(),
+        alarms: g.alarm_configuration(),
+    });
+    Ok(Some((
+        shape,
+        tags_of(c, &group_arn(ctx, account, name)).await?,
+    )))
 }
 
-/// The deployment group as we want it, in the SDK's types.
-struct Wanted {
-    config: String,
-    role: String,
-    ecs: EcsService,
-    load_balancer: LoadBalancerInfo,
-    style: DeploymentStyle,
-    blue_green: BlueGreenDeploymentConfiguration,
-    rollback: AutoRollbackConfiguration,
-    alarms: AlarmConfiguration,
-}
-
-impl Wanted {
-    fn new(role: &RoleOut, bg: &BlueGreen, target: &Deployed<'_>) -> Self {
-        let route = |arn: &str| TrafficRoute::builder().listener_arns(arn).build();
-        let mut events = vec![AutoRollbackEvent::DeploymentFailure];
-        if !bg.alarms.is_empty() {
-            events.push(AutoRollbackEvent::DeploymentStopOnAlarm);
-        }
-        Wanted {
-            config: bg.config.clone(),
-            role: role.arn.clone(),
-            ecs: EcsService::builder()
-                .cluster_name(target.cluster)
-                .service_name(target.service)
-                .build(),
-            load_balancer: LoadBalancerInfo::builder()
-                .target_group_pair_info_list(
-                    TargetGroupPairInfo::builder()
-                        .set_target_groups(Some(
-                            bg.target_groups
-                                .iter()
-                                .map(|n| TargetGroupInfo::builder().name(n).build())
-                                .collect(),
-                        ))
-                        .prod_traffic_route(route(&bg.prod_listener_arn))
-                        .test_traffic_route(route(&bg.test_listener_arn))
-                        .build(),
-                )
-                .build(),
-            style: DeploymentStyle::builder()
-                .deployment_option(DeploymentOption::WithTrafficControl)
-                .deployment_type(DeploymentType::BlueGreen)
-                .build(),
-            blue_green: BlueGreenDeploymentConfiguration::builder()
-                .terminate_blue_instances_on_deployment_success(
-                    BlueInstanceTerminationOption::builder()
-                        .action(InstanceAction::Terminate)
-                        .termination_wait_time_in_minutes(bg.termination_wait_minutes)
-                        .build(),
-                )
-                .deployment_ready_option(
-                    DeploymentReadyOption::builder()
-                        .action_on_timeout(DeploymentReadyAction::ContinueDeployment)
-                        .build(),
-                )
-                .build(),
-            rollback: AutoRollbackConfiguration::builder()
-                .enabled(true)
-                .set_events(Some(events))
-                .build(),
-            alarms: AlarmConfiguration::builder()
-                .enabled(!bg.alarms.is_empty())
-                .set_alarms(Some(
-                    bg.alarms
-                        .iter()
-                        .map(|n| Alarm::builder().name(n).build())
-                        .collect(),
-                ))
-                .build(),
-        }
-    }
-
-    fn shape(&self) -> Value {
-        shape(&Parts {
-            config: Some(&self.config),
-            role: Some(&self.role),
-            ecs: std::slice::from_ref(&self.ecs),
-            load_balancer: Some(&self.load_balancer),
-            style: Some(&self.style),
-            blue_green: Some(&self.blue_green),
-            rollback: Some(&self.rollback),
-            alarms: Some(&self.alarms),
+/// The group's deployments under way or succeeded (newest first), and the
+/// ids of those under way.
+async fn deployments(c: &Clients, group: &str) -> Result<(Vec<Deployed>, Vec<String>)> {
+    let mut statuses = active().to_vec();
+    statuses.push(DeploymentStatus::Succeeded);
+    let ids: Vec<String> =
+        c.cd.list_deployments()
+            .application_name(group)
+            .deployment_group_name(group)
+            .set_include_only_statuses(Some(statuses))
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .aws(format!("ListDeployments {group}"))?;
+    // BatchGetDeployments takes 25 ids at a time.
+    let batches = common::try_join_all(ids.chunks(25).map(|chunk| async move {
+        c.cd.batch_get_deployments()
+            .set_deployment_ids(Some(chunk.to_vec()))
+            .send()
+            .await
+            .aws(format!("BatchGetDeployments {group}"))
+            .map(|o| o.deployments_info().to_vec())
+    }))
+    .await?;
+    let infos: Vec<DeploymentInfo> = batches.into_iter().flatten().collect();
+    let mut deployed: Vec<Deployed> = infos
+        .iter()
+        .map(|d| Deployed {
+            id: d.deployment_id().unwrap_or_default().to_owned(),
+            created: d.create_time().map_or(0, |t| t.secs()),
+            running: running_of(d.revision()),
         })
-    }
+        .collect();
+    deployed.sort_by(|a, b| b.created.cmp(&a.created).then(b.id.cmp(&a.id)));
+    let under_way = infos
+        .iter()
+        .filter(|d| d.status().is_some_and(|s| active().contains(s)))
+        .filter_map(|d| d.deployment_id().map(str::to_owned))
+        .collect();
+    Ok((deployed, under_way))
 }
+
+// ------------------------------------------------------------- the group
 
 /// A deployment group's settings, wanted or as AWS holds them.
 struct Parts<'a> {
@@ -326,8 +345,7 @@ struct Parts<'a> {
     alarms: Option<&'a AlarmConfiguration>,
 }
 
-/// What we set in a deployment group, in one comparable form (lists sorted,
-/// absent values as AWS's defaults).
+/// What we set in a deployment group, in one comparable form (lists sorted).
 fn shape(p: &Parts<'_>) -> Value {
     let pairs: Vec<Value> = p
         .load_balancer
@@ -377,462 +395,521 @@ fn shape(p: &Parts<'_>) -> Value {
     })
 }
 
-async fn ensure_group(
-    cd: &Client,
-    ctx: &Context,
-    name: &str,
-    service: &str,
-    role: &RoleOut,
-    bg: &BlueGreen,
-    target: &Deployed<'_>,
-) -> Result<()> {
-    let want = Wanted::new(role, bg, target);
-    let have = match cd
-        .get_deployment_group()
-        .application_name(name)
-        .deployment_group_name(name)
-        .send()
-        .await
-        .aws(format!("GetDeploymentGroup {name}"))
-    {
-        Ok(out) => out.deployment_group_info().cloned(),
-        Err(e) if gone(&e) => None,
-        Err(e) => return Err(e),
-    };
-    let Some(have) = have else {
-        // IAM answers before CodeDeploy can assume a new role.
-        let policy = retry::Policy {
-            budget: ROLE_PROPAGATION,
-            first_delay: Duration::from_secs(1),
-            max_delay: Duration::from_secs(5),
-        };
-        let tags = tags(ctx, &format!("codedeploy-{service}"));
-        retry::retry(
-            &format!("CreateDeploymentGroup {name}"),
-            policy,
-            |e| e.aws_code() == Some("InvalidRoleException"),
-            || async {
-                cd.create_deployment_group()
-                    .application_name(name)
-                    .deployment_group_name(name)
-                    .deployment_config_name(&want.config)
-                    .service_role_arn(&want.role)
-                    .ecs_services(want.ecs.clone())
-                    .load_balancer_info(want.load_balancer.clone())
-                    .deployment_style(want.style.clone())
-                    .blue_green_deployment_configuration(want.blue_green.clone())
-                    .auto_rollback_configuration(want.rollback.clone())
-                    .alarm_configuration(want.alarms.clone())
-                    .set_tags(Some(tags.clone()))
-                    .send()
-                    .await
-                    .aws(format!("CreateDeploymentGroup {name}"))
-            },
-        )
-        .await?;
-        ctx.report
-            .created("codedeploy deployment group", name, name);
-        return Ok(());
-    };
-    ctx.report
-        .adopted("codedeploy deployment group", name, name);
-    let have = shape(&Parts {
-        config: have.deployment_config_name(),
-        role: have.service_role_arn(),
-        ecs: have.ecs_services(),
-        load_balancer: have.load_balancer_info(),
-        style: have.deployment_style(),
-        blue_green: have.blue_green_deployment_configuration(),
-        rollback: have.auto_rollback_configuration(),
-        alarms: have.alarm_configuration(),
+/// The deployment group as we want it, in the SDK's types.
+pub(crate) struct Group {
+    ecs: EcsService,
+    load_balancer: LoadBalancerInfo,
+    style: DeploymentStyle,
+    blue_green: BlueGreenDeploymentConfiguration,
+    rollback: AutoRollbackConfiguration,
+    alarms: AlarmConfiguration,
+}
+
+impl Group {
+    pub(crate) fn new(want: &Want) -> Self {
+        let bg = &want.bg;
+        let route = |arn: &str| TrafficRoute::builder().listener_arns(arn).build();
+        let mut events = vec![AutoRollbackEvent::DeploymentFailure];
+        if !bg.alarms.is_empty() {
+            events.push(AutoRollbackEvent::DeploymentStopOnAlarm);
+        }
+        Group {
+            ecs: EcsService::builder()
+                .cluster_name(&want.cluster)
+                .service_name(&want.ecs_service)
+                .build(),
+            load_balancer: LoadBalancerInfo::builder()
+                .target_group_pair_info_list(
+                    TargetGroupPairInfo::builder()
+                        .set_target_groups(Some(
+                            bg.target_groups
+                                .iter()
+                                .map(|n| TargetGroupInfo::builder().name(n).build())
+                                .collect(),
+                        ))
+                        .prod_traffic_route(route(&bg.prod_listener_arn))
+                        .test_traffic_route(route(&bg.test_listener_arn))
+                        .build(),
+                )
+                .build(),
+            style: DeploymentStyle::builder()
+                .deployment_option(DeploymentOption::WithTrafficControl)
+                .deployment_type(DeploymentType::BlueGreen)
+                .build(),
+            blue_green: BlueGreenDeploymentConfiguration::builder()
+                .terminate_blue_instances_on_deployment_success(
+                    BlueInstanceTerminationOption::builder()
+                        .action(InstanceAction::Terminate)
+                        .termination_wait_time_in_minutes(bg.termination_wait_minutes)
+                        .build(),
+                )
+                .deployment_ready_option(
+                    DeploymentReadyOption::builder()
+                        .action_on_timeout(DeploymentReadyAction::ContinueDeployment)
+                        .build(),
+                )
+                .build(),
+            rollback: AutoRollbackConfiguration::builder()
+                .enabled(true)
+                .set_events(Some(events))
+                .build(),
+            alarms: AlarmConfiguration::builder()
+                .enabled(!bg.alarms.is_empty())
+                .set_alarms(Some(
+                    bg.alarms
+                        .iter()
+                        .map(|n| Alarm::builder().name(n).build())
+                        .collect(),
+                ))
+                .build(),
+        }
+    }
+
+    pub(crate) fn shape(&self, want: &Want) -> Value {
+        shape(&Parts {
+            config: Some(&want.bg.config),
+            role: Some(&want.role),
+            ecs: std::slice::from_ref(&self.ecs),
+            load_balancer: Some(&self.load_balancer),
+            style: Some(&self.style),
+            blue_green: Some(&self.blue_green),
+            rollback: Some(&self.rollback),
+            alarms: Some(&self.alarms),
+        })
+    }
+}
+
+// ------------------------------------------------------------ the AppSpec
+
+/// The AppSpec of a deployment of `running`, ids resolved.
+fn appspec(r: &Running) -> Value {
+    let strategy: Vec<Value> = r
+        .strategy
+        .iter()
+        .map(|s| json!({"CapacityProvider": s.provider, "Base": s.base, "Weight": s.weight}))
+        .collect();
+    let mut properties = json!({
+        "TaskDefinition": r.task_definition,
+        "LoadBalancerInfo": {"ContainerName": r.container, "ContainerPort": r.port},
+        "NetworkConfiguration": {
+            "AwsvpcConfiguration": {
+                "Subnets": r.network.subnets,
+                "SecurityGroups": r.network.security_groups,
+                "AssignPublicIp": if r.network.public_ip { "ENABLED" } else { "DISABLED" },
+            }
+        },
     });
-    let want_shape = want.shape();
-    let drift: Vec<&str> = want_shape
+    if !strategy.is_empty() {
+        properties["CapacityProviderStrategy"] = Value::Array(strategy);
+    }
+    json!({
+        "version": 0.0,
+        "Resources": [{"TargetService": {"Type": "AWS::ECS::Service", "Properties": properties}}]
+    })
+}
+
+/// What a deployment's AppSpec rolls out (ours are JSON; a YAML one is not ours to read).
+fn running_of(revision: Option<&RevisionLocation>) -> Option<Running> {
+    let content = revision?.app_spec_content()?.content()?;
+    let spec: Value = serde_json::from_str(content).ok()?;
+    let p = spec
+        .get("Resources")?
+        .as_array()?
+        .iter()
+        .find_map(|r| r.pointer("/TargetService/Properties"))?;
+    let strings = |v: &Value| -> Vec<String> {
+        let mut out: Vec<String> = v
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|s| s.as_str().map(str::to_owned))
+            .collect();
+        out.sort();
+        out
+    };
+    let vpc = &p["NetworkConfiguration"]["AwsvpcConfiguration"];
+    let mut strategy: Vec<ecs::Strategy> = p["CapacityProviderStrategy"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|s| ecs::Strategy {
+            provider: s["CapacityProvider"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+            base: s["Base"].as_i64().unwrap_or(0) as i32,
+            weight: s["Weight"].as_i64().unwrap_or(0) as i32,
+        })
+        .collect();
+    strategy.sort();
+    Some(Running {
+        task_definition: p["TaskDefinition"].as_str()?.to_owned(),
+        container: p["LoadBalancerInfo"]["ContainerName"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned(),
+        port: p["LoadBalancerInfo"]["ContainerPort"].as_i64().unwrap_or(0) as i32,
+        network: ecs::Network {
+            subnets: strings(&vpc["Subnets"]),
+            security_groups: strings(&vpc["SecurityGroups"]),
+            public_ip: vpc["AssignPublicIp"] == "ENABLED",
+        },
+        strategy,
+    })
+}
+
+/// What the service runs now: its newest deployment made after it, else the service's own.
+pub fn running_now(
+    have: Option<&Have>,
+    service: &ecs::Have,
+    container: &str,
+    port: i32,
+) -> Option<Running> {
+    let since = service.created_at.unwrap_or(0);
+    let deployed = have
+        .into_iter()
+        .flat_map(|h| h.deployments.iter())
+        .filter(|d| d.created >= since)
+        .find_map(|d| d.running.clone());
+    deployed.or_else(|| {
+        Some(Running {
+            task_definition: service.task_definition.clone()?,
+            container: container.to_owned(),
+            port,
+            network: service.network.clone()?,
+            strategy: service.strategy.clone(),
+        })
+    })
+}
+
+// --------------------------------------------------------------- the plan
+
+/// The ops of one blue/green service: application, group, deployment.
+/// `service` is the ECS service found (`None` when this run creates it) and
+/// `creates` whether this run (re)creates it, with the wanted state.
+pub fn plan(
+    ctx: &Context,
+    want: &Want,
+    have: Option<&Have>,
+    service: Option<&ecs::Have>,
+    creates: bool,
+) -> Result<Vec<Op>> {
+    let mut ops = Vec::new();
+    let component = names::codedeploy_component(&want.service);
+    let group = match have {
+        None => {
+            ops.push(Op::CreateApplication { want: want.clone() });
+            None
+        }
+        Some(h) => {
+            ctx.check_owned(APP_KIND, &h.name, pairs(&h.tags), &component)?;
+            if !h.ecs_platform {
+                ops.push(Op::ReplaceApplication {
+                    want: want.clone(),
+                    have: h.clone(),
+                });
+                None
+            } else {
+                h.group.as_ref()
+            }
+        }
+    };
+    match group {
+        None => ops.push(Op::CreateGroup { want: want.clone() }),
+        Some((shape, tags)) => {
+            ctx.check_owned(GROUP_KIND, &want.name, pairs(tags), &component)?;
+            let drift = group_drift(want, shape);
+            if !drift.is_empty() {
+                ops.push(Op::UpdateGroup {
+                    want: want.clone(),
+                    drift,
+                });
+            }
+        }
+    }
+    if creates {
+        return Ok(ops);
+    }
+    let now =
+        service.and_then(|s| running_now(have, s, &want.running.container, want.running.port));
+    if now.as_ref() != Some(&want.running) {
+        ops.push(Op::Deploy {
+            want: want.clone(),
+            from: now,
+        });
+    }
+    Ok(ops)
+}
+
+fn group_drift(want: &Want, have: &Value) -> Vec<(String, Value, Value)> {
+    let wanted = Group::new(want).shape(want);
+    wanted
         .as_object()
         .into_iter()
         .flatten()
         .filter(|(k, v)| have.get(k.as_str()) != Some(v))
-        .map(|(k, _)| k.as_str())
-        .collect();
-    if drift.is_empty() {
-        return Ok(());
-    }
-    cd.update_deployment_group()
-        .application_name(name)
-        .current_deployment_group_name(name)
-        .deployment_config_name(&want.config)
-        .service_role_arn(&want.role)
-        .ecs_services(want.ecs.clone())
-        .load_balancer_info(want.load_balancer.clone())
-        .deployment_style(want.style.clone())
-        .blue_green_deployment_configuration(want.blue_green.clone())
-        .auto_rollback_configuration(want.rollback.clone())
-        .alarm_configuration(want.alarms.clone())
-        .send()
-        .await
-        .aws(format!("UpdateDeploymentGroup {name}"))?;
-    ctx.report
-        .updated("codedeploy deployment group", name, &drift.join(", "));
-    Ok(())
-}
-
-/// The AppSpec of a deployment: the new task definition behind the same
-/// container and port, in the same private subnets and security group.
-fn appspec(s: &Planned, target: &Deployed<'_>) -> Value {
-    json!({
-        "version": 0.0,
-        "Resources": [{
-            "TargetService": {
-                "Type": "AWS::ECS::Service",
-                "Properties": {
-                    "TaskDefinition": target.task_definition,
-                    "LoadBalancerInfo": {
-                        "ContainerName": s.name,
-                        "ContainerPort": s.port,
-                    },
-                    "NetworkConfiguration": {
-                        "AwsvpcConfiguration": {
-                            "Subnets": target.subnets,
-                            "SecurityGroups": [target.security_group],
-                            "AssignPublicIp": "DISABLED",
-                        }
-                    },
-                }
-            }
-        }]
-    })
-}
-
-/// The task definition a deployment's AppSpec rolls out (ours are JSON; others
-/// may be YAML and are not ours to recognise).
-fn appspec_task_definition(revision: Option<&RevisionLocation>) -> Option<String> {
-    let content = revision?.app_spec_content()?.content()?;
-    let spec: Value = serde_json::from_str(content).ok()?;
-    spec.get("Resources")?
-        .as_array()?
-        .iter()
-        .find_map(|r| {
-            r.pointer("/TargetService/Properties/TaskDefinition")?
-                .as_str()
+        .map(|(k, v)| {
+            (
+                k.clone(),
+                have.get(k.as_str()).cloned().unwrap_or(Value::Null),
+                v.clone(),
+            )
         })
-        .map(str::to_owned)
+        .collect()
 }
 
-/// The newest pending, in-progress or succeeded deployment of the group that
-/// rolls out `task_definition`.
-async fn deployment_of(cd: &Client, group: &str, task_definition: &str) -> Result<Option<String>> {
-    let mut statuses = active().to_vec();
-    statuses.push(DeploymentStatus::Succeeded);
-    let ids: Vec<String> = cd
-        .list_deployments()
-        .application_name(group)
-        .deployment_group_name(group)
-        .set_include_only_statuses(Some(statuses))
-        .into_paginator()
-        .items()
-        .send()
-        .try_collect()
-        .await
-        .aws(format!("ListDeployments {group}"))?;
-    let mut newest: Option<((i64, u32), String)> = None;
-    // BatchGetDeployments takes 25 ids at a time.
-    for chunk in ids.chunks(25) {
-        let out = cd
-            .batch_get_deployments()
-            .set_deployment_ids(Some(chunk.to_vec()))
-            .send()
-            .await
-            .aws(format!("BatchGetDeployments {group}"))?;
-        for d in out.deployments_info() {
-            if appspec_task_definition(d.revision()).as_deref() != Some(task_definition) {
-                continue;
+/// The deletes of this stack's applications that no blue/green service wants.
+pub fn prune(ctx: &Context, wanted: &[Want], found: &[Have]) -> Result<Vec<Op>> {
+    let mut ops = Vec::new();
+    for h in found.iter().filter(|h| names::ours(ctx, &h.tags)) {
+        if wanted.iter().any(|w| w.name == h.name) {
+            continue;
+        }
+        let service = naming::component_in(&h.name, &ctx.stack, &ctx.env).unwrap_or_default();
+        ctx.check_owned(
+            APP_KIND,
+            &h.name,
+            pairs(&h.tags),
+            &names::codedeploy_component(service),
+        )?;
+        ops.push(Op::Delete { have: h.clone() });
+    }
+    Ok(ops)
+}
+
+impl Op {
+    pub fn phase(&self) -> Phase {
+        match self {
+            Op::CreateApplication { .. } | Op::ReplaceApplication { .. } | Op::Delete { .. } => {
+                Phase::Setup
             }
-            let at = d
-                .create_time()
-                .map_or((0, 0), |t| (t.secs(), t.subsec_nanos()));
-            if newest.as_ref().is_none_or(|(n, _)| at > *n) {
-                newest = Some((at, d.deployment_id().unwrap_or_default().to_owned()));
-            }
+            Op::CreateGroup { .. } | Op::UpdateGroup { .. } => Phase::DeploymentGroups,
+            Op::Deploy { .. } => Phase::Deployments,
         }
     }
-    Ok(newest.map(|(_, id)| id))
+
+    pub fn change(&self, ctx: &Context) -> Change {
+        let new = |action, kind, name: &str| Change::new(&ctx.tool, action, kind, name);
+        match self {
+            Op::CreateApplication { want } => new(Action::Create, APP_KIND, &want.name),
+            Op::ReplaceApplication { want, .. } => new(Action::Replace, APP_KIND, &want.name)
+                .field("compute_platform", "not ECS", "ECS"),
+            Op::CreateGroup { want } => new(Action::Create, GROUP_KIND, &want.name),
+            Op::UpdateGroup { want, drift } => drift.iter().fold(
+                new(Action::Update, GROUP_KIND, &want.name),
+                |c, (field, from, to)| c.field(field, from, to),
+            ),
+            Op::Deploy { want, from } => {
+                let to = &want.running;
+                let mut c = new(Action::Create, DEPLOYMENT_KIND, &want.name);
+                let from_json = serde_json::to_value(from).unwrap_or(Value::Null);
+                let to_json = serde_json::to_value(to).unwrap_or(Value::Null);
+                for field in [
+                    "task_definition",
+                    "network",
+                    "strategy",
+                    "container",
+                    "port",
+                ] {
+                    if from_json.get(field) != to_json.get(field) {
+                        c = c.field(field, from_json.get(field), to_json.get(field));
+                    }
+                }
+                c
+            }
+            Op::Delete { have } => new(Action::Delete, APP_KIND, &have.name).id(&have.name),
+        }
+    }
+
+    pub async fn apply(&self, c: &Clients, ctx: &Context, ids: &Ids) -> Result<Option<String>> {
+        match self {
+            Op::CreateApplication { want } => create_application(c, want).await.map(|()| None),
+            Op::ReplaceApplication { want, have } => {
+                delete(c, have).await?;
+                create_application(c, want).await.map(|()| None)
+            }
+            Op::CreateGroup { want } => create_group(c, want, ids).await.map(|()| None),
+            Op::UpdateGroup { want, .. } => update_group(c, want, ids).await.map(|()| None),
+            Op::Deploy { want, .. } => {
+                let id = deploy(c, ctx, want, ids).await?;
+                ids.set(&planned(DEPLOYMENT_KIND, &want.name), &id);
+                Ok(Some(id))
+            }
+            Op::Delete { have } => delete(c, have).await.map(|()| None),
+        }
+    }
 }
 
-async fn create_deployment(
-    cd: &Client,
-    group: &str,
-    s: &Planned,
-    target: &Deployed<'_>,
-) -> Result<String> {
+// --------------------------------------------------------------- apply
+
+async fn create_application(c: &Clients, want: &Want) -> Result<()> {
+    c.cd.create_application()
+        .application_name(&want.name)
+        .compute_platform(ComputePlatform::Ecs)
+        .set_tags(Some(cd_tags(&want.tags)))
+        .send()
+        .await
+        .aws(format!("CreateApplication {}", want.name))
+        .map(|_| ())
+}
+
+/// CodeDeploy may refuse a role IAM made a moment ago (InvalidRoleException).
+async fn create_group(c: &Clients, want: &Want, ids: &Ids) -> Result<()> {
+    let g = Group::new(want);
+    let role = ids.get(&want.role)?;
+    retry_sdk(
+        &format!("CreateDeploymentGroup {}", want.name),
+        propagation(crate::roles::PROPAGATION),
+        |e: &SdkError<
+            aws_sdk_codedeploy::operation::create_deployment_group::CreateDeploymentGroupError,
+        >| {
+            e.as_service_error()
+                .is_some_and(|s| s.is_invalid_role_exception())
+        },
+        || {
+            c.cd.create_deployment_group()
+                .application_name(&want.name)
+                .deployment_group_name(&want.name)
+                .deployment_config_name(&want.bg.config)
+                .service_role_arn(&role)
+                .ecs_services(g.ecs.clone())
+                .load_balancer_info(g.load_balancer.clone())
+                .deployment_style(g.style.clone())
+                .blue_green_deployment_configuration(g.blue_green.clone())
+                .auto_rollback_configuration(g.rollback.clone())
+                .alarm_configuration(g.alarms.clone())
+                .set_tags(Some(cd_tags(&want.tags)))
+                .send()
+        },
+    )
+    .await
+    .map(|_| ())
+}
+
+async fn update_group(c: &Clients, want: &Want, ids: &Ids) -> Result<()> {
+    let g = Group::new(want);
+    c.cd.update_deployment_group()
+        .application_name(&want.name)
+        .current_deployment_group_name(&want.name)
+        .deployment_config_name(&want.bg.config)
+        .service_role_arn(ids.get(&want.role)?)
+        .ecs_services(g.ecs)
+        .load_balancer_info(g.load_balancer)
+        .deployment_style(g.style)
+        .blue_green_deployment_configuration(g.blue_green)
+        .auto_rollback_configuration(g.rollback)
+        .alarm_configuration(g.alarms)
+        .send()
+        .await
+        .aws(format!("UpdateDeploymentGroup {}", want.name))
+        .map(|_| ())
+}
+
+async fn deploy(c: &Clients, _ctx: &Context, want: &Want, ids: &Ids) -> Result<String> {
+    let mut running = want.running.clone();
+    running.task_definition = ids.get(&running.task_definition)?;
+    running.network.security_groups = running
+        .network
+        .security_groups
+        .iter()
+        .map(|g| ids.get(g))
+        .collect::<Result<_>>()?;
     let revision = RevisionLocation::builder()
         .revision_type(RevisionLocationType::AppSpecContent)
         .app_spec_content(
             AppSpecContent::builder()
-                .content(appspec(s, target).to_string())
+                .content(appspec(&running).to_string())
                 .build(),
         )
         .build();
-    let out = cd
-        .create_deployment()
-        .application_name(group)
-        .deployment_group_name(group)
-        .revision(revision)
-        .description(format!("svc-up: {}", target.task_definition))
-        .send()
-        .await
-        .aws(format!("CreateDeployment {group}"))?;
+    let out =
+        c.cd.create_deployment()
+            .application_name(&want.name)
+            .deployment_group_name(&want.name)
+            .revision(revision)
+            .description(format!("svc-up: {}", running.task_definition))
+            .send()
+            .await
+            .aws(format!("CreateDeployment {}", want.name))?;
     Ok(out.deployment_id().unwrap_or_default().to_owned())
 }
 
-// ---------------------------------------------------------------- teardown
-
-/// One of the stack's CodeDeploy applications, with what goes before it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FoundApplication {
-    pub name: String,
-    pub groups: Vec<String>,
-    /// Deployments still running: stopped before their group goes.
-    pub active_deployments: Vec<String>,
-}
-
-/// The stack's applications: named `{stack}-...-{env}` (listed, and those the
-/// document names) and tagged ours.
-pub async fn discover(
-    cd: &Client,
-    sts: &aws_sdk_sts::Client,
-    ctx: &Context,
-    from_document: &[String],
-) -> Result<Vec<FoundApplication>> {
-    let (prefix, suffix) = (
-        naming::name_prefix(&ctx.stack),
-        naming::name_suffix(&ctx.env),
-    );
-    let mut names: Vec<String> = cd
-        .list_applications()
-        .into_paginator()
-        .items()
-        .send()
-        .try_collect()
-        .await
-        .aws("ListApplications")?
-        .into_iter()
-        .filter(|n| n.starts_with(&prefix) && n.ends_with(&suffix))
-        .collect();
-    names.extend(from_document.iter().cloned());
-    names.sort();
-    names.dedup();
-    if names.is_empty() {
-        return Ok(vec![]);
+/// Stops the deployments under way (waiting until they have), then deletes
+/// the application, which takes its deployment groups with it. Gone already is done.
+pub async fn delete(c: &Clients, have: &Have) -> Result<()> {
+    for id in &have.active {
+        stop(c, id).await?;
     }
-    let account = account_id(sts).await?;
-    let mut found = Vec::new();
-    for name in names {
-        if !application_owned(cd, ctx, &account, &name).await? {
-            continue;
-        }
-        let groups: Vec<String> = match cd
-            .list_deployment_groups()
-            .application_name(&name)
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .aws(format!("ListDeploymentGroups {name}"))
-        {
-            Ok(g) => g,
-            Err(e) if gone(&e) => continue,
-            Err(e) => return Err(e),
-        };
-        let mut active_deployments = Vec::new();
-        for group in &groups {
-            let ids: Vec<String> = cd
-                .list_deployments()
-                .application_name(&name)
-                .deployment_group_name(group)
-                .set_include_only_statuses(Some(active().to_vec()))
-                .into_paginator()
-                .items()
-                .send()
-                .try_collect()
-                .await
-                .aws(format!("ListDeployments {name}/{group}"))?;
-            active_deployments.extend(ids);
-        }
-        found.push(FoundApplication {
-            name,
-            groups,
-            active_deployments,
-        });
-    }
-    Ok(found)
-}
-
-/// Stops the running deployments (and waits until they have), deletes the
-/// deployment groups, then the application. Deleting what is already gone succeeds.
-pub async fn destroy(cd: &Client, ctx: &Context, app: &FoundApplication) -> Result<()> {
-    for id in &app.active_deployments {
-        match cd
-            .stop_deployment()
-            .deployment_id(id)
-            .auto_rollback_enabled(false)
-            .send()
-            .await
-            .aws(format!("StopDeployment {id}"))
-        {
-            Ok(_) => {}
-            // It finished (or went) between discovery and now.
-            Err(e) if gone(&e) || e.aws_code() == Some("DeploymentAlreadyCompletedException") => {}
-            Err(e) => return Err(e),
-        }
-        retry::wait_for(
-            &format!("CodeDeploy deployment {id} to stop"),
-            STOP_WAIT,
-            Duration::from_secs(5),
-            || async {
-                let out = match cd
-                    .get_deployment()
-                    .deployment_id(id)
-                    .send()
-                    .await
-                    .aws(format!("GetDeployment {id}"))
-                {
-                    Ok(out) => out,
-                    Err(e) if gone(&e) => return Ok(Some(())),
-                    Err(e) => return Err(e),
-                };
-                let status = out.deployment_info().and_then(|d| d.status());
-                Ok((!status.is_some_and(|s| active().contains(s))).then_some(()))
-            },
-        )
-        .await?;
-        ctx.report.deleted("codedeploy deployment (stopped)", id);
-    }
-    for group in &app.groups {
-        retry::delete(&format!("DeleteDeploymentGroup {group}"), || async {
-            cd.delete_deployment_group()
-                .application_name(&app.name)
-                .deployment_group_name(group)
-                .send()
-                .await
-                .map(|_| ())
-                .aws(format!("DeleteDeploymentGroup {group}"))
-        })
-        .await?;
-        ctx.report.deleted("codedeploy deployment group", group);
-    }
-    retry::delete(&format!("DeleteApplication {}", app.name), || async {
-        cd.delete_application()
-            .application_name(&app.name)
+    retry::delete(&format!("DeleteApplication {}", have.name), || async {
+        c.cd.delete_application()
+            .application_name(&have.name)
             .send()
             .await
             .map(|_| ())
-            .aws(format!("DeleteApplication {}", app.name))
+            .aws(format!("DeleteApplication {}", have.name))
     })
-    .await?;
-    ctx.report.deleted("codedeploy application", &app.name);
-    Ok(())
+    .await
+}
+
+async fn stop(c: &Clients, id: &str) -> Result<()> {
+    match c
+        .cd
+        .stop_deployment()
+        .deployment_id(id)
+        .auto_rollback_enabled(false)
+        .send()
+        .await
+    {
+        Ok(_) => {}
+        // It finished, or went, since discovery.
+        Err(e)
+            if e.as_service_error().is_some_and(|s| {
+                s.is_deployment_already_completed_exception()
+                    || s.is_deployment_does_not_exist_exception()
+            }) => {}
+        Err(e) => return Err(common::error::aws_error(format!("StopDeployment {id}"), e)),
+    }
+    retry::wait_for(
+        &format!("CodeDeploy deployment {id} to stop"),
+        STOP_WAIT,
+        Duration::from_secs(5),
+        || async {
+            let out = match c.cd.get_deployment().deployment_id(id).send().await {
+                Ok(out) => out,
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|s| s.is_deployment_does_not_exist_exception()) =>
+                {
+                    return Ok(Some(()))
+                }
+                Err(e) => return Err(common::error::aws_error(format!("GetDeployment {id}"), e)),
+            };
+            let status = out.deployment_info().and_then(|d| d.status());
+            Ok((!status.is_some_and(|s| active().contains(s))).then_some(()))
+        },
+    )
+    .await
+}
+
+/// The account the tools run in, for CodeDeploy's ARNs (teardown, where no
+/// cluster ARN names it).
+pub async fn account_id(c: &Clients) -> Result<String> {
+    let out = c
+        .sts
+        .get_caller_identity()
+        .send()
+        .await
+        .aws("GetCallerIdentity")?;
+    out.account().map(str::to_owned).ok_or_else(|| {
+        Error::Aws(common::error::AwsError {
+            op: "GetCallerIdentity".into(),
+            code: None,
+            message: "no account id in the answer".into(),
+            request_id: None,
+            transient: false,
+        })
+    })
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn appspecs_name_their_task_definition() {
-        let s = Planned {
-            name: "pay".into(),
-            image: "nginx:alpine".into(),
-            cpu: 2048,
-            memory: 4096,
-            port: Some(8080),
-            desired_count: 3,
-            environment: vec![],
-            secrets: vec![],
-            health_check: None,
-            stop_timeout: None,
-            read_only: true,
-            exec: false,
-            discovery_ttl: None,
-            callers: vec![],
-            policy: None,
-            log_retention_days: 30,
-            target_group_arn: None,
-            scaled: true,
-            blue_green: None,
-        };
-        let subnets = ["subnet-1".to_owned()];
-        let target = Deployed {
-            cluster: "c",
-            service: "a-pay-dev",
-            running: None,
-            task_definition: "arn:aws:ecs:us-east-1:1:task-definition/a-pay-dev:2",
-            subnets: &subnets,
-            security_group: "sg-1",
-        };
-        let content = appspec(&s, &target).to_string();
-        assert!(content.starts_with("{\"version\":0.0,"), "{content}");
-        let revision = RevisionLocation::builder()
-            .revision_type(RevisionLocationType::AppSpecContent)
-            .app_spec_content(AppSpecContent::builder().content(content).build())
-            .build();
-        assert_eq!(
-            appspec_task_definition(Some(&revision)).as_deref(),
-            Some(target.task_definition)
-        );
-        let yaml = RevisionLocation::builder()
-            .app_spec_content(AppSpecContent::builder().content("version: 0.0").build())
-            .build();
-        assert_eq!(appspec_task_definition(Some(&yaml)), None);
-    }
-
-    #[test]
-    fn a_group_as_wanted_has_the_shape_it_is_compared_in() {
-        let role = RoleOut {
-            name: "a-codedeploy-dev".into(),
-            arn: "arn:aws:iam::1:role/a-codedeploy-dev".into(),
-            created: false,
-        };
-        let bg = BlueGreen {
-            config: "CodeDeployDefault.ECSAllAtOnce".into(),
-            termination_wait_minutes: 5,
-            alarms: vec!["a-pay-memory-high-dev".into(), "a-pay-cpu-high-dev".into()],
-            target_groups: ["a-tg-pay-dev".into(), "a-tg-pay-green-dev".into()],
-            prod_listener_arn: "arn:listener/http".into(),
-            test_listener_arn: "arn:listener/test".into(),
-        };
-        let target = Deployed {
-            cluster: "a-cluster-dev",
-            service: "a-pay-dev",
-            running: None,
-            task_definition: "td",
-            subnets: &[],
-            security_group: "sg-1",
-        };
-        let shape = Wanted::new(&role, &bg, &target).shape();
-        assert_eq!(
-            shape["target_group_pairs"][0]["target_groups"],
-            json!(["a-tg-pay-dev", "a-tg-pay-green-dev"])
-        );
-        assert_eq!(
-            shape["target_group_pairs"][0]["test"],
-            json!(["arn:listener/test"])
-        );
-        assert_eq!(
-            shape["rollback"],
-            json!([true, ["DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_ALARM"]])
-        );
-        assert_eq!(
-            shape["alarms"],
-            json!([true, ["a-pay-cpu-high-dev", "a-pay-memory-high-dev"]])
-        );
-        assert_eq!(shape["termination"], json!(["TERMINATE", 5]));
-        let quiet = BlueGreen {
-            alarms: vec![],
-            ..bg
-        };
-        let shape = Wanted::new(&role, &quiet, &target).shape();
-        assert_eq!(shape["rollback"], json!([true, ["DEPLOYMENT_FAILURE"]]));
-        assert_eq!(shape["alarms"], json!([false, []]));
-    }
-}
+mod tests;

@@ -2,29 +2,46 @@
 //!
 //! Per service of `spec.services`: a log group, a least-privilege task role, a
 //! security group open only to the ALB and the declared callers, a task
-//! definition (registered only when it changes), an optional Cloud Map service
-//! in the stack's private DNS namespace, and the ECS service in the cluster's
-//! private subnets. A blue/green service gets the `CODE_DEPLOY` deployment
-//! controller, a CodeDeploy application and deployment group wired to alb-up's
-//! target group pair and listeners, and a deployment for each new task
-//! definition (`codedeploy.rs`, docs/blue-green.md). Reads `.network`,
-//! `.cluster`, and when present `.ecr`, `.secrets`, `.alb`; writes `.services`
-//! (and `.discovery`). `teardown` removes it with the code in `teardown.rs`.
+//! definition, an optional Cloud Map service in the stack's private DNS
+//! namespace, and the ECS service in the cluster's private subnets. A
+//! blue/green service gets the `CODE_DEPLOY` controller, a CodeDeploy
+//! application and deployment group wired to alb-up's target group pair and
+//! listeners, and a deployment whenever it should run something new.
+//!
+//! The shape of every tool (docs/architecture.md): `desired` (pure, checked),
+//! the stack's lock, `actual::discover` (reads only), `plan::plan` (pure: the
+//! ops, each with its `Change`, ownership checked), then `--plan` records the
+//! changes and changes nothing, or `apply` makes them phase by phase. What
+//! each field converges to is in docs/converge/svc-up.md; `teardown` removes
+//! the layer through `teardown::LAYER`.
 
 use std::time::Duration;
 
 use clap::Parser;
 
-use common::sections::{Alb, Cluster, Ecr, Network, Secrets};
-use common::spec::Spec;
-use common::{CommonArgs, Context, Document, Error, Result};
+use common::owner::Mismatches;
+use common::sections::{Discovery, Services};
+use common::{CommonArgs, Context, Document, Result};
 
+mod actual;
+mod apply;
+mod aws;
+mod cloudmap;
 mod codedeploy;
-mod converge;
+mod desired;
+mod ecs;
+mod groups;
+mod logs;
+mod names;
+mod ops;
+mod plan;
+mod roles;
 pub mod spec;
+mod taskdefs;
 pub mod teardown;
-
-use spec::Upstream;
+#[cfg(test)]
+mod testing;
+mod wait;
 
 /// Run the services: log groups, task roles, security groups, task definitions,
 /// Cloud Map discovery, ECS services, CodeDeploy for blue/green services.
@@ -37,10 +54,11 @@ use spec::Upstream;
 /// log_retention_days, deployment, and whether scaling is set) and
 /// `spec.discovery.namespace`. Writes `.services` (with `.codedeploy` for a
 /// blue/green service) and, when a service is discovered, `.discovery`.
-/// Re-running changes nothing; a changed task definition registers exactly one
-/// new revision, rolled out by ECS (rolling) or by one CodeDeploy deployment
-/// (blue-green); a scaled service's desired count is left to Application Auto
-/// Scaling once it exists. `teardown` removes what it made.
+/// Re-running changes nothing; a changed field changes exactly what it says
+/// (docs/converge/svc-up.md); a service removed from an explicit, non-empty
+/// spec.services is removed (its log group is kept). --plan lists the changes
+/// and makes none. Refuses (exit 10) to touch anything not tagged for this
+/// stack and env. `teardown` removes what it made.
 #[derive(Debug, Parser)]
 #[command(name = "svc-up", version)]
 pub struct Args {
@@ -61,46 +79,65 @@ impl common::Tool for Args {
 }
 
 pub async fn run(args: Args, ctx: Context, mut doc: Document) -> Result<Document> {
-    let network: Network = doc.require("network", "net-up")?;
-    let cluster: Cluster = doc.require("cluster", "cluster-up")?;
-    let ecr: Option<Ecr> = doc.layer("ecr")?;
-    let secrets: Option<Secrets> = doc.layer("secrets")?;
-    let alb: Option<Alb> = doc.layer("alb")?;
-    let spec = Spec::validate(&doc)?;
-    let up = Upstream {
-        cluster: &cluster,
-        ecr: ecr.as_ref(),
-        secrets: secrets.as_ref(),
-        alb: alb.as_ref(),
-    };
-    let plan = spec::plan(&spec.services, &spec.discovery, up, &ctx.stack, &ctx.env)?;
-    if network.private_subnet_ids.is_empty() && !plan.services.is_empty() {
-        return Err(Error::Document(
-            ".network has no private subnets: tasks run only in private subnets (re-run net-up)"
-                .into(),
-        ));
-    }
-    if plan.services.is_empty() {
-        tracing::warn!("spec.services is empty: nothing to run");
+    let desired = desired::Desired::read(&ctx, &doc)?;
+    if desired.services.is_empty() && !desired.stated {
+        tracing::warn!(
+            "spec.services is absent or empty: nothing to run, and nothing was pruned \
+             (only an explicit, non-empty spec.services removes services)"
+        );
+        return Ok(doc);
     }
     ctx.lock().await?;
-
-    let (out, disc) = converge::converge(&ctx, &network, &cluster, alb.as_ref(), &plan).await?;
-    if args.wait && !out.is_empty() {
-        converge::wait_stable(
-            &ctx,
-            &cluster.name,
-            &out,
-            Duration::from_secs(args.wait_timeout),
-        )
-        .await?;
+    let c = aws::Clients::new(&ctx);
+    let hints = actual::Hints {
+        services: doc.layer::<Services>("services")?,
+        namespace_id: doc.layer::<Discovery>("discovery")?.map(|d| d.namespace_id),
+    };
+    let mismatches = Mismatches::default();
+    let found = actual::discover(&c, &ctx, &desired, &hints, &mismatches).await?;
+    mismatches.into_result(&ctx)?;
+    let plan = plan::plan(&ctx, &desired, &found)?;
+    let (mut services, mut discovery) = (plan.services.clone(), plan.discovery.clone());
+    if ctx.plan_only {
+        for change in plan.ops.iter().filter_map(|op| op.change(&ctx)) {
+            ctx.report.change(change);
+        }
+    } else {
+        let ids = ops::Ids::default();
+        apply::apply(&ctx, &c, &plan.ops, &ids).await?;
+        (services, discovery) = resolved(&ids, services, discovery);
+        if args.wait && !services.is_empty() {
+            wait::stable(
+                &ctx,
+                &desired.cluster,
+                &services,
+                Duration::from_secs(args.wait_timeout),
+            )
+            .await?;
+        }
     }
-    doc.set_layer("services", &out);
-    match disc {
+    doc.set_layer("services", &services);
+    match discovery {
         Some(d) => doc.set_layer("discovery", &d),
         None => {
             doc.remove("discovery");
         }
     }
     Ok(doc)
+}
+
+/// The output sections with every placeholder replaced by what was created.
+fn resolved(
+    ids: &ops::Ids,
+    services: Services,
+    discovery: Option<Discovery>,
+) -> (Services, Option<Discovery>) {
+    let mut s = serde_json::to_value(&services).expect("services serialize");
+    ids.resolve(&mut s);
+    let mut d = serde_json::to_value(&discovery).expect("discovery serializes");
+    ids.resolve(&mut d);
+    (
+        serde_json::from_value(s).unwrap_or(services),
+        serde_json::from_value(d).unwrap_or(discovery),
+    )
 }

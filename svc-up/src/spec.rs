@@ -16,7 +16,7 @@ use common::{Error, Result};
 pub use common::spec::deployment::{traffic_config, TRAFFIC};
 
 /// One service, resolved against the upstream layers.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Planned {
     pub name: String,
     pub image: String,
@@ -40,6 +40,9 @@ pub struct Planned {
     /// The target group when routed and the ALB exists (the blue one of a
     /// blue/green service).
     pub target_group_arn: Option<String>,
+    /// A blue/green service's green target group (CodeDeploy may move the
+    /// service to it).
+    pub green_target_group_arn: Option<String>,
     /// `scaling` is set: Application Auto Scaling owns the desired count once
     /// the service exists.
     pub scaled: bool,
@@ -145,6 +148,10 @@ fn plan_one(
         policy: policy(&s.permissions),
         log_retention_days: s.log_retention_days.unwrap_or(DEFAULT_LOG_RETENTION_DAYS),
         target_group_arn: target_group.map(|t| t.arn.clone()),
+        green_target_group_arn: target_group
+            .and_then(|t| t.green.as_ref())
+            .filter(|_| blue_green.is_some())
+            .map(|g| g.arn.clone()),
         scaled: s.scaling.is_some(),
         blue_green,
     })
@@ -324,30 +331,19 @@ fn resolve_blue_green(
 }
 
 /// The task role's inline policy: exactly the declared statements, which the
-/// spec check keeps free of wildcards.
+/// spec check keeps free of wildcards and administration.
 fn policy(permissions: &[Permission]) -> Option<Value> {
-    if permissions.is_empty() {
-        return None;
-    }
-    let statements: Vec<Value> = permissions
-        .iter()
-        .map(|p| {
-            json!({
-                "Effect": "Allow",
-                "Action": p.actions,
-                "Resource": p.resources,
-            })
-        })
-        .collect();
-    Some(json!({"Version": "2012-10-17", "Statement": statements}))
+    common::spec::services::task_policy_of(permissions)
 }
 
-/// The task role's policy with what ECS Exec needs on real AWS added: the
-/// agent opens its channels through `ssmmessages` (those actions take no
-/// resource, hence `*`, the one wildcard we grant), decrypts the session with
-/// the cluster's key when it has one, and logs the session to the service's
-/// own log group (the cluster's exec logging is `DEFAULT`, which uses the
-/// container's awslogs settings). Moto does not check any of it.
+/// The task role's policy with what ECS Exec needs on real AWS added, as
+/// AWS's amazon-ecs-exec-checker checks a task role: the agent opens its
+/// channels through `ssmmessages` (those actions take no resource, hence `*`);
+/// the session is logged to the service's own log group (the cluster's exec
+/// logging is `DEFAULT`: the container's awslogs settings), which needs
+/// `logs:DescribeLogGroups` (a listing, checked on `*`) and the stream writes
+/// on the group; and decrypted with the cluster's key when it has one. Moto
+/// checks none of it.
 pub fn task_policy(
     declared: Option<&Value>,
     exec: bool,
@@ -369,6 +365,12 @@ pub fn task_policy(
             "ssmmessages:OpenControlChannel",
             "ssmmessages:OpenDataChannel"
         ],
+        "Resource": "*",
+    }));
+    statements.push(json!({
+        "Sid": "EcsExecLogGroups",
+        "Effect": "Allow",
+        "Action": ["logs:DescribeLogGroups"],
         "Resource": "*",
     }));
     statements.push(json!({
@@ -405,13 +407,32 @@ mod tests {
         assert_eq!(task_policy(None, false, "arn:lg", None), None);
         let p = task_policy(declared.as_ref(), true, "arn:lg", Some("arn:key")).unwrap();
         let st = p["Statement"].as_array().unwrap();
-        assert_eq!(st.len(), 4);
+        assert_eq!(st.len(), 5);
         assert_eq!(st[0]["Action"], json!(["s3:GetObject"]));
+        // What amazon-ecs-exec-checker checks a task role for.
+        let granted: Vec<&str> = st[1..]
+            .iter()
+            .flat_map(|s| s["Action"].as_array().unwrap())
+            .filter_map(Value::as_str)
+            .collect();
+        for action in [
+            "ssmmessages:CreateControlChannel",
+            "ssmmessages:CreateDataChannel",
+            "ssmmessages:OpenControlChannel",
+            "ssmmessages:OpenDataChannel",
+            "logs:DescribeLogGroups",
+            "logs:CreateLogStream",
+            "logs:DescribeLogStreams",
+            "logs:PutLogEvents",
+            "kms:Decrypt",
+        ] {
+            assert!(granted.contains(&action), "{action}");
+        }
         assert_eq!(st[1]["Resource"], "*");
-        assert_eq!(st[2]["Resource"], "arn:lg:*");
-        assert_eq!(st[3]["Resource"], "arn:key");
+        assert_eq!(st[3]["Resource"], "arn:lg:*");
+        assert_eq!(st[4]["Resource"], "arn:key");
         let p = task_policy(None, true, "arn:lg", None).unwrap();
-        assert_eq!(p["Statement"].as_array().unwrap().len(), 2);
+        assert_eq!(p["Statement"].as_array().unwrap().len(), 3);
     }
 
     fn alb_with_blue_green(name: &str) -> Alb {

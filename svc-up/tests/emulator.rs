@@ -60,6 +60,33 @@ fn ingress_sources(ec2: &aws_sdk_ec2::Client, s: &Session, id: &str) -> Vec<(i32
     v
 }
 
+/// The services layer's teardown plan for a document, then its deletes; the
+/// layer must go away completely (a second discovery finds nothing).
+fn layer_teardown(s: &Session, ctx: &common::Context, doc: &Value) -> Vec<common::plan::Change> {
+    use common::layer::Owned;
+    let doc = common::Document::parse(&doc.to_string()).unwrap();
+    let m = common::owner::Mismatches::default();
+    let found = s
+        .block_on(svc_up::teardown::discover(ctx, &doc, &m))
+        .unwrap();
+    m.into_result(ctx)
+        .expect("the document's ids are the stack's");
+    let changes = found.changes(ctx);
+    let left = common::plan::Leftovers::default();
+    s.block_on(Box::new(found).destroy(ctx, &left, common::layer::TeardownOptions::default()));
+    left.into_result()
+        .expect("the services layer went away completely");
+    let again = s
+        .block_on(svc_up::teardown::discover(
+            ctx,
+            &doc,
+            &common::owner::Mismatches::default(),
+        ))
+        .unwrap();
+    assert!(again.changes(ctx).is_empty(), "{:?}", again.changes(ctx));
+    changes
+}
+
 #[test]
 fn seed_001_services_converge_change_one_revision_and_tear_down() {
     let em = Emulator::shared();
@@ -194,9 +221,19 @@ fn seed_001_services_converge_change_one_revision_and_tear_down() {
             out["services"][s]["task_definition_arn"]
         );
     }
-    assert_eq!(log.matches("updated task definition").count(), 1, "{log}");
-    assert_eq!(log.matches("updated ecs service").count(), 1, "{log}");
-    assert!(!log.contains("created"), "{log}");
+    assert_eq!(
+        log.matches("svc-up: ~ task definition ").count(),
+        1,
+        "{log}"
+    );
+    assert_eq!(log.matches("svc-up: ~ ecs service ").count(), 1, "{log}");
+    assert!(
+        log.contains(&format!(
+            "svc-up: ~ ecs service {stack}--api--dev (task_definition: "
+        )),
+        "{log}"
+    );
+    assert!(!log.contains("svc-up: + "), "{log}");
     assert_eq!(
         em.inventory("us-east-1", &stack, "dev")
             .counts()
@@ -204,19 +241,11 @@ fn seed_001_services_converge_change_one_revision_and_tear_down() {
         Some(&4)
     );
 
-    // Teardown: ours, then the cluster, the ALB and the network.
-    let services: common::sections::Services =
-        serde_json::from_value(after["services"].clone()).unwrap();
-    let discovery: common::sections::Discovery =
-        serde_json::from_value(after["discovery"].clone()).unwrap();
-    let found = s
-        .block_on(svc_up::teardown::discover(
-            &ctx,
-            Some(&services),
-            Some(&discovery),
-        ))
-        .unwrap();
-    let kinds: Vec<&str> = found.steps(&ctx).iter().map(|s| s.kind).collect();
+    // Teardown: the services layer's plan names every kind it made (the log
+    // groups included: only teardown removes them), the layer goes away
+    // completely, then the whole stack through the teardown tool.
+    let changes = layer_teardown(&s, &ctx, &after);
+    let kinds: Vec<&str> = changes.iter().map(|c| c.kind.as_str()).collect();
     for k in [
         "ecs service",
         "namespace",
@@ -228,46 +257,7 @@ fn seed_001_services_converge_change_one_revision_and_tear_down() {
     ] {
         assert!(kinds.contains(&k), "{k} in {kinds:?}");
     }
-    let left = common::plan::Leftovers::default();
-    s.block_on(found.delete_all(&ctx, &left));
-    left.into_result()
-        .expect("the services layer went away completely");
-    assert!(s
-        .block_on(svc_up::teardown::discover(
-            &ctx,
-            Some(&services),
-            Some(&discovery)
-        ))
-        .unwrap()
-        .is_empty());
-
-    let cluster: common::sections::Cluster =
-        serde_json::from_value(after["cluster"].clone()).unwrap();
-    let found = s
-        .block_on(cluster_up::teardown::discover(&ctx, Some(&cluster)))
-        .unwrap();
-    let left = common::plan::Leftovers::default();
-    s.block_on(found.delete_all(&ctx, &left));
-    left.into_result().expect("cluster layer gone");
-    let alb: common::sections::Alb = serde_json::from_value(after["alb"].clone()).unwrap();
-    let found = s
-        .block_on(alb_up::teardown::discover(&ctx, Some(&alb)))
-        .unwrap();
-    let left = common::plan::Leftovers::default();
-    s.block_on(found.delete_all(&ctx, &left));
-    left.into_result().expect("ALB layer gone");
-    let network: common::sections::Network =
-        serde_json::from_value(after["network"].clone()).unwrap();
-    let found = s
-        .block_on(net_up::teardown::discover(&ctx, Some(&network)))
-        .unwrap();
-    let left = common::plan::Leftovers::default();
-    s.block_on(found.delete_all(&ctx, &left));
-    left.into_result().expect("network gone");
-    // Secrets are scheduled for deletion by their own layer's teardown.
-    em.tool("teardown")
-        .args(["-n", "--stack", &stack, "--env", "dev"])
-        .succeeds();
+    em.tool("teardown").stdin(after.to_string()).succeeds();
     let inv = em.inventory("us-east-1", &stack, "dev");
     assert!(inv.is_empty(), "{inv:?}");
 }
@@ -545,10 +535,10 @@ fn seed_002_blue_green_deploys_through_codedeploy_once_per_change_and_tears_down
         describe_service(&ecs, &s, &cluster, &format!("{stack}--worker--dev")).desired_count(),
         2
     );
-    assert_eq!(log.matches("updated ecs service").count(), 1, "{log}");
+    assert_eq!(log.matches("svc-up: ~ ecs service ").count(), 1, "{log}");
     assert!(
         log.contains(&format!(
-            "updated ecs service {stack}--worker--dev: desired count"
+            "svc-up: ~ ecs service {stack}--worker--dev (desired_count: 5 -> 2)"
         )),
         "{log}"
     );
@@ -617,7 +607,7 @@ fn seed_002_blue_green_deploys_through_codedeploy_once_per_change_and_tears_down
         .unwrap()
         .to_owned();
     assert_ne!(new_td, pay["task_definition_arn"].as_str().unwrap());
-    assert!(log.contains("CodeDeploy deployment"), "{log}");
+    assert!(log.contains("svc-up: + codedeploy deployment "), "{log}");
     let made = deployments(&cd, &s, &name);
     assert_eq!(made.len(), 1, "{made:?}");
     assert_eq!(made[0].1, new_td);
@@ -641,47 +631,39 @@ fn seed_002_blue_green_deploys_through_codedeploy_once_per_change_and_tears_down
     assert_eq!(deployments(&cd, &s, &name).len(), 1);
     assert_eq!(third["services"], after["services"]);
 
-    // Back to rolling: the controller cannot change, so svc-up stops before
-    // changing anything.
+    // Back to rolling: the controller cannot change in place, so the service
+    // is planned as a replacement; --plan changes nothing.
     let before = em.inventory("us-east-1", &stack, "dev");
     let mut rolling = third.clone();
     rolling["spec"]["services"]["payment-processor"]["deployment"] = json!("rolling");
-    let err = em.tool("svc-up").stdin(rolling.to_string()).fails().code(5);
+    let planned = em
+        .tool("svc-up")
+        .arg("--plan")
+        .stdin(rolling.to_string())
+        .succeeds()
+        .json();
+    let entries = planned["plan"].as_array().cloned().unwrap_or_default();
     assert!(
-        err.contains("CODE_DEPLOY") && err.contains("recreated"),
-        "{err}"
+        entries.iter().any(|c| c["action"] == "replace"
+            && c["kind"] == "ecs service"
+            && c["name"] == name.as_str()
+            && c["changes"]["deployment_controller"]["to"] == "ECS"),
+        "{entries:#?}"
     );
     assert_eq!(em.inventory("us-east-1", &stack, "dev"), before);
 
-    // Teardown: the deployment stopped, the group, the application, then the
-    // rest; nothing of the stack is left, CodeDeploy included.
-    let services: common::sections::Services =
-        serde_json::from_value(third["services"].clone()).unwrap();
-    let found = s
-        .block_on(svc_up::teardown::discover(&ctx, Some(&services), None))
-        .unwrap();
-    let plan = found.steps(&ctx);
-    let kinds: Vec<&str> = plan.iter().map(|s| s.kind).collect();
-    let at = |k: &str| {
-        kinds
+    // Teardown: the application (its deployment stopped, its group with it)
+    // before the ECS service, CodeDeploy's role too; nothing of the stack is
+    // left, CodeDeploy included.
+    let changes = layer_teardown(&s, &ctx, &third);
+    let at = |k: &str, name: &str| {
+        changes
             .iter()
-            .position(|x| *x == k)
-            .unwrap_or_else(|| panic!("{k} in {kinds:?}"))
+            .position(|c| c.kind == k && c.name.contains(name))
+            .unwrap_or_else(|| panic!("{k} {name} in {changes:?}"))
     };
-    assert!(at("codedeploy deployment (stop)") < at("codedeploy deployment group"));
-    assert!(at("codedeploy deployment group") < at("codedeploy application"));
-    assert!(at("codedeploy application") < at("ecs service"));
-    assert!(plan
-        .iter()
-        .any(|s| s.kind == "iam role" && s.name == format!("{stack}--codedeploy--dev")));
-    let left = common::plan::Leftovers::default();
-    s.block_on(found.delete_all(&ctx, &left));
-    left.into_result()
-        .expect("the services layer went away completely");
-    assert!(s
-        .block_on(svc_up::teardown::discover(&ctx, Some(&services), None))
-        .unwrap()
-        .is_empty());
+    assert!(at("codedeploy application", &name) < at("ecs service", &name));
+    at("iam role", &format!("{stack}--codedeploy--dev"));
     em.tool("teardown").stdin(third.to_string()).succeeds();
     let inv = em.inventory("us-east-1", &stack, "dev");
     assert!(inv.is_empty(), "{inv:?}");

@@ -390,33 +390,34 @@ fn check_callers(at: &str, s: &ServiceSpec, services: &ServicesSpec) -> Result<(
     Ok(())
 }
 
-/// Exactly the declared statements: wildcards that grant everything (`*`,
-/// `s3:*`, resource `*`) are refused.
+/// Exactly the declared statements, each action and ARN parsed and checked
+/// (see `permissions`): no wildcard across services, regions, accounts or
+/// resource types, no IAM or KMS administration, nothing malformed.
 pub fn check_permissions(at: &str, permissions: &[Permission]) -> Result<()> {
-    for (i, p) in permissions.iter().enumerate() {
-        let at = format!("{at}[{i}]");
-        if p.actions.is_empty() || p.resources.is_empty() {
-            return Err(Error::spec(format!(
-                "{at}: each entry needs actions and resources"
-            )));
-        }
-        if let Some(a) = p
-            .actions
-            .iter()
-            .find(|a| *a == "*" || a.ends_with(":*") || !a.contains(':'))
-        {
-            return Err(Error::spec(format!(
-                "{at}.actions: action '{}' is a wildcard or not service:Action; name the exact actions (least privilege)",
-                shown(a)
-            )));
-        }
-        if p.resources.iter().any(|r| r == "*" || r.trim().is_empty()) {
-            return Err(Error::spec(format!(
-                "{at}.resources: resource '*' is not allowed; name the exact ARNs (least privilege)"
-            )));
-        }
+    permissions::check(at, permissions)?;
+    if let Some(policy) = task_policy_of(permissions) {
+        permissions::check_size(at, &policy)?;
     }
     Ok(())
+}
+
+/// The task role's inline policy of the declared statements alone (svc-up adds
+/// ECS Exec's grants to it); `None` when nothing is declared.
+pub fn task_policy_of(permissions: &[Permission]) -> Option<Value> {
+    if permissions.is_empty() {
+        return None;
+    }
+    let statements: Vec<Value> = permissions
+        .iter()
+        .map(|p| {
+            serde_json::json!({
+                "Effect": "Allow",
+                "Action": p.actions,
+                "Resource": p.resources,
+            })
+        })
+        .collect();
+    Some(serde_json::json!({"Version": "2012-10-17", "Statement": statements}))
 }
 
 fn check_log_retention(at: &str, s: &ServiceSpec) -> Result<()> {
@@ -472,6 +473,8 @@ impl ContainerHealthCheck {
         Ok(h)
     }
 }
+
+pub mod permissions;
 
 #[cfg(test)]
 mod tests;
