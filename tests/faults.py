@@ -14,7 +14,12 @@ The plan is set and read over HTTP by the test harness:
                           "server_error": 0.05,       # share answered 500
                           "dependency": {"DeleteSubnet": 2},  # first N attempts per resource refused
                           "not_found_after_create": true,     # first use of a new EC2 id answers NotFound
-                          "hang_after_mutations": 12}         # after the 12th mutating call, hang every call
+                          "hang_after_mutations": 12,         # after the 12th mutating call, hang every call
+                          "answer": {"AllocateAddress": {"status": 400, "code": "AddressLimitExceeded",
+                                                         "message": "...", "times": 1},
+                                     "DescribeAccountAttributes": {"status": 200, "body": "<xml .../>"}}}
+                                     # AWS's own answer to an action: an error (code, message) or a
+                                     # body, for the first `times` calls (every call without it)
     GET  /_faults/state  {"calls": n, "mutations": n, "tripped": bool, "injected": {"throttle": n, ...},
                           "mutation_log": ["logs CreateLogGroup /fargate-pipes/locks/a/dev", ...]}
 
@@ -119,6 +124,8 @@ class FaultInjector:
                     self.changed.wait()
             return respond_error(start_response, service, 500, "InternalError", "released after a simulated crash",
                                  cbor=is_cbor(environ))
+        if isinstance(fault, tuple) and fault[0] == "body":
+            return respond_body(start_response, service, fault[1], fault[2])
         if fault is not None:
             return respond_error(start_response, service, *fault, cbor=is_cbor(environ))
         captured = {}
@@ -142,6 +149,9 @@ class FaultInjector:
                 return lane.count("throttle", throttling(service))
             if plan.get("server_error") and lane.rng.random() < plan["server_error"]:
                 return lane.count("server_error", (500, "InternalError", "We encountered an internal error. Please try again."))
+            answer = self.answer(lane, action)
+            if answer is not None:
+                return answer
             limit = plan.get("dependency", {}).get(action, 0)
             if limit:
                 key = (action, body)
@@ -169,6 +179,20 @@ class FaultInjector:
                     return "hang"
                 lane.mutation_log.append(f"{service} {action} {resource_hint(body)}".strip())
             return None
+
+    def answer(self, lane, action):
+        """The plan's canned answer to this action, while its `times` last
+        (called with the lock held)."""
+        spec = lane.plan.get("answer", {}).get(action)
+        if spec is None:
+            return None
+        seen = lane.attempts.get(("answer", action), 0)
+        if "times" in spec and seen >= spec["times"]:
+            return None
+        lane.attempts[("answer", action)] = seen + 1
+        if "body" in spec:
+            return lane.count("answer", ("body", spec.get("status", 200), spec["body"]))
+        return lane.count("answer", (spec.get("status", 400), spec["code"], spec.get("message", spec["code"])))
 
     def after(self, lane, action, status, payload):
         if lane.plan.get("not_found_after_create") and action.startswith(("Create", "Allocate")) and status.startswith("2"):
@@ -245,6 +269,16 @@ def throttling(service):
 
 def is_cbor(environ):
     return environ.get("HTTP_SMITHY_PROTOCOL") == "rpc-v2-cbor"
+
+
+def respond_body(start_response, service, status, body):
+    """A canned successful answer, in the protocol's content type."""
+    ctype = "text/xml" if service in ("ec2", "elasticloadbalancing", "iam", "sts", "autoscaling", "monitoring") \
+        else "application/x-amz-json-1.1"
+    data = body if isinstance(body, bytes) else (body if isinstance(body, str) else json.dumps(body)).encode()
+    start_response(f"{status} OK", [("Content-Type", ctype), ("Content-Length", str(len(data))),
+                                    ("x-amzn-RequestId", "fault-injected")])
+    return [data]
 
 
 def respond_error(start_response, service, status, code, message, cbor=False):
