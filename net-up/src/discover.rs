@@ -23,7 +23,7 @@ mod convert;
 mod hints;
 pub(crate) mod named;
 
-pub use convert::{endpoint_live, endpoint_state};
+pub use convert::endpoint_state;
 pub use hints::check_hints;
 
 /// Everything of the network, read.

@@ -79,11 +79,6 @@ impl common::Tool for Args {
 impl Args {
     /// The spec with the flags applied.
     fn apply(&self, mut spec: NetworkSpec) -> NetworkSpec {
-        let set = |field: &mut Option<_>, flag: &Option<_>| {
-            if flag.is_some() {
-                field.clone_from(flag);
-            }
-        };
         set(&mut spec.cidr, &self.cidr);
         set(&mut spec.azs, &self.azs);
         set(&mut spec.nat, &self.nat);
@@ -94,6 +89,13 @@ impl Args {
             spec.endpoints = Some(e.iter().filter(|e| e.as_str() != "none").cloned().collect());
         }
         spec
+    }
+}
+
+/// A flag's value, when given, overrides the spec's.
+fn set<T: Clone>(field: &mut Option<T>, flag: &Option<T>) {
+    if flag.is_some() {
+        field.clone_from(flag);
     }
 }
 

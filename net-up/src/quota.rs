@@ -85,7 +85,8 @@ async fn elastic_ips(aws: &Aws) -> Result<Quota> {
         async {
             aws.ec2
                 .describe_account_attributes()
-                .attribute_names(AccountAttributeName::VpcMaxElasticIps)
+                // The SDK's enum models only two names; AWS answers this one too.
+                .attribute_names(AccountAttributeName::from("vpc-max-elastic-ips"))
                 .send()
                 .await
                 .aws("DescribeAccountAttributes vpc-max-elastic-ips")

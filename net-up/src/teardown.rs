@@ -178,13 +178,15 @@ impl Found {
         }
         bounded(second).await;
         // 3. Route tables, their associations first.
-        bounded(a.tables.iter().map(|t| {
+        let mut third: Vec<BoxFuture<'_, ()>> = Vec::new();
+        for t in &a.tables {
             let assocs: Vec<String> = t.state.associations.iter().map(|x| x.id.clone()).collect();
-            Box::pin(async move {
-                attempt(ctx, left, (Kind::RouteTable, t.component(), &t.id), remove::table(ec2, &t.id, &assocs)).await;
-            }) as BoxFuture<'_, ()>
-        }))
-        .await;
+            third.push(Box::pin(async move {
+                let delete = remove::table(ec2, &t.id, &assocs);
+                attempt(ctx, left, (Kind::RouteTable, t.component(), &t.id), delete).await;
+            }));
+        }
+        bounded(third).await;
         // 4. Subnets and the endpoints' group.
         let mut fourth: Vec<BoxFuture<'_, ()>> = Vec::new();
         for s in &a.subnets {
@@ -195,10 +197,11 @@ impl Found {
         }
         bounded(fourth).await;
         // 5. The VPC(s).
-        bounded(a.vpcs.iter().map(|v| {
-            Box::pin(attempt(ctx, left, (Kind::Vpc, v.component(), &v.id), remove::vpc(ec2, &v.id))) as BoxFuture<'_, ()>
-        }))
-        .await;
+        let mut fifth: Vec<BoxFuture<'_, ()>> = Vec::new();
+        for v in &a.vpcs {
+            fifth.push(Box::pin(attempt(ctx, left, (Kind::Vpc, v.component(), &v.id), remove::vpc(ec2, &v.id))));
+        }
+        bounded(fifth).await;
     }
 }
 

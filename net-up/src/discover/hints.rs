@@ -28,7 +28,6 @@ pub async fn check_hints(
             .cloned()
             .collect()
     };
-    let ids = |v: &[crate::actual::Res<_>]| v.iter().map(|r| &r.id).collect::<Vec<_>>();
     let n = hints;
     let subnets: Vec<&String> = n.public_subnet_ids.iter().chain(&n.private_subnet_ids).collect();
     let tables: Vec<&String> = std::iter::once(&n.public_route_table_id)
@@ -60,6 +59,11 @@ pub async fn check_hints(
         }
     }
     Ok(())
+}
+
+/// The ids of what discovery found.
+fn ids<T>(found: &[crate::actual::Res<T>]) -> Vec<&String> {
+    found.iter().map(|r| &r.id).collect()
 }
 
 /// The tags of the resources of `kind` with these ids that exist (an id

@@ -13,7 +13,8 @@ use crate::policy::POLICY_NAME;
 type Found = (Option<Res<LogGroupState>>, Option<Res<RoleState>>);
 
 pub async fn flow_log_resources(aws: &Aws, ctx: &Context) -> Result<Found> {
-    tokio::try_join!(log_group(aws, &c::log_group_name(ctx)), role(aws, &role_name(ctx, c::FLOW_LOGS)))
+    let (group, role_name) = (c::log_group_name(ctx), role_name(ctx, c::FLOW_LOGS));
+    tokio::try_join!(log_group(aws, &group), role(aws, &role_name))
 }
 
 pub async fn log_group(aws: &Aws, name: &str) -> Result<Option<Res<LogGroupState>>> {

@@ -252,19 +252,19 @@ impl Planner<'_> {
     /// one is "the" VPC (or subnet, NAT gateway...) would be a guess.
     fn refuse_duplicates(&self) -> Result<()> {
         let a = self.actual;
-        let mut all: Vec<(Kind, &str, &str)> = Vec::new();
-        let mut add = |kind: Kind, items: Vec<(&str, &str)>| {
-            all.extend(items.into_iter().map(|(c, id)| (kind, c, id)));
-        };
-        add(Kind::Vpc, pairs(&a.vpcs));
-        add(Kind::Subnet, pairs(&a.subnets));
-        add(Kind::Igw, pairs(&a.igws));
-        add(Kind::Eip, pairs(&a.eips));
-        add(Kind::Nat, pairs(&a.nats));
-        add(Kind::RouteTable, pairs(&a.tables));
-        add(Kind::Group, pairs(&a.groups));
-        add(Kind::Endpoint, pairs(&a.endpoints));
-        add(Kind::FlowLog, pairs(&a.flow_logs));
+        let all = [
+            (Kind::Vpc, pairs(&a.vpcs)),
+            (Kind::Subnet, pairs(&a.subnets)),
+            (Kind::Igw, pairs(&a.igws)),
+            (Kind::Eip, pairs(&a.eips)),
+            (Kind::Nat, pairs(&a.nats)),
+            (Kind::RouteTable, pairs(&a.tables)),
+            (Kind::Group, pairs(&a.groups)),
+            (Kind::Endpoint, pairs(&a.endpoints)),
+            (Kind::FlowLog, pairs(&a.flow_logs)),
+        ]
+        .into_iter()
+        .flat_map(|(kind, items)| items.into_iter().map(move |(c, id)| (kind, c, id)));
         let mut seen: BTreeMap<(Kind, &str), &str> = BTreeMap::new();
         for (kind, component, id) in all {
             if let Some(first) = seen.insert((kind, component), id) {

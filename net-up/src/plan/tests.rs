@@ -10,6 +10,7 @@ use serde_json::json;
 use super::*;
 use crate::actual::*;
 use crate::components::{self as c};
+use crate::desired::Via;
 use crate::desired::tests::desired;
 use crate::policy;
 
