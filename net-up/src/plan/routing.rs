@@ -82,13 +82,20 @@ impl Planner<'_> {
             return Ok(());
         }
         self.owned(Kind::RouteTable, table)?;
+        let to = self.target_name(via);
+        let mut from = Value::from(self.shown_target(&now.target()));
+        if from == to {
+            // The same NAT gateway by name, a new one by id (replaced, or the
+            // route is a blackhole): the id says what changes.
+            from = Value::from(now.target());
+        }
         self.push(Op::Update {
             key,
             id: table.id.clone(),
             fixes: vec![Fix {
                 field: "target",
-                from: Value::from(self.shown_target(&now.target())),
-                to: self.target_name(via),
+                from,
+                to,
                 what: What::RouteTarget,
             }],
         });
