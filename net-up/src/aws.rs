@@ -48,7 +48,10 @@ impl Aws {
             .availability_zones()
             .iter()
             .filter(|z| z.zone_type().is_none_or(|t| t == "availability-zone"))
-            .filter(|z| z.state().is_none_or(|s| *s == AvailabilityZoneState::Available))
+            .filter(|z| {
+                z.state()
+                    .is_none_or(|s| *s == AvailabilityZoneState::Available)
+            })
             .filter_map(|z| {
                 Some(Zone {
                     name: z.zone_name()?.to_owned(),

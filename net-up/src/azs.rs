@@ -150,7 +150,13 @@ mod tests {
         let names: Vec<&str> = picked.iter().map(|z| z.name.as_str()).collect();
         assert_eq!(
             names,
-            ["us-east-1a", "us-east-1b", "us-east-1c", "us-east-1d", "us-east-1f"]
+            [
+                "us-east-1a",
+                "us-east-1b",
+                "us-east-1c",
+                "us-east-1d",
+                "us-east-1f"
+            ]
         );
         let e = select(&shape(Azs::Count(6)), "us-east-1", &us_east_1())
             .unwrap_err()
@@ -182,7 +188,10 @@ mod tests {
         )
         .unwrap_err()
         .to_string();
-        assert!(e.starts_with("spec.network.azs: AZ 'eu-west-1a' is not available"), "{e}");
+        assert!(
+            e.starts_with("spec.network.azs: AZ 'eu-west-1a' is not available"),
+            "{e}"
+        );
     }
 
     #[test]

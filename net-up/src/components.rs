@@ -119,7 +119,11 @@ pub fn log_group_name(ctx: &Context) -> String {
 
 /// Whether a component tag on a resource of `kind` is one of net-up's.
 pub fn is_ours(kind: Kind, component: &str) -> bool {
-    let az_part = |prefix: &str| component.strip_prefix(prefix).is_some_and(|r| !r.is_empty());
+    let az_part = |prefix: &str| {
+        component
+            .strip_prefix(prefix)
+            .is_some_and(|r| !r.is_empty())
+    };
     match kind {
         Kind::Vpc => component == VPC,
         Kind::Igw => component == IGW,

@@ -147,7 +147,10 @@ impl Desired {
 
     /// The private route tables, in AZ order (gateway endpoints route through them).
     pub fn private_tables(&self) -> Vec<String> {
-        self.zones.iter().map(|z| c::private_table(&z.name)).collect()
+        self.zones
+            .iter()
+            .map(|z| c::private_table(&z.name))
+            .collect()
     }
 }
 
@@ -194,7 +197,10 @@ pub(crate) mod tests {
     fn single_and_no_nat() {
         let d = desired(r#"{"azs":2,"nat":"single"}"#, &["a1", "b1"]);
         assert_eq!(d.tables["rt-private-b1"], Via::Nat("nat-a1".into()));
-        let d = desired(r#"{"azs":2,"nat":"none","endpoints":["s3"]}"#, &["a1", "b1"]);
+        let d = desired(
+            r#"{"azs":2,"nat":"none","endpoints":["s3"]}"#,
+            &["a1", "b1"],
+        );
         assert!(d.nat_azs.is_empty());
         assert_eq!(d.tables["rt-private-a1"], Via::Nothing);
         assert!(!d.wants_endpoint_group(), "s3 is a gateway endpoint");

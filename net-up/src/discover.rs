@@ -33,10 +33,8 @@ pub async fn discover(aws: &Aws, ctx: &Context, desired: &Desired) -> Result<Act
     actual.log_group = log_group;
     actual.role = role;
     if let Some(vpc) = actual.vpcs.iter_mut().find(|v| v.component() == c::VPC) {
-        let (dns, default_group) = tokio::try_join!(
-            dns_attributes(aws, &vpc.id),
-            default_group(aws, &vpc.id)
-        )?;
+        let (dns, default_group) =
+            tokio::try_join!(dns_attributes(aws, &vpc.id), default_group(aws, &vpc.id))?;
         (vpc.state.dns_support, vpc.state.dns_hostnames) = dns;
         actual.default_group = default_group;
     }
@@ -58,8 +56,20 @@ fn owners(ctx: &Context) -> Option<Vec<Filter>> {
 pub(crate) async fn tagged(aws: &Aws, ctx: &Context) -> Result<Actual> {
     let ec2 = &aws.ec2;
     let (vpcs, subnets, igws, eips, nats, tables, groups, endpoints, flow_logs) = tokio::try_join!(
-        async { ec2.describe_vpcs().set_filters(owners(ctx)).send().await.aws("DescribeVpcs") },
-        async { ec2.describe_subnets().set_filters(owners(ctx)).send().await.aws("DescribeSubnets") },
+        async {
+            ec2.describe_vpcs()
+                .set_filters(owners(ctx))
+                .send()
+                .await
+                .aws("DescribeVpcs")
+        },
+        async {
+            ec2.describe_subnets()
+                .set_filters(owners(ctx))
+                .send()
+                .await
+                .aws("DescribeSubnets")
+        },
         async {
             ec2.describe_internet_gateways()
                 .set_filters(owners(ctx))
@@ -67,13 +77,29 @@ pub(crate) async fn tagged(aws: &Aws, ctx: &Context) -> Result<Actual> {
                 .await
                 .aws("DescribeInternetGateways")
         },
-        async { ec2.describe_addresses().set_filters(owners(ctx)).send().await.aws("DescribeAddresses") },
+        async {
+            ec2.describe_addresses()
+                .set_filters(owners(ctx))
+                .send()
+                .await
+                .aws("DescribeAddresses")
+        },
         async {
             let mut f = owner_filters(ctx);
             f.push(filter("state", ["pending", "available"]));
-            ec2.describe_nat_gateways().set_filter(Some(f)).send().await.aws("DescribeNatGateways")
+            ec2.describe_nat_gateways()
+                .set_filter(Some(f))
+                .send()
+                .await
+                .aws("DescribeNatGateways")
         },
-        async { ec2.describe_route_tables().set_filters(owners(ctx)).send().await.aws("DescribeRouteTables") },
+        async {
+            ec2.describe_route_tables()
+                .set_filters(owners(ctx))
+                .send()
+                .await
+                .aws("DescribeRouteTables")
+        },
         async {
             ec2.describe_security_groups()
                 .set_filters(owners(ctx))
@@ -81,15 +107,47 @@ pub(crate) async fn tagged(aws: &Aws, ctx: &Context) -> Result<Actual> {
                 .await
                 .aws("DescribeSecurityGroups")
         },
-        async { ec2.describe_vpc_endpoints().set_filters(owners(ctx)).send().await.aws("DescribeVpcEndpoints") },
-        async { ec2.describe_flow_logs().set_filter(owners(ctx)).send().await.aws("DescribeFlowLogs") },
+        async {
+            ec2.describe_vpc_endpoints()
+                .set_filters(owners(ctx))
+                .send()
+                .await
+                .aws("DescribeVpcEndpoints")
+        },
+        async {
+            ec2.describe_flow_logs()
+                .set_filter(owners(ctx))
+                .send()
+                .await
+                .aws("DescribeFlowLogs")
+        },
     )?;
     let keep = |kind: Kind, tags: &[Tag]| mine(ctx, kind, tags);
     Ok(Actual {
-        vpcs: vpcs.vpcs().iter().filter(|v| keep(Kind::Vpc, v.tags())).map(convert::vpc).collect(),
-        subnets: subnets.subnets().iter().filter(|s| keep(Kind::Subnet, s.tags())).map(convert::subnet).collect(),
-        igws: igws.internet_gateways().iter().filter(|g| keep(Kind::Igw, g.tags())).map(convert::igw).collect(),
-        eips: eips.addresses().iter().filter(|a| keep(Kind::Eip, a.tags())).map(convert::eip).collect(),
+        vpcs: vpcs
+            .vpcs()
+            .iter()
+            .filter(|v| keep(Kind::Vpc, v.tags()))
+            .map(convert::vpc)
+            .collect(),
+        subnets: subnets
+            .subnets()
+            .iter()
+            .filter(|s| keep(Kind::Subnet, s.tags()))
+            .map(convert::subnet)
+            .collect(),
+        igws: igws
+            .internet_gateways()
+            .iter()
+            .filter(|g| keep(Kind::Igw, g.tags()))
+            .map(convert::igw)
+            .collect(),
+        eips: eips
+            .addresses()
+            .iter()
+            .filter(|a| keep(Kind::Eip, a.tags()))
+            .map(convert::eip)
+            .collect(),
         nats: nats
             .nat_gateways()
             .iter()

@@ -84,7 +84,10 @@ impl Args {
         set(&mut spec.nat, &self.nat);
         set(&mut spec.subnet_prefix, &self.subnet_prefix);
         set(&mut spec.flow_logs, &self.flow_logs);
-        set(&mut spec.flow_logs_retention_days, &self.flow_logs_retention);
+        set(
+            &mut spec.flow_logs_retention_days,
+            &self.flow_logs_retention,
+        );
         if let Some(e) = &self.endpoints {
             spec.endpoints = Some(e.iter().filter(|e| e.as_str() != "none").cloned().collect());
         }

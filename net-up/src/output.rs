@@ -41,15 +41,26 @@ pub fn network(ctx: &Context, desired: &Desired, ids: &Ids) -> Network {
         private_subnets: private,
         internet_gateway_id: id(Kind::Igw, c::IGW),
         nat: desired.nat.as_str().to_owned(),
-        nat_gateway_ids: desired.nat_azs.iter().map(|az| id(Kind::Nat, &c::nat(az))).collect(),
+        nat_gateway_ids: desired
+            .nat_azs
+            .iter()
+            .map(|az| id(Kind::Nat, &c::nat(az)))
+            .collect(),
         nat_public_ips: desired
             .nat_azs
             .iter()
             .map(|az| ids.public_ips.get(&c::eip(az)).cloned().unwrap_or_default())
             .collect(),
-        elastic_ip_allocation_ids: desired.nat_azs.iter().map(|az| id(Kind::Eip, &c::eip(az))).collect(),
+        elastic_ip_allocation_ids: desired
+            .nat_azs
+            .iter()
+            .map(|az| id(Kind::Eip, &c::eip(az)))
+            .collect(),
         public_route_table_id: id(Kind::RouteTable, c::PUBLIC_TABLE),
-        private_route_table_ids: azs.iter().map(|az| id(Kind::RouteTable, &c::private_table(az))).collect(),
+        private_route_table_ids: azs
+            .iter()
+            .map(|az| id(Kind::RouteTable, &c::private_table(az)))
+            .collect(),
         endpoint_security_group_id: desired
             .wants_endpoint_group()
             .then(|| id(Kind::Group, c::ENDPOINT_GROUP)),

@@ -65,7 +65,10 @@ mod tests {
             t["Statement"][0]["Condition"]["StringEquals"]["aws:SourceAccount"],
             "123456789012"
         );
-        assert_eq!(account_of("arn:aws:iam::123456789012:role/x"), Some("123456789012"));
+        assert_eq!(
+            account_of("arn:aws:iam::123456789012:role/x"),
+            Some("123456789012")
+        );
         assert_eq!(account_of("nonsense"), None);
     }
 }

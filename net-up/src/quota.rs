@@ -150,10 +150,16 @@ async fn vpc_limit(aws: &Aws) -> Result<Option<u64>> {
         .await;
     let value = match applied {
         Ok(out) => out.quota().and_then(|q| q.value()),
-        Err(e) if e.as_service_error().is_some_and(|s| s.is_access_denied_exception()) => {
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_access_denied_exception()) =>
+        {
             return Ok(None)
         }
-        Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_resource_exception()) => {
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_no_such_resource_exception()) =>
+        {
             match aws
                 .quotas
                 .get_aws_default_service_quota()
@@ -163,7 +169,10 @@ async fn vpc_limit(aws: &Aws) -> Result<Option<u64>> {
                 .await
             {
                 Ok(out) => out.quota().and_then(|q| q.value()),
-                Err(e) if e.as_service_error().is_some_and(|s| s.is_access_denied_exception()) => {
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|s| s.is_access_denied_exception()) =>
+                {
                     return Ok(None)
                 }
                 Err(e) => return Err(e).aws(format!("GetAWSDefaultServiceQuota vpc {VPC_QUOTA}")),
@@ -198,7 +207,13 @@ mod tests {
             msg.starts_with("checking the Elastic IP quota failed: this run needs 2 new Elastic IPs but eu-west-1 allows 5 and 4 are in use"),
             "{msg}"
         );
-        assert!(msg.contains("--quota-code L-0263D0A3 --desired-value 6"), "{msg}");
-        assert!(eips(1, 3).check(1, "x-1").is_err(), "over the limit already");
+        assert!(
+            msg.contains("--quota-code L-0263D0A3 --desired-value 6"),
+            "{msg}"
+        );
+        assert!(
+            eips(1, 3).check(1, "x-1").is_err(),
+            "over the limit already"
+        );
     }
 }

@@ -87,21 +87,30 @@ pub async fn endpoints(ec2: &Client, ids: &[String]) -> Result<()> {
     })
     .await?;
     if let Some(item) = out.as_ref().and_then(|o| refused(o.unsuccessful())) {
-        return Err(unsuccessful("DeleteVpcEndpoints", item.resource_id().unwrap_or_default(), item));
+        return Err(unsuccessful(
+            "DeleteVpcEndpoints",
+            item.resource_id().unwrap_or_default(),
+            item,
+        ));
     }
-    retry::wait_for("VPC endpoints to be deleted", GONE_WAIT, Duration::from_secs(5), || async {
-        let out = ec2
-            .describe_vpc_endpoints()
-            .filters(common::ec2::filter("vpc-endpoint-id", ids.to_vec()))
-            .send()
-            .await
-            .aws("DescribeVpcEndpoints")?;
-        let left = out
-            .vpc_endpoints()
-            .iter()
-            .any(|e| crate::discover::endpoint_state(e) != "deleted");
-        Ok((!left).then_some(()))
-    })
+    retry::wait_for(
+        "VPC endpoints to be deleted",
+        GONE_WAIT,
+        Duration::from_secs(5),
+        || async {
+            let out = ec2
+                .describe_vpc_endpoints()
+                .filters(common::ec2::filter("vpc-endpoint-id", ids.to_vec()))
+                .send()
+                .await
+                .aws("DescribeVpcEndpoints")?;
+            let left = out
+                .vpc_endpoints()
+                .iter()
+                .any(|e| crate::discover::endpoint_state(e) != "deleted");
+            Ok((!left).then_some(()))
+        },
+    )
     .await
 }
 
@@ -115,7 +124,11 @@ pub async fn flow_logs(ec2: &Client, ids: &[String]) -> Result<()> {
     })
     .await?;
     match out.as_ref().and_then(|o| refused(o.unsuccessful())) {
-        Some(item) => Err(unsuccessful("DeleteFlowLogs", item.resource_id().unwrap_or_default(), item)),
+        Some(item) => Err(unsuccessful(
+            "DeleteFlowLogs",
+            item.resource_id().unwrap_or_default(),
+            item,
+        )),
         None => Ok(()),
     }
 }
@@ -240,7 +253,12 @@ pub async fn vpc(ec2: &Client, id: &str) -> Result<()> {
 pub async fn log_group(logs: &aws_sdk_cloudwatchlogs::Client, name: &str) -> Result<()> {
     match logs.delete_log_group().log_group_name(name).send().await {
         Ok(_) => Ok(()),
-        Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_not_found_exception()) => Ok(()),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_resource_not_found_exception()) =>
+        {
+            Ok(())
+        }
         Err(e) => Err(e).aws(format!("DeleteLogGroup {name}")),
     }
 }

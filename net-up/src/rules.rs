@@ -24,7 +24,11 @@ impl Grant {
             (_, f, t) if f == t => f.to_string(),
             (_, f, t) => format!("{f}-{t}"),
         };
-        let proto = if self.protocol == "-1" { "all" } else { &self.protocol };
+        let proto = if self.protocol == "-1" {
+            "all"
+        } else {
+            &self.protocol
+        };
         format!("{proto} {ports} {}", self.peer)
     }
 
@@ -59,19 +63,39 @@ pub fn grants(perms: &[IpPermission]) -> Vec<Grant> {
         };
         for r in p.ip_ranges() {
             let cidr = r.cidr_ip().unwrap_or_default();
-            add(cidr, base().ip_ranges(IpRange::builder().cidr_ip(cidr).build()).build());
+            add(
+                cidr,
+                base()
+                    .ip_ranges(IpRange::builder().cidr_ip(cidr).build())
+                    .build(),
+            );
         }
         for r in p.ipv6_ranges() {
             let cidr = r.cidr_ipv6().unwrap_or_default();
-            add(cidr, base().ipv6_ranges(Ipv6Range::builder().cidr_ipv6(cidr).build()).build());
+            add(
+                cidr,
+                base()
+                    .ipv6_ranges(Ipv6Range::builder().cidr_ipv6(cidr).build())
+                    .build(),
+            );
         }
         for g in p.user_id_group_pairs() {
             let id = g.group_id().unwrap_or_default();
-            add(id, base().user_id_group_pairs(UserIdGroupPair::builder().group_id(id).build()).build());
+            add(
+                id,
+                base()
+                    .user_id_group_pairs(UserIdGroupPair::builder().group_id(id).build())
+                    .build(),
+            );
         }
         for l in p.prefix_list_ids() {
             let id = l.prefix_list_id().unwrap_or_default();
-            add(id, base().prefix_list_ids(PrefixListId::builder().prefix_list_id(id).build()).build());
+            add(
+                id,
+                base()
+                    .prefix_list_ids(PrefixListId::builder().prefix_list_id(id).build())
+                    .build(),
+            );
         }
     }
     out
@@ -83,12 +107,20 @@ pub fn tcp_from(port: i32, cidr: &str, description: &str) -> IpPermission {
         .ip_protocol("tcp")
         .from_port(port)
         .to_port(port)
-        .ip_ranges(IpRange::builder().cidr_ip(cidr).description(description).build())
+        .ip_ranges(
+            IpRange::builder()
+                .cidr_ip(cidr)
+                .description(description)
+                .build(),
+        )
         .build()
 }
 
 /// What to authorize and revoke to make `have` exactly `want`.
-pub fn diff(have: &[IpPermission], want: &[IpPermission]) -> (Vec<IpPermission>, Vec<IpPermission>) {
+pub fn diff(
+    have: &[IpPermission],
+    want: &[IpPermission],
+) -> (Vec<IpPermission>, Vec<IpPermission>) {
     let have = grants(have);
     let want_grants = grants(want);
     let add = want_grants

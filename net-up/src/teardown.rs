@@ -75,12 +75,14 @@ pub async fn find(ctx: &Context, doc: Option<&Network>, mismatches: &Mismatches)
         discover::named::flow_log_resources(&aws, ctx)
     )?;
     // Only ours by tag: a role or log group of that name that is not is left alone.
-    let component = |tags: &crate::actual::Tags| common::naming::owned_as(
-        tags.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-        &ctx.stack,
-        &ctx.env,
-        crate::components::FLOW_LOGS,
-    );
+    let component = |tags: &crate::actual::Tags| {
+        common::naming::owned_as(
+            tags.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+            &ctx.stack,
+            &ctx.env,
+            crate::components::FLOW_LOGS,
+        )
+    };
     actual.log_group = log_group.filter(|g| component(&g.tags));
     actual.role = role.filter(|r| component(&r.tags));
     if let Some(doc) = doc {
@@ -92,7 +94,10 @@ pub async fn find(ctx: &Context, doc: Option<&Network>, mismatches: &Mismatches)
 /// (kind, resource) pairs in deletion order.
 fn ordered(a: &Actual) -> Vec<(Kind, &str, &str)> {
     fn each<T>(kind: Kind, items: &[Res<T>]) -> Vec<(Kind, &str, &str)> {
-        items.iter().map(|r| (kind, r.component(), r.id.as_str())).collect()
+        items
+            .iter()
+            .map(|r| (kind, r.component(), r.id.as_str()))
+            .collect()
     }
     let mut out = Vec::new();
     out.extend(each(Kind::FlowLog, &a.flow_logs));
@@ -100,8 +105,16 @@ fn ordered(a: &Actual) -> Vec<(Kind, &str, &str)> {
     out.extend(each(Kind::Nat, &a.nats));
     out.extend(each(Kind::Eip, &a.eips));
     out.extend(each(Kind::Igw, &a.igws));
-    out.extend(a.role.iter().map(|r| (Kind::Role, r.component(), r.id.as_str())));
-    out.extend(a.log_group.iter().map(|g| (Kind::LogGroup, g.component(), g.id.as_str())));
+    out.extend(
+        a.role
+            .iter()
+            .map(|r| (Kind::Role, r.component(), r.id.as_str())),
+    );
+    out.extend(
+        a.log_group
+            .iter()
+            .map(|g| (Kind::LogGroup, g.component(), g.id.as_str())),
+    );
     out.extend(each(Kind::RouteTable, &a.tables));
     out.extend(each(Kind::Subnet, &a.subnets));
     out.extend(each(Kind::Group, &a.groups));
@@ -164,17 +177,37 @@ impl Found {
         // 2. Addresses, the internet gateway, the flow logs' role and group.
         let mut second: Vec<BoxFuture<'_, ()>> = Vec::new();
         for e in &a.eips {
-            second.push(Box::pin(attempt(ctx, left, (Kind::Eip, e.component(), &e.id), remove::address(ec2, &e.id))));
+            second.push(Box::pin(attempt(
+                ctx,
+                left,
+                (Kind::Eip, e.component(), &e.id),
+                remove::address(ec2, &e.id),
+            )));
         }
         for g in &a.igws {
             let from = &g.state.attached_to;
-            second.push(Box::pin(attempt(ctx, left, (Kind::Igw, g.component(), &g.id), remove::igw(ec2, &g.id, from))));
+            second.push(Box::pin(attempt(
+                ctx,
+                left,
+                (Kind::Igw, g.component(), &g.id),
+                remove::igw(ec2, &g.id, from),
+            )));
         }
         if let Some(r) = &a.role {
-            second.push(Box::pin(attempt(ctx, left, (Kind::Role, r.component(), &r.id), common::iam::delete_role(&self.aws.iam, &r.id))));
+            second.push(Box::pin(attempt(
+                ctx,
+                left,
+                (Kind::Role, r.component(), &r.id),
+                common::iam::delete_role(&self.aws.iam, &r.id),
+            )));
         }
         if let Some(g) = &a.log_group {
-            second.push(Box::pin(attempt(ctx, left, (Kind::LogGroup, g.component(), &g.id), remove::log_group(&self.aws.logs, &g.id))));
+            second.push(Box::pin(attempt(
+                ctx,
+                left,
+                (Kind::LogGroup, g.component(), &g.id),
+                remove::log_group(&self.aws.logs, &g.id),
+            )));
         }
         bounded(second).await;
         // 3. Route tables, their associations first.
@@ -190,16 +223,31 @@ impl Found {
         // 4. Subnets and the endpoints' group.
         let mut fourth: Vec<BoxFuture<'_, ()>> = Vec::new();
         for s in &a.subnets {
-            fourth.push(Box::pin(attempt(ctx, left, (Kind::Subnet, s.component(), &s.id), remove::subnet(ec2, &s.id))));
+            fourth.push(Box::pin(attempt(
+                ctx,
+                left,
+                (Kind::Subnet, s.component(), &s.id),
+                remove::subnet(ec2, &s.id),
+            )));
         }
         for g in &a.groups {
-            fourth.push(Box::pin(attempt(ctx, left, (Kind::Group, g.component(), &g.id), common::ec2::delete_group(ec2, &g.id))));
+            fourth.push(Box::pin(attempt(
+                ctx,
+                left,
+                (Kind::Group, g.component(), &g.id),
+                common::ec2::delete_group(ec2, &g.id),
+            )));
         }
         bounded(fourth).await;
         // 5. The VPC(s).
         let mut fifth: Vec<BoxFuture<'_, ()>> = Vec::new();
         for v in &a.vpcs {
-            fifth.push(Box::pin(attempt(ctx, left, (Kind::Vpc, v.component(), &v.id), remove::vpc(ec2, &v.id))));
+            fifth.push(Box::pin(attempt(
+                ctx,
+                left,
+                (Kind::Vpc, v.component(), &v.id),
+                remove::vpc(ec2, &v.id),
+            )));
         }
         bounded(fifth).await;
     }
@@ -207,7 +255,10 @@ impl Found {
 
 /// Runs the deletes, at most `IN_FLIGHT` at once.
 async fn bounded<'a>(futs: impl IntoIterator<Item = BoxFuture<'a, ()>>) {
-    stream::iter(futs).buffer_unordered(IN_FLIGHT).collect::<Vec<()>>().await;
+    stream::iter(futs)
+        .buffer_unordered(IN_FLIGHT)
+        .collect::<Vec<()>>()
+        .await;
 }
 
 /// A batch delete (one call for all of a kind), recorded per resource.
@@ -221,9 +272,13 @@ where
     }
     let ids: Vec<String> = items.iter().map(|r| r.id.clone()).collect();
     let what = format!("{}s", kind.label());
-    if left.attempt(&what, &ids.join(", "), delete(ids.clone())).await {
+    if left
+        .attempt(&what, &ids.join(", "), delete(ids.clone()))
+        .await
+    {
         for r in items {
-            ctx.report.change(delete_change(ctx, kind, r.component(), &r.id));
+            ctx.report
+                .change(delete_change(ctx, kind, r.component(), &r.id));
         }
     }
 }

@@ -454,10 +454,16 @@ mod tests {
     fn flow_logs_are_on_by_default_with_a_retention_cloudwatch_offers() {
         assert_eq!(spec("{}").shape().unwrap().flow_logs, Some(365));
         assert_eq!(
-            spec(r#"{"flow_logs_retention_days":30}"#).shape().unwrap().flow_logs,
+            spec(r#"{"flow_logs_retention_days":30}"#)
+                .shape()
+                .unwrap()
+                .flow_logs,
             Some(30)
         );
-        assert_eq!(spec(r#"{"flow_logs":false}"#).shape().unwrap().flow_logs, None);
+        assert_eq!(
+            spec(r#"{"flow_logs":false}"#).shape().unwrap().flow_logs,
+            None
+        );
         let e = spec(r#"{"flow_logs":false,"flow_logs_retention_days":31}"#)
             .shape()
             .unwrap_err()
@@ -487,13 +493,19 @@ mod tests {
         );
         let some = whole(serde_json::json!({"network": {"nat": "none",
             "endpoints": ["ecr.api", "ecr.dkr", "logs", "s3", "secretsmanager"]}, "services": svc}));
-        assert!(check_egress(&some).unwrap_err().to_string().contains("need: ssmmessages ("));
+        assert!(check_egress(&some)
+            .unwrap_err()
+            .to_string()
+            .contains("need: ssmmessages ("));
         let plain = serde_json::json!({"api": {"image": "x"}});
         let enough = whole(serde_json::json!({"network": {"nat": "none",
             "endpoints": ["ecr.api", "ecr.dkr", "logs", "s3"]}, "services": plain}));
         assert!(check_egress(&enough).is_ok());
         // A NAT, or no services at all, needs none.
-        assert!(check_egress(&whole(serde_json::json!({"network": {"nat": "single"}, "services": svc}))).is_ok());
+        assert!(check_egress(&whole(
+            serde_json::json!({"network": {"nat": "single"}, "services": svc})
+        ))
+        .is_ok());
         assert!(check_egress(&whole(serde_json::json!({"network": {"nat": "none"}}))).is_ok());
     }
 }

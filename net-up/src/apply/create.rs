@@ -4,8 +4,8 @@
 //! retry AWS's `NotFound` while it becomes visible.
 
 use aws_sdk_ec2::types::{
-    AttributeBooleanValue, DomainType, FlowLogsResourceType, LogDestinationType,
-    NatGatewayState, ResourceType, TrafficType, VpcEndpointType,
+    AttributeBooleanValue, DomainType, FlowLogsResourceType, LogDestinationType, NatGatewayState,
+    ResourceType, TrafficType, VpcEndpointType,
 };
 use common::ec2::tag_spec;
 use common::iam::{partition, ROLE_PATH};
@@ -50,7 +50,11 @@ impl Applier<'_> {
             .send()
             .await
             .aws(format!("CreateVpc {name}"))?;
-        let id = out.vpc().and_then(|v| v.vpc_id()).unwrap_or_default().to_owned();
+        let id = out
+            .vpc()
+            .and_then(|v| v.vpc_id())
+            .unwrap_or_default()
+            .to_owned();
         self.made(Kind::Vpc, c::VPC, &id);
         // Interface endpoints' private DNS and Cloud Map need both on; AWS
         // takes one attribute per call.
@@ -68,7 +72,10 @@ impl Applier<'_> {
             } else {
                 call.set_enable_dns_hostnames(on.clone())
             };
-            call.send().await.map(drop).aws(format!("ModifyVpcAttribute {vpc}"))
+            call.send()
+                .await
+                .map(drop)
+                .aws(format!("ModifyVpcAttribute {vpc}"))
         })
         .await
     }
@@ -86,11 +93,10 @@ impl Applier<'_> {
             .aws(format!("AllocateAddress {name}"))?;
         let id = out.allocation_id().unwrap_or_default();
         self.made(Kind::Eip, comp, id);
-        self.made
-            .lock()
-            .expect("ids lock")
-            .public_ips
-            .insert(comp.to_owned(), out.public_ip().unwrap_or_default().to_owned());
+        self.made.lock().expect("ids lock").public_ips.insert(
+            comp.to_owned(),
+            out.public_ip().unwrap_or_default().to_owned(),
+        );
         Ok(())
     }
 
@@ -133,9 +139,11 @@ impl Applier<'_> {
     pub(super) async fn account(&self) -> Result<String> {
         let known = {
             let made = self.made.lock().expect("ids lock");
-            [Kind::Role, Kind::LogGroup]
-                .iter()
-                .find_map(|k| made.get(*k, c::FLOW_LOGS).and_then(policy::account_of).map(str::to_owned))
+            [Kind::Role, Kind::LogGroup].iter().find_map(|k| {
+                made.get(*k, c::FLOW_LOGS)
+                    .and_then(policy::account_of)
+                    .map(str::to_owned)
+            })
         };
         match known {
             Some(a) => Ok(a),
@@ -263,7 +271,10 @@ impl Applier<'_> {
                 .aws(format!("CreateRouteTable {name}"))
         })
         .await?;
-        let id = out.route_table().and_then(|t| t.route_table_id()).unwrap_or_default();
+        let id = out
+            .route_table()
+            .and_then(|t| t.route_table_id())
+            .unwrap_or_default();
         self.made(Kind::RouteTable, comp, id);
         Ok(())
     }
@@ -278,7 +289,11 @@ impl Applier<'_> {
                 .group_name(&name)
                 .description("VPC interface endpoints: HTTPS from inside the VPC")
                 .vpc_id(&vpc)
-                .tag_specifications(tag_spec(self.ctx, ResourceType::SecurityGroup, c::ENDPOINT_GROUP))
+                .tag_specifications(tag_spec(
+                    self.ctx,
+                    ResourceType::SecurityGroup,
+                    c::ENDPOINT_GROUP,
+                ))
                 .send()
                 .await
                 .aws(format!("CreateSecurityGroup {name}"))
@@ -286,7 +301,8 @@ impl Applier<'_> {
         .await?;
         let id = out.group_id().unwrap_or_default().to_owned();
         self.made(Kind::Group, c::ENDPOINT_GROUP, &id);
-        let rule = crate::rules::tcp_from(443, &self.desired.cidr.to_string(), "HTTPS from the VPC");
+        let rule =
+            crate::rules::tcp_from(443, &self.desired.cidr.to_string(), "HTTPS from the VPC");
         self.authorize(&id, vec![rule]).await
     }
 
@@ -344,16 +360,25 @@ impl Applier<'_> {
         })
         .await?;
         let nat = out.nat_gateway();
-        let id = nat.and_then(|n| n.nat_gateway_id()).unwrap_or_default().to_owned();
+        let id = nat
+            .and_then(|n| n.nat_gateway_id())
+            .unwrap_or_default()
+            .to_owned();
         if nat.and_then(|n| n.state()) != Some(&NatGatewayState::Available) {
-            self.pending_nats.lock().expect("nats lock").push(id.clone());
+            self.pending_nats
+                .lock()
+                .expect("nats lock")
+                .push(id.clone());
         }
         self.made(Kind::Nat, comp, &id);
         Ok(())
     }
 
     async fn create_endpoint(&self, comp: &str) -> Result<()> {
-        let want = self.desired.endpoint(comp).expect("an endpoint of the spec");
+        let want = self
+            .desired
+            .endpoint(comp)
+            .expect("an endpoint of the spec");
         let vpc = self.id(Kind::Vpc, c::VPC)?;
         let name = self.ctx.name(comp);
         let service = format!("com.amazonaws.{}.{}", self.ctx.region, want.short);
@@ -361,9 +386,17 @@ impl Applier<'_> {
         let (subnets, tables, group) = match want.kind {
             EndpointKind::Interface => {
                 let subnets = self.resolve(Kind::Subnet, &self.desired.private_subnets())?;
-                (Some(subnets), None, Some(vec![self.id(Kind::Group, c::ENDPOINT_GROUP)?]))
+                (
+                    Some(subnets),
+                    None,
+                    Some(vec![self.id(Kind::Group, c::ENDPOINT_GROUP)?]),
+                )
             }
-            EndpointKind::Gateway => (None, Some(self.resolve(Kind::RouteTable, &self.desired.private_tables())?), None),
+            EndpointKind::Gateway => (
+                None,
+                Some(self.resolve(Kind::RouteTable, &self.desired.private_tables())?),
+                None,
+            ),
         };
         let interface = want.kind == EndpointKind::Interface;
         let out = retry::after_create(&format!("CreateVpcEndpoint {name}"), || async {
@@ -373,7 +406,11 @@ impl Applier<'_> {
                 .vpc_id(&vpc)
                 .service_name(&service)
                 .client_token(&token)
-                .vpc_endpoint_type(if interface { VpcEndpointType::Interface } else { VpcEndpointType::Gateway })
+                .vpc_endpoint_type(if interface {
+                    VpcEndpointType::Interface
+                } else {
+                    VpcEndpointType::Gateway
+                })
                 .set_subnet_ids(subnets.clone())
                 .set_security_group_ids(group.clone())
                 .set_route_table_ids(tables.clone())
@@ -384,7 +421,10 @@ impl Applier<'_> {
                 .aws(format!("CreateVpcEndpoint {name}"))
         })
         .await?;
-        let id = out.vpc_endpoint().and_then(|e| e.vpc_endpoint_id()).unwrap_or_default();
+        let id = out
+            .vpc_endpoint()
+            .and_then(|e| e.vpc_endpoint_id())
+            .unwrap_or_default();
         self.made(Kind::Endpoint, comp, id);
         Ok(())
     }

@@ -12,8 +12,8 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use aws_sdk_ec2::client::Waiters;
-use futures_util::stream::{self, StreamExt};
 use common::{retry, Context, Error, Result};
+use futures_util::stream::{self, StreamExt};
 
 use crate::aws::Aws;
 use crate::components::{Key, Kind};
@@ -54,7 +54,13 @@ pub(crate) struct Applier<'a> {
 }
 
 /// Applies the plan; the ids of everything, for the output.
-pub async fn apply(ctx: &Context, aws: &Aws, desired: &Desired, plan: &Plan, pending: Vec<String>) -> Result<Ids> {
+pub async fn apply(
+    ctx: &Context,
+    aws: &Aws,
+    desired: &Desired,
+    plan: &Plan,
+    pending: Vec<String>,
+) -> Result<Ids> {
     let a = Applier {
         ctx,
         aws,
@@ -92,7 +98,8 @@ pub fn planned(ctx: &Context, plan: &Plan) -> Ids {
         if let Op::Create(key) | Op::Replace { key, .. } = op {
             let placeholder = common::plan::planned(key.kind.label(), &key.name(ctx));
             if key.kind == Kind::Eip {
-                ids.public_ips.insert(key.component.clone(), placeholder.clone());
+                ids.public_ips
+                    .insert(key.component.clone(), placeholder.clone());
             }
             ids.ids.insert(key.clone(), placeholder);
         }

@@ -30,7 +30,8 @@ impl Applier<'_> {
             }
             What::RouteTarget => self.replace_route(key, id).await,
             What::AssocTable => {
-                let table = self.id(Kind::RouteTable, &self.desired.associations[&key.component])?;
+                let table =
+                    self.id(Kind::RouteTable, &self.desired.associations[&key.component])?;
                 ec2.replace_route_table_association()
                     .association_id(id)
                     .route_table_id(&table)
@@ -135,21 +136,29 @@ impl Applier<'_> {
         if rules.is_empty() {
             return Ok(());
         }
-        retry::after_create(&format!("AuthorizeSecurityGroupIngress {group}"), || async {
-            self.aws
-                .ec2
-                .authorize_security_group_ingress()
-                .group_id(group)
-                .set_ip_permissions(Some(rules.clone()))
-                .send()
-                .await
-                .map(drop)
-                .aws(format!("AuthorizeSecurityGroupIngress {group}"))
-        })
+        retry::after_create(
+            &format!("AuthorizeSecurityGroupIngress {group}"),
+            || async {
+                self.aws
+                    .ec2
+                    .authorize_security_group_ingress()
+                    .group_id(group)
+                    .set_ip_permissions(Some(rules.clone()))
+                    .send()
+                    .await
+                    .map(drop)
+                    .aws(format!("AuthorizeSecurityGroupIngress {group}"))
+            },
+        )
         .await
     }
 
-    async fn revoke(&self, group: &str, ingress: Vec<IpPermission>, egress: Vec<IpPermission>) -> Result<()> {
+    async fn revoke(
+        &self,
+        group: &str,
+        ingress: Vec<IpPermission>,
+        egress: Vec<IpPermission>,
+    ) -> Result<()> {
         let ec2 = &self.aws.ec2;
         if !ingress.is_empty() {
             retry::after_create(&format!("RevokeSecurityGroupIngress {group}"), || async {
@@ -180,24 +189,30 @@ impl Applier<'_> {
 
     /// Empties the default group. For a VPC made by this run the group and its
     /// rules are read now (AWS makes it with the VPC).
-    async fn clear_default(&self, id: &str, ingress: &[IpPermission], egress: &[IpPermission]) -> Result<()> {
+    async fn clear_default(
+        &self,
+        id: &str,
+        ingress: &[IpPermission],
+        egress: &[IpPermission],
+    ) -> Result<()> {
         if !id.is_empty() {
             return self.revoke(id, ingress.to_vec(), egress.to_vec()).await;
         }
         let vpc = self.id(Kind::Vpc, c::VPC)?;
-        let group = retry::after_create(&format!("DescribeSecurityGroups {vpc} default"), || async {
-            match crate::discover::default_group(self.aws, &vpc).await? {
-                Some(g) => Ok(g),
-                None => Err(common::Error::Aws(common::error::AwsError {
-                    op: format!("DescribeSecurityGroups {vpc} default"),
-                    code: Some("InvalidGroup.NotFound".to_owned()),
-                    message: "the new VPC's default group is not visible yet".to_owned(),
-                    request_id: None,
-                    transient: false,
-                })),
-            }
-        })
-        .await?;
+        let group =
+            retry::after_create(&format!("DescribeSecurityGroups {vpc} default"), || async {
+                match crate::discover::default_group(self.aws, &vpc).await? {
+                    Some(g) => Ok(g),
+                    None => Err(common::Error::Aws(common::error::AwsError {
+                        op: format!("DescribeSecurityGroups {vpc} default"),
+                        code: Some("InvalidGroup.NotFound".to_owned()),
+                        message: "the new VPC's default group is not visible yet".to_owned(),
+                        request_id: None,
+                        transient: false,
+                    })),
+                }
+            })
+            .await?;
         let ingress = crate::rules::grants(&group.state.ingress);
         let egress = crate::rules::grants(&group.state.egress);
         self.revoke(

@@ -10,7 +10,12 @@ use crate::components::ANY;
 
 pub fn tags(tags: &[Tag]) -> Tags {
     tags.iter()
-        .filter_map(|t| Some((t.key()?.to_owned(), t.value().unwrap_or_default().to_owned())))
+        .filter_map(|t| {
+            Some((
+                t.key()?.to_owned(),
+                t.value().unwrap_or_default().to_owned(),
+            ))
+        })
         .collect()
 }
 
@@ -174,7 +179,10 @@ pub fn flow_log(f: &FlowLog) -> Res<FlowLogState> {
         tags: tags(f.tags()),
         state: FlowLogState {
             resource_id: owned(f.resource_id()),
-            traffic_type: f.traffic_type().map(|t| t.as_str().to_owned()).unwrap_or_default(),
+            traffic_type: f
+                .traffic_type()
+                .map(|t| t.as_str().to_owned())
+                .unwrap_or_default(),
             destination_type: f
                 .log_destination_type()
                 .map(|t| t.as_str().to_owned())

@@ -29,30 +29,52 @@ pub async fn check_hints(
             .collect()
     };
     let n = hints;
-    let subnets: Vec<&String> = n.public_subnet_ids.iter().chain(&n.private_subnet_ids).collect();
+    let subnets: Vec<&String> = n
+        .public_subnet_ids
+        .iter()
+        .chain(&n.private_subnet_ids)
+        .collect();
     let tables: Vec<&String> = std::iter::once(&n.public_route_table_id)
         .chain(&n.private_route_table_ids)
         .collect();
     let checks = [
         ("vpc", unknown(vec![&n.vpc_id], ids(&actual.vpcs))),
         ("subnet", unknown(subnets, ids(&actual.subnets))),
-        ("internet gateway", unknown(vec![&n.internet_gateway_id], ids(&actual.igws))),
-        ("nat gateway", unknown(n.nat_gateway_ids.iter().collect(), ids(&actual.nats))),
-        ("elastic ip", unknown(n.elastic_ip_allocation_ids.iter().collect(), ids(&actual.eips))),
+        (
+            "internet gateway",
+            unknown(vec![&n.internet_gateway_id], ids(&actual.igws)),
+        ),
+        (
+            "nat gateway",
+            unknown(n.nat_gateway_ids.iter().collect(), ids(&actual.nats)),
+        ),
+        (
+            "elastic ip",
+            unknown(
+                n.elastic_ip_allocation_ids.iter().collect(),
+                ids(&actual.eips),
+            ),
+        ),
         ("route table", unknown(tables, ids(&actual.tables))),
         (
             "security group",
-            unknown(n.endpoint_security_group_id.iter().collect(), ids(&actual.groups)),
+            unknown(
+                n.endpoint_security_group_id.iter().collect(),
+                ids(&actual.groups),
+            ),
         ),
-        ("vpc endpoint", unknown(n.endpoints.values().collect(), ids(&actual.endpoints))),
+        (
+            "vpc endpoint",
+            unknown(n.endpoints.values().collect(), ids(&actual.endpoints)),
+        ),
     ];
-    let found = common::try_join_all(
-        checks
-            .into_iter()
-            .filter(|(_, ids)| !ids.is_empty())
-            .map(|(kind, ids)| async move { Ok::<_, common::Error>((kind, tags_by_id(aws, kind, ids).await?)) }),
-    )
-    .await?;
+    let found =
+        common::try_join_all(checks.into_iter().filter(|(_, ids)| !ids.is_empty()).map(
+            |(kind, ids)| async move {
+                Ok::<_, common::Error>((kind, tags_by_id(aws, kind, ids).await?))
+            },
+        ))
+        .await?;
     for (kind, items) in found {
         for (id, tags) in items {
             mismatches.note(ctx, kind, &id, common::ec2::pairs(&tags));
@@ -74,16 +96,37 @@ async fn tags_by_id(aws: &Aws, kind: &str, ids: Vec<String>) -> Result<Vec<(Stri
     let pick = |id: Option<&str>, tags: &[Tag]| (id.unwrap_or_default().to_owned(), tags.to_vec());
     Ok(match kind {
         "vpc" => {
-            let out = ec2.describe_vpcs().filters(filter("vpc-id", ids)).send().await.aws(op)?;
-            out.vpcs().iter().map(|v| pick(v.vpc_id(), v.tags())).collect()
+            let out = ec2
+                .describe_vpcs()
+                .filters(filter("vpc-id", ids))
+                .send()
+                .await
+                .aws(op)?;
+            out.vpcs()
+                .iter()
+                .map(|v| pick(v.vpc_id(), v.tags()))
+                .collect()
         }
         "subnet" => {
-            let out = ec2.describe_subnets().filters(filter("subnet-id", ids)).send().await.aws(op)?;
-            out.subnets().iter().map(|s| pick(s.subnet_id(), s.tags())).collect()
+            let out = ec2
+                .describe_subnets()
+                .filters(filter("subnet-id", ids))
+                .send()
+                .await
+                .aws(op)?;
+            out.subnets()
+                .iter()
+                .map(|s| pick(s.subnet_id(), s.tags()))
+                .collect()
         }
         "internet gateway" => {
             let f = filter("internet-gateway-id", ids);
-            let out = ec2.describe_internet_gateways().filters(f).send().await.aws(op)?;
+            let out = ec2
+                .describe_internet_gateways()
+                .filters(f)
+                .send()
+                .await
+                .aws(op)?;
             out.internet_gateways()
                 .iter()
                 .map(|g| pick(g.internet_gateway_id(), g.tags()))
@@ -92,27 +135,57 @@ async fn tags_by_id(aws: &Aws, kind: &str, ids: Vec<String>) -> Result<Vec<(Stri
         "nat gateway" => {
             let f = filter("nat-gateway-id", ids);
             let out = ec2.describe_nat_gateways().filter(f).send().await.aws(op)?;
-            out.nat_gateways().iter().map(|g| pick(g.nat_gateway_id(), g.tags())).collect()
+            out.nat_gateways()
+                .iter()
+                .map(|g| pick(g.nat_gateway_id(), g.tags()))
+                .collect()
         }
         "elastic ip" => {
             let f = filter("allocation-id", ids);
             let out = ec2.describe_addresses().filters(f).send().await.aws(op)?;
-            out.addresses().iter().map(|a| pick(a.allocation_id(), a.tags())).collect()
+            out.addresses()
+                .iter()
+                .map(|a| pick(a.allocation_id(), a.tags()))
+                .collect()
         }
         "route table" => {
             let f = filter("route-table-id", ids);
-            let out = ec2.describe_route_tables().filters(f).send().await.aws(op)?;
-            out.route_tables().iter().map(|t| pick(t.route_table_id(), t.tags())).collect()
+            let out = ec2
+                .describe_route_tables()
+                .filters(f)
+                .send()
+                .await
+                .aws(op)?;
+            out.route_tables()
+                .iter()
+                .map(|t| pick(t.route_table_id(), t.tags()))
+                .collect()
         }
         "security group" => {
             let f = filter("group-id", ids);
-            let out = ec2.describe_security_groups().filters(f).send().await.aws(op)?;
-            out.security_groups().iter().map(|g| pick(g.group_id(), g.tags())).collect()
+            let out = ec2
+                .describe_security_groups()
+                .filters(f)
+                .send()
+                .await
+                .aws(op)?;
+            out.security_groups()
+                .iter()
+                .map(|g| pick(g.group_id(), g.tags()))
+                .collect()
         }
         _ => {
             let f = filter("vpc-endpoint-id", ids);
-            let out = ec2.describe_vpc_endpoints().filters(f).send().await.aws(op)?;
-            out.vpc_endpoints().iter().map(|e| pick(e.vpc_endpoint_id(), e.tags())).collect()
+            let out = ec2
+                .describe_vpc_endpoints()
+                .filters(f)
+                .send()
+                .await
+                .aws(op)?;
+            out.vpc_endpoints()
+                .iter()
+                .map(|e| pick(e.vpc_endpoint_id(), e.tags()))
+                .collect()
         }
     })
 }

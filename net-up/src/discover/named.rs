@@ -25,14 +25,36 @@ pub async fn log_group(aws: &Aws, name: &str) -> Result<Option<Res<LogGroupState
         .send()
         .await
         .aws(format!("DescribeLogGroups {name}"))?;
-    let Some(group) = out.log_groups().iter().find(|g| g.log_group_name() == Some(name)) else {
+    let Some(group) = out
+        .log_groups()
+        .iter()
+        .find(|g| g.log_group_name() == Some(name))
+    else {
         return Ok(None);
     };
-    let arn = group.arn().unwrap_or_default().trim_end_matches(":*").to_owned();
-    let tags = match aws.logs.list_tags_for_resource().resource_arn(&arn).send().await {
-        Ok(out) => out.tags().cloned().unwrap_or_default().into_iter().collect(),
+    let arn = group
+        .arn()
+        .unwrap_or_default()
+        .trim_end_matches(":*")
+        .to_owned();
+    let tags = match aws
+        .logs
+        .list_tags_for_resource()
+        .resource_arn(&arn)
+        .send()
+        .await
+    {
+        Ok(out) => out
+            .tags()
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .collect(),
         // Deleted between the two reads: not there.
-        Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_not_found_exception()) => {
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_resource_not_found_exception()) =>
+        {
             return Ok(None)
         }
         Err(e) => return Err(e).aws(format!("ListTagsForResource {name}")),
@@ -53,14 +75,29 @@ pub async fn role(aws: &Aws, name: &str) -> Result<Option<Res<RoleState>>> {
             Some(role) => role,
             None => return Ok(None),
         },
-        Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_entity_exception()) => {
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_no_such_entity_exception()) =>
+        {
             return Ok(None)
         }
         Err(e) => return Err(e).aws(format!("GetRole {name}")),
     };
-    let policy = match aws.iam.get_role_policy().role_name(name).policy_name(POLICY_NAME).send().await {
+    let policy = match aws
+        .iam
+        .get_role_policy()
+        .role_name(name)
+        .policy_name(POLICY_NAME)
+        .send()
+        .await
+    {
         Ok(out) => Some(parse_policy(out.policy_document())?),
-        Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_entity_exception()) => None,
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_no_such_entity_exception()) =>
+        {
+            None
+        }
         Err(e) => return Err(e).aws(format!("GetRolePolicy {name}")),
     };
     let tags: Tags = role
@@ -73,7 +110,10 @@ pub async fn role(aws: &Aws, name: &str) -> Result<Option<Res<RoleState>>> {
         tags,
         state: RoleState {
             arn: role.arn().to_owned(),
-            trust: role.assume_role_policy_document().map(parse_policy).transpose()?,
+            trust: role
+                .assume_role_policy_document()
+                .map(parse_policy)
+                .transpose()?,
             policy,
         },
     }))

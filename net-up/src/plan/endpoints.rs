@@ -66,7 +66,11 @@ impl Planner<'_> {
             self.push(Op::Replace {
                 key: Key::new(Kind::Endpoint, &want.component),
                 old: e.id.clone(),
-                fields: vec![("service", Value::from(e.state.service.clone()), Value::from(service))],
+                fields: vec![(
+                    "service",
+                    Value::from(e.state.service.clone()),
+                    Value::from(service),
+                )],
             });
             return Ok(());
         }
@@ -93,9 +97,13 @@ impl Planner<'_> {
     fn interface_fixes(&self, e: &Res<EndpointState>) -> Vec<Fix> {
         let subnets = self.desired.private_subnets();
         let mut fixes: Vec<Fix> = self
-            .members("subnets", Kind::Subnet, &e.state.subnets, &subnets, |add, remove| {
-                What::EndpointSubnets { add, remove }
-            })
+            .members(
+                "subnets",
+                Kind::Subnet,
+                &e.state.subnets,
+                &subnets,
+                |add, remove| What::EndpointSubnets { add, remove },
+            )
             .into_iter()
             .collect();
         fixes.extend(self.members(
@@ -155,9 +163,24 @@ impl Planner<'_> {
     /// A member id as plans show it: the name of ours, else the id.
     fn shown_member(&self, kind: Kind, id: &str) -> String {
         let component = match kind {
-            Kind::Subnet => self.actual.subnets.iter().find(|s| s.id == id).map(|s| s.component()),
-            Kind::RouteTable => self.actual.tables.iter().find(|t| t.id == id).map(|t| t.component()),
-            Kind::Group => self.actual.groups.iter().find(|g| g.id == id).map(|g| g.component()),
+            Kind::Subnet => self
+                .actual
+                .subnets
+                .iter()
+                .find(|s| s.id == id)
+                .map(|s| s.component()),
+            Kind::RouteTable => self
+                .actual
+                .tables
+                .iter()
+                .find(|t| t.id == id)
+                .map(|t| t.component()),
+            Kind::Group => self
+                .actual
+                .groups
+                .iter()
+                .find(|g| g.id == id)
+                .map(|g| g.component()),
             _ => None,
         };
         component.map_or_else(|| id.to_owned(), |c| self.name(c))

@@ -88,11 +88,21 @@ impl Planner<'_> {
         let mut fixes = Vec::new();
         let trust = policy::trust(part, region, account);
         if role.state.trust.as_ref() != Some(&trust) {
-            fixes.push(policy_fix("trust_policy", &role.state.trust, trust.clone(), What::Trust(trust)));
+            fixes.push(policy_fix(
+                "trust_policy",
+                &role.state.trust,
+                trust.clone(),
+                What::Trust(trust),
+            ));
         }
         let deliver = policy::deliver(&group_arn);
         if role.state.policy.as_ref() != Some(&deliver) {
-            fixes.push(policy_fix("policy", &role.state.policy, deliver.clone(), What::Policy(deliver)));
+            fixes.push(policy_fix(
+                "policy",
+                &role.state.policy,
+                deliver.clone(),
+                What::Policy(deliver),
+            ));
         }
         fixes.extend(self.tag_fix(role));
         self.update(Kind::Role, role, fixes)
@@ -134,11 +144,25 @@ impl Planner<'_> {
         };
         cmp("vpc", &s.resource_id, vpc, self.name(c::VPC));
         cmp("traffic_type", &s.traffic_type, TRAFFIC, TRAFFIC.to_owned());
-        cmp("destination_type", &s.destination_type, DESTINATION, DESTINATION.to_owned());
+        cmp(
+            "destination_type",
+            &s.destination_type,
+            DESTINATION,
+            DESTINATION.to_owned(),
+        );
         cmp("log_group", &s.log_group, &group, group.clone());
-        cmp("role", &s.role_arn, role, Key::new(Kind::Role, c::FLOW_LOGS).name(self.ctx));
+        cmp(
+            "role",
+            &s.role_arn,
+            role,
+            Key::new(Kind::Role, c::FLOW_LOGS).name(self.ctx),
+        );
         if s.interval != INTERVAL {
-            fields.push(("max_aggregation_interval", Value::from(s.interval), Value::from(INTERVAL)));
+            fields.push((
+                "max_aggregation_interval",
+                Value::from(s.interval),
+                Value::from(INTERVAL),
+            ));
         }
         fields
     }

@@ -86,7 +86,10 @@ impl Planner<'_> {
             if eip != nat.state.allocation_id.as_deref() {
                 fields.push((
                     "elastic_ip",
-                    nat.state.allocation_id.clone().map_or(Value::Null, Value::from),
+                    nat.state
+                        .allocation_id
+                        .clone()
+                        .map_or(Value::Null, Value::from),
                     Value::from(self.name(&c::eip(az))),
                 ));
             }

@@ -48,7 +48,9 @@ pub enum What {
     /// `map_public_ip_on_launch` off.
     NoPublicIps,
     /// Attach the internet gateway to our VPC, detaching it from another first.
-    Attach { detach_from: Option<String> },
+    Attach {
+        detach_from: Option<String>,
+    },
     /// Point the default route at the desired target (the table's id is the op's).
     RouteTarget,
     /// Move the association to the desired table.
@@ -103,7 +105,10 @@ pub enum Op {
         old: String,
         fields: Vec<(&'static str, Value, Value)>,
     },
-    Delete { key: Key, id: String },
+    Delete {
+        key: Key,
+        id: String,
+    },
 }
 
 impl Op {
@@ -349,7 +354,10 @@ impl Planner<'_> {
             .iter()
             .map(|(k, _)| (k.as_str(), res.tags.get(k)))
             .collect();
-        let to: BTreeMap<&str, &str> = wrong.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let to: BTreeMap<&str, &str> = wrong
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
         Some(Fix {
             field: "tags",
             from: serde_json::to_value(from).unwrap_or_default(),
@@ -366,7 +374,10 @@ impl Planner<'_> {
 
 /// (component, id) of each resource, for the duplicate check.
 fn pairs<T>(items: &[Res<T>]) -> Vec<(&str, &str)> {
-    items.iter().map(|r| (r.component(), r.id.as_str())).collect()
+    items
+        .iter()
+        .map(|r| (r.component(), r.id.as_str()))
+        .collect()
 }
 
 /// The one resource of `items` with this component.

@@ -75,9 +75,7 @@ impl Planner<'_> {
             return Ok(());
         }
         let want = self.target_id(via);
-        let right = !now.blackhole
-            && want.is_some()
-            && (now.gateway == want || now.nat == want);
+        let right = !now.blackhole && want.is_some() && (now.gateway == want || now.nat == want);
         if right {
             return Ok(());
         }

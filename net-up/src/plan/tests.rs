@@ -10,8 +10,8 @@ use serde_json::json;
 use super::*;
 use crate::actual::*;
 use crate::components::{self as c};
-use crate::desired::Via;
 use crate::desired::tests::desired;
+use crate::desired::Via;
 use crate::policy;
 
 const ACCOUNT: &str = "123456789012";
@@ -53,7 +53,13 @@ fn converged(d: &Desired) -> Actual {
                 dns_hostnames: Some(true),
             },
         )],
-        igws: vec![res("igw-1", c::IGW, IgwState { attached_to: vec!["vpc-1".into()] })],
+        igws: vec![res(
+            "igw-1",
+            c::IGW,
+            IgwState {
+                attached_to: vec!["vpc-1".into()],
+            },
+        )],
         default_group: Some(Res {
             id: "sg-default".into(),
             tags: Tags::new(),
@@ -74,7 +80,13 @@ fn converged(d: &Desired) -> Actual {
         ));
     }
     for az in &d.nat_azs {
-        a.eips.push(res(&format!("eipalloc-{az}"), &c::eip(az), EipState { public_ip: "1.2.3.4".into() }));
+        a.eips.push(res(
+            &format!("eipalloc-{az}"),
+            &c::eip(az),
+            EipState {
+                public_ip: "1.2.3.4".into(),
+            },
+        ));
         a.nats.push(res(
             &format!("nat-id-{az}"),
             &c::nat(az),
@@ -88,7 +100,10 @@ fn converged(d: &Desired) -> Actual {
     }
     for (table, via) in &d.tables {
         let default_route = match via {
-            Via::Igw => Some(RouteNow { gateway: Some("igw-1".into()), ..RouteNow::default() }),
+            Via::Igw => Some(RouteNow {
+                gateway: Some("igw-1".into()),
+                ..RouteNow::default()
+            }),
             Via::Nat(n) => Some(RouteNow {
                 nat: Some(format!("nat-id-{}", n.trim_start_matches("nat-"))),
                 ..RouteNow::default()
@@ -99,19 +114,30 @@ fn converged(d: &Desired) -> Actual {
             .associations
             .iter()
             .filter(|(_, t)| *t == table)
-            .map(|(s, _)| Assoc { id: format!("rtbassoc-{s}"), subnet_id: format!("subnet-{s}") })
+            .map(|(s, _)| Assoc {
+                id: format!("rtbassoc-{s}"),
+                subnet_id: format!("subnet-{s}"),
+            })
             .collect();
         a.tables.push(res(
             &format!("rtb-{table}"),
             table,
-            TableState { vpc_id: "vpc-1".into(), default_route, associations },
+            TableState {
+                vpc_id: "vpc-1".into(),
+                default_route,
+                associations,
+            },
         ));
     }
     if d.wants_endpoint_group() {
         a.groups.push(res(
             "sg-endpoints",
             c::ENDPOINT_GROUP,
-            GroupState { vpc_id: "vpc-1".into(), ingress: vec![https()], egress: vec![] },
+            GroupState {
+                vpc_id: "vpc-1".into(),
+                ingress: vec![https()],
+                egress: vec![],
+            },
         ));
     }
     for e in &d.endpoints {
@@ -123,16 +149,26 @@ fn converged(d: &Desired) -> Actual {
                 vpc_id: "vpc-1".into(),
                 service: format!("com.amazonaws.us-east-1.{}", e.short),
                 subnets: if interface {
-                    d.private_subnets().iter().map(|s| format!("subnet-{s}")).collect()
+                    d.private_subnets()
+                        .iter()
+                        .map(|s| format!("subnet-{s}"))
+                        .collect()
                 } else {
                     vec![]
                 },
                 tables: if interface {
                     vec![]
                 } else {
-                    d.private_tables().iter().map(|t| format!("rtb-{t}")).collect()
+                    d.private_tables()
+                        .iter()
+                        .map(|t| format!("rtb-{t}"))
+                        .collect()
                 },
-                groups: if interface { vec!["sg-endpoints".into()] } else { vec![] },
+                groups: if interface {
+                    vec!["sg-endpoints".into()]
+                } else {
+                    vec![]
+                },
                 private_dns: interface,
             },
         ));
@@ -142,7 +178,14 @@ fn converged(d: &Desired) -> Actual {
         let group_arn = policy::log_group_arn("aws", "us-east-1", ACCOUNT, &group);
         let role_name = Key::new(Kind::Role, c::FLOW_LOGS).name(&ctx);
         let role_arn = format!("arn:aws:iam::{ACCOUNT}:role/fargate-pipes/{role_name}");
-        a.log_group = Some(res(&group, c::FLOW_LOGS, LogGroupState { arn: group_arn.clone(), retention: Some(days) }));
+        a.log_group = Some(res(
+            &group,
+            c::FLOW_LOGS,
+            LogGroupState {
+                arn: group_arn.clone(),
+                retention: Some(days),
+            },
+        ));
         a.role = Some(res(
             &role_name,
             c::FLOW_LOGS,
@@ -174,7 +217,10 @@ fn plan_of(d: &Desired, a: &Actual, prune: bool) -> Plan {
 
 /// The plan's changes as log lines, in order.
 fn lines(p: &Plan) -> Vec<String> {
-    p.ordered().iter().map(|op| op.change(&ctx()).line()).collect()
+    p.ordered()
+        .iter()
+        .map(|op| op.change(&ctx()).line())
+        .collect()
 }
 
 /// Asserts the plan is exactly these change lines (any order).
@@ -226,17 +272,29 @@ fn a_fresh_stack_creates_everything_in_dependency_order() {
     }
     let phases: Vec<u8> = p.ordered().iter().map(|op| op.phase()).collect();
     assert!(phases.windows(2).all(|w| w[0] <= w[1]));
-    let phase = |kind| p.ops.iter().find(|op| op.key().kind == kind).unwrap().phase();
+    let phase = |kind| {
+        p.ops
+            .iter()
+            .find(|op| op.key().kind == kind)
+            .unwrap()
+            .phase()
+    };
     assert!(phase(Kind::Vpc) < phase(Kind::Subnet));
     assert!(phase(Kind::Subnet) < phase(Kind::Nat));
     assert!(phase(Kind::Nat) < phase(Kind::Route));
-    assert!(lines(&p).contains(&"~ security group shop--vpc--dev default (egress_rules: 1 -> 0, ingress_rules: 1 -> 0)".to_owned()));
+    assert!(lines(&p).contains(
+        &"~ security group shop--vpc--dev default (egress_rules: 1 -> 0, ingress_rules: 1 -> 0)"
+            .to_owned()
+    ));
 }
 
 #[test]
 fn vpc_cidr_cannot_change() {
     let (_, a) = base();
-    let d = desired(r#"{"cidr":"10.1.0.0/16","azs":2,"nat":"per-az","endpoints":["ecr.api","s3"]}"#, AZS);
+    let d = desired(
+        r#"{"cidr":"10.1.0.0/16","azs":2,"nat":"per-az","endpoints":["ecr.api","s3"]}"#,
+        AZS,
+    );
     let e = plan(&ctx(), &d, &a, true).unwrap_err();
     assert_eq!(e.exit_code(), 5);
     assert!(e.to_string().contains("a VPC's CIDR cannot change"), "{e}");
@@ -246,10 +304,16 @@ fn vpc_cidr_cannot_change() {
 fn vpc_dns_attributes_are_turned_on_in_place() {
     let (d, mut a) = base();
     a.vpcs[0].state.dns_support = Some(false);
-    exactly(&plan_of(&d, &a, true), &["~ vpc shop--vpc--dev (enable_dns_support: false -> true)"]);
+    exactly(
+        &plan_of(&d, &a, true),
+        &["~ vpc shop--vpc--dev (enable_dns_support: false -> true)"],
+    );
     let (d, mut a) = base();
     a.vpcs[0].state.dns_hostnames = None;
-    exactly(&plan_of(&d, &a, true), &["~ vpc shop--vpc--dev (enable_dns_hostnames: null -> true)"]);
+    exactly(
+        &plan_of(&d, &a, true),
+        &["~ vpc shop--vpc--dev (enable_dns_hostnames: null -> true)"],
+    );
 }
 
 #[test]
@@ -258,13 +322,24 @@ fn tags_are_set_where_aws_differs_and_others_left_alone() {
     a.subnets[0].tags.insert("Name".into(), "renamed".into());
     a.subnets[0].tags.insert("cost-center".into(), "42".into());
     let p = plan_of(&d, &a, true);
-    exactly(&p, &[&format!(
+    exactly(
+        &p,
+        &[&format!(
         "~ subnet shop--{}--dev (tags: {{\"Name\":\"renamed\"}} -> {{\"Name\":\"shop--{}--dev\"}})",
         a.subnets[0].component(),
         a.subnets[0].component()
-    )]);
-    let Op::Update { fixes, .. } = &p.ops[0] else { panic!() };
-    assert_eq!(fixes[0].what, What::Tags(vec![("Name".into(), format!("shop--{}--dev", a.subnets[0].component()))]));
+    )],
+    );
+    let Op::Update { fixes, .. } = &p.ops[0] else {
+        panic!()
+    };
+    assert_eq!(
+        fixes[0].what,
+        What::Tags(vec![(
+            "Name".into(),
+            format!("shop--{}--dev", a.subnets[0].component())
+        )])
+    );
 }
 
 #[test]
@@ -281,20 +356,33 @@ fn subnets_stop_giving_out_public_ips() {
     let (d, mut a) = base();
     a.subnets[0].state.map_public_ip = true;
     let name = ctx().name(a.subnets[0].component());
-    exactly(&plan_of(&d, &a, true), &[&format!("~ subnet {name} (map_public_ip_on_launch: true -> false)")]);
+    exactly(
+        &plan_of(&d, &a, true),
+        &[&format!(
+            "~ subnet {name} (map_public_ip_on_launch: true -> false)"
+        )],
+    );
 }
 
 #[test]
 fn an_added_az_creates_its_subnets_table_routes_and_nat() {
     let (_, a) = base();
-    let d = desired(r#"{"azs":3,"nat":"per-az","endpoints":["ecr.api","s3"]}"#, &["us-east-1a", "us-east-1b", "us-east-1c"]);
+    let d = desired(
+        r#"{"azs":3,"nat":"per-az","endpoints":["ecr.api","s3"]}"#,
+        &["us-east-1a", "us-east-1b", "us-east-1c"],
+    );
     let p = plan_of(&d, &a, true);
     let mut heads: Vec<String> = p
         .ops
         .iter()
         .map(|op| {
             let c = op.change(&ctx());
-            format!("{} {} {}", c.line().split(' ').next().unwrap(), c.kind, c.name)
+            format!(
+                "{} {} {}",
+                c.line().split(' ').next().unwrap(),
+                c.kind,
+                c.name
+            )
         })
         .collect();
     heads.sort();
@@ -320,20 +408,31 @@ fn an_added_az_creates_its_subnets_table_routes_and_nat() {
         .map(|op| serde_json::to_value(&op.change(&ctx()).changes).unwrap())
         .collect();
     let privates = |tier: &str, azs: &[&str]| -> Value {
-        azs.iter().map(|az| format!("shop--{tier}-us-east-1{az}--dev")).collect()
+        azs.iter()
+            .map(|az| format!("shop--{tier}-us-east-1{az}--dev"))
+            .collect()
     };
-    assert_eq!(fields, vec![
-        json!({"subnets": {"from": privates("private", &["a", "b"]), "to": privates("private", &["a", "b", "c"])}}),
-        json!({"route_tables": {"from": privates("rt-private", &["a", "b"]), "to": privates("rt-private", &["a", "b", "c"])}}),
-    ]);
+    assert_eq!(
+        fields,
+        vec![
+            json!({"subnets": {"from": privates("private", &["a", "b"]), "to": privates("private", &["a", "b", "c"])}}),
+            json!({"route_tables": {"from": privates("rt-private", &["a", "b"]), "to": privates("rt-private", &["a", "b", "c"])}}),
+        ]
+    );
 }
 
 #[test]
 fn a_removed_az_is_pruned_only_when_the_spec_says_so() {
     let (_, a) = base();
-    let d = desired(r#"{"azs":1,"nat":"per-az","endpoints":["ecr.api","s3"]}"#, &["us-east-1a"]);
+    let d = desired(
+        r#"{"azs":1,"nat":"per-az","endpoints":["ecr.api","s3"]}"#,
+        &["us-east-1a"],
+    );
     let p = plan_of(&d, &a, true);
-    let deletes: Vec<String> = lines(&p).into_iter().filter(|l| l.starts_with("- ")).collect();
+    let deletes: Vec<String> = lines(&p)
+        .into_iter()
+        .filter(|l| l.starts_with("- "))
+        .collect();
     // The public subnet's association goes with the subnet (AWS removes a
     // deleted subnet's associations); the private one with its table.
     assert_eq!(deletes.len(), 6, "{deletes:?}");
@@ -348,33 +447,56 @@ fn a_removed_az_is_pruned_only_when_the_spec_says_so() {
         assert!(deletes.iter().any(|d| d == l), "{l} in {deletes:?}");
     }
     let kept = plan_of(&d, &a, false);
-    assert!(kept.ops.iter().all(|op| !matches!(op, Op::Delete { .. })), "{:?}", lines(&kept));
-    assert!(kept.warnings[0].contains("nothing was pruned"), "{:?}", kept.warnings);
-    assert!(kept.warnings.iter().any(|w| w.contains("shop--nat-us-east-1b--dev")));
+    assert!(
+        kept.ops.iter().all(|op| !matches!(op, Op::Delete { .. })),
+        "{:?}",
+        lines(&kept)
+    );
+    assert!(
+        kept.warnings[0].contains("nothing was pruned"),
+        "{:?}",
+        kept.warnings
+    );
+    assert!(kept
+        .warnings
+        .iter()
+        .any(|w| w.contains("shop--nat-us-east-1b--dev")));
 }
 
 #[test]
 fn a_removed_subnet_still_in_use_is_kept() {
     let (_, mut a) = base();
-    let d = desired(r#"{"azs":1,"nat":"per-az","endpoints":["ecr.api","s3"]}"#, &["us-east-1a"]);
+    let d = desired(
+        r#"{"azs":1,"nat":"per-az","endpoints":["ecr.api","s3"]}"#,
+        &["us-east-1a"],
+    );
     a.enis.insert("subnet-private-us-east-1b".into(), 2);
     let p = plan_of(&d, &a, true);
     assert!(!lines(&p).contains(&"- subnet shop--private-us-east-1b--dev".to_owned()));
     assert!(lines(&p).contains(&"- subnet shop--public-us-east-1b--dev".to_owned()));
-    assert!(p.warnings.iter().any(|w| w.contains("2 network interface(s) still use it")));
+    assert!(p
+        .warnings
+        .iter()
+        .any(|w| w.contains("2 network interface(s) still use it")));
 }
 
 #[test]
 fn a_detached_internet_gateway_is_attached() {
     let (d, mut a) = base();
     a.igws[0].state.attached_to.clear();
-    exactly(&plan_of(&d, &a, true), &["~ internet gateway shop--igw--dev (vpc: null -> shop--vpc--dev)"]);
+    exactly(
+        &plan_of(&d, &a, true),
+        &["~ internet gateway shop--igw--dev (vpc: null -> shop--vpc--dev)"],
+    );
 }
 
 #[test]
 fn narrowing_nat_repoints_routes_then_removes_the_extra_gateway() {
     let (_, a) = base();
-    let d = desired(r#"{"azs":2,"nat":"single","endpoints":["ecr.api","s3"]}"#, AZS);
+    let d = desired(
+        r#"{"azs":2,"nat":"single","endpoints":["ecr.api","s3"]}"#,
+        AZS,
+    );
     let p = plan_of(&d, &a, true);
     exactly(&p, &[
         "~ route shop--rt-private-us-east-1b--dev 0.0.0.0/0 (target: shop--nat-us-east-1b--dev -> shop--nat-us-east-1a--dev)",
@@ -390,11 +512,20 @@ fn narrowing_nat_repoints_routes_then_removes_the_extra_gateway() {
 #[test]
 fn no_nat_removes_the_default_routes_when_stated() {
     let (_, a) = base();
-    let d = desired(r#"{"azs":2,"nat":"none","endpoints":["ecr.api","s3"]}"#, AZS);
+    let d = desired(
+        r#"{"azs":2,"nat":"none","endpoints":["ecr.api","s3"]}"#,
+        AZS,
+    );
     let p = plan_of(&d, &a, true);
     let l = lines(&p);
-    assert!(l.contains(&"- route shop--rt-private-us-east-1a--dev 0.0.0.0/0".to_owned()), "{l:?}");
-    assert_eq!(l.iter().filter(|l| l.starts_with("- nat gateway")).count(), 2);
+    assert!(
+        l.contains(&"- route shop--rt-private-us-east-1a--dev 0.0.0.0/0".to_owned()),
+        "{l:?}"
+    );
+    assert_eq!(
+        l.iter().filter(|l| l.starts_with("- nat gateway")).count(),
+        2
+    );
 }
 
 #[test]
@@ -411,7 +542,11 @@ fn a_nat_gateway_in_another_subnet_is_replaced() {
 #[test]
 fn a_blackhole_route_is_pointed_again() {
     let (d, mut a) = base();
-    let t = a.tables.iter_mut().find(|t| t.component() == "rt-private-us-east-1a").unwrap();
+    let t = a
+        .tables
+        .iter_mut()
+        .find(|t| t.component() == "rt-private-us-east-1a")
+        .unwrap();
     t.state.default_route.as_mut().unwrap().blackhole = true;
     exactly(&plan_of(&d, &a, true), &["~ route shop--rt-private-us-east-1a--dev 0.0.0.0/0 (target: nat-id-us-east-1a -> shop--nat-us-east-1a--dev)"]);
 }
@@ -419,39 +554,75 @@ fn a_blackhole_route_is_pointed_again() {
 #[test]
 fn a_subnet_in_the_wrong_table_is_moved() {
     let (d, mut a) = base();
-    let moved = Assoc { id: "rtbassoc-x".into(), subnet_id: "subnet-private-us-east-1a".into() };
+    let moved = Assoc {
+        id: "rtbassoc-x".into(),
+        subnet_id: "subnet-private-us-east-1a".into(),
+    };
     for t in &mut a.tables {
-        t.state.associations.retain(|x| x.subnet_id != moved.subnet_id);
+        t.state
+            .associations
+            .retain(|x| x.subnet_id != moved.subnet_id);
     }
-    a.tables.iter_mut().find(|t| t.component() == c::PUBLIC_TABLE).unwrap().state.associations.push(moved);
+    a.tables
+        .iter_mut()
+        .find(|t| t.component() == c::PUBLIC_TABLE)
+        .unwrap()
+        .state
+        .associations
+        .push(moved);
     exactly(&plan_of(&d, &a, true), &["~ route table association shop--private-us-east-1a--dev (route_table: shop--rt-public--dev -> shop--rt-private-us-east-1a--dev)"]);
 }
 
 #[test]
 fn the_endpoint_group_lets_in_only_https_from_the_vpc() {
     let (d, mut a) = base();
-    a.groups[0].state.ingress.push(crate::rules::tcp_from(22, "0.0.0.0/0", "ssh"));
+    a.groups[0]
+        .state
+        .ingress
+        .push(crate::rules::tcp_from(22, "0.0.0.0/0", "ssh"));
     let p = plan_of(&d, &a, true);
     exactly(&p, &["~ security group shop--endpoints--dev (ingress: [\"tcp 22 0.0.0.0/0\",\"tcp 443 10.0.0.0/16\"] -> [\"tcp 443 10.0.0.0/16\"])"]);
-    let Op::Update { fixes, .. } = &p.ops[0] else { panic!() };
-    let What::Ingress { add, revoke } = &fixes[0].what else { panic!() };
+    let Op::Update { fixes, .. } = &p.ops[0] else {
+        panic!()
+    };
+    let What::Ingress { add, revoke } = &fixes[0].what else {
+        panic!()
+    };
     assert!(add.is_empty() && crate::rules::shown(revoke) == ["tcp 22 0.0.0.0/0"]);
 }
 
 #[test]
 fn endpoint_members_and_private_dns_are_fixed_in_place() {
     let (d, mut a) = base();
-    let e = a.endpoints.iter_mut().find(|e| e.component() == "vpce-ecr-api").unwrap();
+    let e = a
+        .endpoints
+        .iter_mut()
+        .find(|e| e.component() == "vpce-ecr-api")
+        .unwrap();
     e.state.subnets.pop();
     e.state.groups = vec!["sg-other".into()];
     e.state.private_dns = false;
     let p = plan_of(&d, &a, true);
-    let Op::Update { fixes, .. } = &p.ops[0] else { panic!() };
+    let Op::Update { fixes, .. } = &p.ops[0] else {
+        panic!()
+    };
     let fields: Vec<&str> = fixes.iter().map(|f| f.field).collect();
     assert_eq!(fields, ["subnets", "security_groups", "private_dns"]);
-    assert_eq!(fixes[1].what, What::EndpointGroups { add: vec!["endpoints".into()], remove: vec!["sg-other".into()] });
+    assert_eq!(
+        fixes[1].what,
+        What::EndpointGroups {
+            add: vec!["endpoints".into()],
+            remove: vec!["sg-other".into()]
+        }
+    );
     let (d, mut a) = base();
-    a.endpoints.iter_mut().find(|e| e.component() == "vpce-s3").unwrap().state.tables.clear();
+    a.endpoints
+        .iter_mut()
+        .find(|e| e.component() == "vpce-s3")
+        .unwrap()
+        .state
+        .tables
+        .clear();
     let p = plan_of(&d, &a, true);
     assert_eq!(p.ops.len(), 1);
     assert!(lines(&p)[0].starts_with("~ vpc endpoint shop--vpce-s3--dev (route_tables: [] -> "));
@@ -463,7 +634,11 @@ fn an_endpoint_of_another_service_is_replaced() {
     a.endpoints[0].state.service = "com.amazonaws.us-east-1.ecr.dkr".into();
     let p = plan_of(&d, &a, true);
     assert_eq!(p.ops.len(), 1);
-    assert!(lines(&p)[0].starts_with("-/+ vpc endpoint"), "{:?}", lines(&p));
+    assert!(
+        lines(&p)[0].starts_with("-/+ vpc endpoint"),
+        "{:?}",
+        lines(&p)
+    );
 }
 
 #[test]
@@ -471,9 +646,19 @@ fn dropped_endpoints_and_their_group_go_when_stated() {
     let (_, a) = base();
     let d = desired(r#"{"azs":2,"nat":"per-az","endpoints":["s3"]}"#, AZS);
     let p = plan_of(&d, &a, true);
-    exactly(&p, &["- vpc endpoint shop--vpce-ecr-api--dev", "- security group shop--endpoints--dev"]);
+    exactly(
+        &p,
+        &[
+            "- vpc endpoint shop--vpce-ecr-api--dev",
+            "- security group shop--endpoints--dev",
+        ],
+    );
     let group = p.ops.iter().find(|o| o.key().kind == Kind::Group).unwrap();
-    let endpoint = p.ops.iter().find(|o| o.key().kind == Kind::Endpoint).unwrap();
+    let endpoint = p
+        .ops
+        .iter()
+        .find(|o| o.key().kind == Kind::Endpoint)
+        .unwrap();
     assert!(endpoint.phase() < group.phase());
     assert!(plan_of(&d, &a, false).ops.is_empty());
 }
@@ -489,10 +674,19 @@ fn the_default_group_is_emptied_as_the_vpc_is_checked() {
         .ip_protocol("-1")
         .ip_ranges(IpRange::builder().cidr_ip("0.0.0.0/0").build())
         .build();
-    a.default_group.as_mut().unwrap().state = GroupState { vpc_id: "vpc-1".into(), ingress: vec![self_ref], egress: vec![all_out] };
-    exactly(&plan_of(&d, &a, true), &["~ security group shop--vpc--dev default (egress_rules: 1 -> 0, ingress_rules: 1 -> 0)"]);
+    a.default_group.as_mut().unwrap().state = GroupState {
+        vpc_id: "vpc-1".into(),
+        ingress: vec![self_ref],
+        egress: vec![all_out],
+    };
+    exactly(
+        &plan_of(&d, &a, true),
+        &["~ security group shop--vpc--dev default (egress_rules: 1 -> 0, ingress_rules: 1 -> 0)"],
+    );
     // The group is proven ours through its VPC's tags.
-    a.vpcs[0].tags.insert(common::naming::TAG_ENV.into(), "prod".into());
+    a.vpcs[0]
+        .tags
+        .insert(common::naming::TAG_ENV.into(), "prod".into());
     let e = plan(&ctx(), &d, &a, true).unwrap_err();
     assert_eq!(e.exit_code(), 10);
 }
@@ -501,12 +695,17 @@ fn the_default_group_is_emptied_as_the_vpc_is_checked() {
 fn flow_log_group_retention_and_role_policies_are_fixed_in_place() {
     let (d, mut a) = base();
     a.log_group.as_mut().unwrap().state.retention = Some(30);
-    exactly(&plan_of(&d, &a, true), &["~ log group /vpc/shop/dev/flow-logs (retention_days: 30 -> 365)"]);
+    exactly(
+        &plan_of(&d, &a, true),
+        &["~ log group /vpc/shop/dev/flow-logs (retention_days: 30 -> 365)"],
+    );
     let (d, mut a) = base();
     a.role.as_mut().unwrap().state.policy = Some(json!({"Statement": []}));
     a.role.as_mut().unwrap().state.trust = None;
     let p = plan_of(&d, &a, true);
-    let Op::Update { fixes, .. } = &p.ops[0] else { panic!() };
+    let Op::Update { fixes, .. } = &p.ops[0] else {
+        panic!()
+    };
     let fields: Vec<&str> = fixes.iter().map(|f| f.field).collect();
     assert_eq!(fields, ["trust_policy", "policy"]);
 }
@@ -522,12 +721,27 @@ fn a_flow_log_that_differs_is_replaced() {
 #[test]
 fn flow_logs_off_removes_the_flow_log_and_role_and_keeps_the_records() {
     let (_, a) = base();
-    let d = desired(r#"{"azs":2,"nat":"per-az","endpoints":["ecr.api","s3"],"flow_logs":false}"#, AZS);
+    let d = desired(
+        r#"{"azs":2,"nat":"per-az","endpoints":["ecr.api","s3"],"flow_logs":false}"#,
+        AZS,
+    );
     let p = plan_of(&d, &a, true);
-    exactly(&p, &["- flow log shop--flow-logs--dev", "- iam role shop--flow-logs--dev"]);
-    assert!(p.warnings.iter().any(|w| w.contains("log group /vpc/shop/dev/flow-logs is kept")));
+    exactly(
+        &p,
+        &[
+            "- flow log shop--flow-logs--dev",
+            "- iam role shop--flow-logs--dev",
+        ],
+    );
+    assert!(p
+        .warnings
+        .iter()
+        .any(|w| w.contains("log group /vpc/shop/dev/flow-logs is kept")));
     let role = p.ops.iter().find(|o| o.key().kind == Kind::Role).unwrap();
-    assert!(p.ops[0].phase() < role.phase(), "the flow log goes before its role");
+    assert!(
+        p.ops[0].phase() < role.phase(),
+        "the flow log goes before its role"
+    );
 }
 
 #[test]
@@ -536,9 +750,16 @@ fn a_log_group_or_role_of_that_name_that_is_not_ours_is_refused() {
     a.log_group.as_mut().unwrap().tags = Tags::new();
     let e = plan(&ctx(), &d, &a, true).unwrap_err();
     assert_eq!(e.exit_code(), 10);
-    assert!(e.to_string().contains("log group /vpc/shop/dev/flow-logs"), "{e}");
+    assert!(
+        e.to_string().contains("log group /vpc/shop/dev/flow-logs"),
+        "{e}"
+    );
     let (d, mut a) = base();
-    a.role.as_mut().unwrap().tags.insert(common::naming::TAG_STACK.into(), "other".into());
+    a.role
+        .as_mut()
+        .unwrap()
+        .tags
+        .insert(common::naming::TAG_STACK.into(), "other".into());
     assert_eq!(plan(&ctx(), &d, &a, true).unwrap_err().exit_code(), 10);
 }
 
@@ -550,14 +771,20 @@ fn two_resources_claiming_one_component_are_refused_naming_both() {
     a.vpcs.push(twin);
     let e = plan(&ctx(), &d, &a, true).unwrap_err();
     assert_eq!(e.exit_code(), 10);
-    assert!(e.to_string().contains("two vpcs claim to be shop/dev's vpc: vpc-1 and vpc-2"), "{e}");
+    assert!(
+        e.to_string()
+            .contains("two vpcs claim to be shop/dev's vpc: vpc-1 and vpc-2"),
+        "{e}"
+    );
 }
 
 #[test]
 fn an_update_of_a_resource_tagged_for_another_env_is_refused() {
     let (d, mut a) = base();
     a.subnets[0].state.map_public_ip = true;
-    a.subnets[0].tags.insert(common::naming::TAG_ENV.into(), "prod".into());
+    a.subnets[0]
+        .tags
+        .insert(common::naming::TAG_ENV.into(), "prod".into());
     let e = plan(&ctx(), &d, &a, true).unwrap_err();
     assert_eq!(e.exit_code(), 10);
     assert!(e.to_string().contains("belongs to shop/prod"), "{e}");
@@ -566,7 +793,10 @@ fn an_update_of_a_resource_tagged_for_another_env_is_refused() {
 #[test]
 fn changes_carry_ids_for_updates_and_deletes_only() {
     let (_, a) = base();
-    let d = desired(r#"{"azs":2,"nat":"single","endpoints":["ecr.api","s3"]}"#, AZS);
+    let d = desired(
+        r#"{"azs":2,"nat":"single","endpoints":["ecr.api","s3"]}"#,
+        AZS,
+    );
     let p = plan_of(&d, &a, true);
     for op in &p.ops {
         let c = op.change(&ctx());

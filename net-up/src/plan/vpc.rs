@@ -32,7 +32,11 @@ impl Planner<'_> {
         let mut fixes = Vec::new();
         // Interface endpoints' private DNS and Cloud Map need both on.
         if vpc.state.dns_support != Some(true) {
-            fixes.push(dns_fix("enable_dns_support", vpc.state.dns_support, What::DnsSupport));
+            fixes.push(dns_fix(
+                "enable_dns_support",
+                vpc.state.dns_support,
+                What::DnsSupport,
+            ));
         }
         if vpc.state.dns_hostnames != Some(true) {
             fixes.push(dns_fix(
@@ -73,7 +77,10 @@ impl Planner<'_> {
                 self.push(Op::Create(Key::new(Kind::Subnet, &want.component)));
                 continue;
             };
-            if s.state.cidr != want.cidr || s.state.az != want.az || Some(&s.state.vpc_id) != vpc_id.as_ref() {
+            if s.state.cidr != want.cidr
+                || s.state.az != want.az
+                || Some(&s.state.vpc_id) != vpc_id.as_ref()
+            {
                 return Err(Error::spec(format!(
                     "spec.network: subnet {} ({}) is {} in {} but the spec asks for {} in {}: a subnet cannot move; \
                      tear the network down first (teardown), or keep its CIDR",
@@ -139,7 +146,11 @@ fn dns_fix(field: &'static str, from: Option<bool>, what: What) -> Fix {
 
 /// The update that empties the default group: `found` is the group and its
 /// rules when the VPC exists.
-fn clear_default(found: Option<(&String, &Vec<IpPermission>, &Vec<IpPermission>)>, ingress: usize, egress: usize) -> Op {
+fn clear_default(
+    found: Option<(&String, &Vec<IpPermission>, &Vec<IpPermission>)>,
+    ingress: usize,
+    egress: usize,
+) -> Op {
     let (id, what) = match found {
         Some((id, i, e)) => (
             id.clone(),
