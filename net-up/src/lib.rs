@@ -103,6 +103,9 @@ fn set<T: Clone>(field: &mut Option<T>, flag: &Option<T>) {
 }
 
 pub async fn run(args: Args, ctx: Context, mut doc: Document) -> Result<Document> {
+    // Only the document's own statement may prune: flags (a run without a
+    // spec) never do, so this is read before the flags are written into it.
+    let prune = common::spec::stated(&doc, "network");
     let mut spec = Spec::load(&doc)?;
     spec.network = args.apply(spec.network);
     // The flags' values are checked like the spec's, with the whole spec.
@@ -110,7 +113,6 @@ pub async fn run(args: Args, ctx: Context, mut doc: Document) -> Result<Document
     check_egress(&spec)?;
     let shape = spec.network.shape()?;
     doc.set_spec("network", &spec.network);
-    let prune = common::spec::stated(&doc, "network");
     let hints: Option<Network> = doc.layer("network")?;
     let aws = aws::Aws::new(&ctx.sdk);
     // The AZs finish checking the spec: read before the lock, so a wrong one
