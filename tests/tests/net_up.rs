@@ -92,17 +92,20 @@ fn up_then_a_rerun_changes_nothing_then_teardown_leaves_nothing() {
     let em = Emulator::shared();
     let lane = em.lane();
     let stack = unique_stack("netnoop");
+    // The microservices stack's network (stacks/microservices.json).
     let spec = doc(
         &stack,
-        json!({"azs": 2, "nat": "single", "endpoints": ["s3", "logs"]}),
+        json!({"cidr": "10.0.0.0/16", "azs": 2, "nat": "per-az",
+            "public_subnet_cidrs": ["10.0.1.0/24", "10.0.2.0/24"],
+            "private_subnet_cidrs": ["10.0.11.0/24", "10.0.12.0/24"]}),
     );
     let first = net_up(&lane, &spec).succeeds();
     let out = first.json();
     let counts = em.inventory(REGION, &stack, "dev").counts();
     assert_eq!(counts["vpc"], 1, "{counts:?}");
     assert_eq!(counts["subnet"], 4);
-    assert_eq!(counts["nat_gateway"], 1);
-    assert_eq!(counts["vpc_endpoint"], 2);
+    assert_eq!(counts["nat_gateway"], 2);
+    assert_eq!(counts["elastic_ip"], 2);
     assert!(out["network"]["flow_log"]["id"].is_string(), "{}", out["network"]);
 
     lane.set_faults(json!({}));
