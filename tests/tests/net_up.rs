@@ -61,7 +61,12 @@ fn plan_heads(doc: &Value) -> Vec<String> {
         .iter()
         .map(|c| {
             let (a, k, n) = (&c["action"], &c["kind"], &c["name"]);
-            format!("{} {} {}", mark(a.as_str().unwrap()), k.as_str().unwrap(), n.as_str().unwrap())
+            format!(
+                "{} {} {}",
+                mark(a.as_str().unwrap()),
+                k.as_str().unwrap(),
+                n.as_str().unwrap()
+            )
         })
         .collect();
     out.sort();
@@ -85,6 +90,26 @@ fn teardown(em: &Emulator, stack: &str) {
         .succeeds();
     let left = em.inventory(REGION, stack, "dev");
     assert!(left.is_empty(), "{stack} left behind: {:?}", left.counts());
+    // The flow logs' group and role, which the inventory does not list.
+    let s = em.session(stack, "dev", REGION);
+    let logs = aws_sdk_cloudwatchlogs::Client::new(s.sdk());
+    let iam = aws_sdk_iam::Client::new(s.sdk());
+    let (groups, role) = s.block_on(async {
+        let groups = logs
+            .describe_log_groups()
+            .log_group_name_prefix(format!("/vpc/{stack}/dev/"))
+            .send()
+            .await
+            .unwrap();
+        let role = iam
+            .get_role()
+            .role_name(format!("{stack}--flow-logs--dev"))
+            .send()
+            .await;
+        (groups, role)
+    });
+    assert!(groups.log_groups().is_empty(), "{groups:?}");
+    assert!(role.is_err(), "the flow logs' role is left: {role:?}");
 }
 
 #[test]
@@ -106,12 +131,20 @@ fn up_then_a_rerun_changes_nothing_then_teardown_leaves_nothing() {
     assert_eq!(counts["subnet"], 4);
     assert_eq!(counts["nat_gateway"], 2);
     assert_eq!(counts["elastic_ip"], 2);
-    assert!(out["network"]["flow_log"]["id"].is_string(), "{}", out["network"]);
+    assert!(
+        out["network"]["flow_log"]["id"].is_string(),
+        "{}",
+        out["network"]
+    );
 
     lane.set_faults(json!({}));
     let again = net_up(&lane, &out).succeeds();
     assert_eq!(changes(&again.stderr()), Vec::<String>::new());
-    assert_eq!(mutations(&lane), Vec::<String>::new(), "a re-run mutates nothing");
+    assert_eq!(
+        mutations(&lane),
+        Vec::<String>::new(),
+        "a re-run mutates nothing"
+    );
     assert_eq!(again.json()["network"], out["network"]);
     let calls = lane.fault_state()["calls"].as_u64().unwrap();
     eprintln!("a no-op re-run of net-up made {calls} calls");
@@ -126,7 +159,9 @@ fn the_baseline_flow_logs_on_and_the_default_group_without_rules() {
     let stack = unique_stack("netbase");
     let out = em
         .tool("net-up")
-        .args(["-n", "--stack", &stack, "--env", "dev", "--azs", "2", "--nat", "none"])
+        .args([
+            "-n", "--stack", &stack, "--env", "dev", "--azs", "2", "--nat", "none",
+        ])
         .succeeds()
         .json();
     let net = &out["network"];
@@ -154,7 +189,10 @@ fn the_baseline_flow_logs_on_and_the_default_group_without_rules() {
     assert!(default.ip_permissions_egress().is_empty(), "{default:?}");
     let flow = &logs.flow_logs()[0];
     assert_eq!(flow.log_group_name(), net["flow_log"]["log_group"].as_str());
-    assert_eq!(flow.deliver_logs_permission_arn(), net["flow_log"]["role_arn"].as_str());
+    assert_eq!(
+        flow.deliver_logs_permission_arn(),
+        net["flow_log"]["role_arn"].as_str()
+    );
     assert_eq!(net["flow_log"]["retention_days"], 365);
     teardown(em, &stack);
 }
@@ -164,16 +202,26 @@ fn plan_on_a_fresh_stack_mutates_nothing_and_the_apply_does_what_it_listed() {
     let em = Emulator::shared();
     let lane = em.lane();
     let stack = unique_stack("netplan");
-    let spec = doc(&stack, json!({"azs": 2, "nat": "single", "endpoints": ["s3"]}));
+    let spec = doc(
+        &stack,
+        json!({"azs": 2, "nat": "single", "endpoints": ["s3"]}),
+    );
     let planned = lane
         .tool("net-up")
         .arg("--plan")
         .stdin(spec.to_string())
         .succeeds()
         .json();
-    assert_eq!(lane.fault_state()["mutation_log"], json!([]), "a plan takes no lock either");
+    assert_eq!(
+        lane.fault_state()["mutation_log"],
+        json!([]),
+        "a plan takes no lock either"
+    );
     let heads = plan_heads(&planned);
-    assert!(heads.contains(&format!("+ vpc {stack}--vpc--dev")), "{heads:?}");
+    assert!(
+        heads.contains(&format!("+ vpc {stack}--vpc--dev")),
+        "{heads:?}"
+    );
     // Creates only, and the default group's rules revoked (EC2.2) once the VPC exists.
     let default = format!("~ security group {stack}--vpc--dev default");
     assert!(heads.contains(&default), "{heads:?}");
@@ -181,7 +229,10 @@ fn plan_on_a_fresh_stack_mutates_nothing_and_the_apply_does_what_it_listed() {
         heads.iter().all(|h| h.starts_with("+ ") || *h == default),
         "{heads:?}"
     );
-    assert!(planned["network"]["vpc_id"].as_str().unwrap().starts_with("planned:"));
+    assert!(planned["network"]["vpc_id"]
+        .as_str()
+        .unwrap()
+        .starts_with("planned:"));
 
     let applied = net_up(&lane, &spec).succeeds();
     let done: Vec<String> = changes(&applied.stderr())
@@ -197,7 +248,11 @@ fn plan_on_a_fresh_stack_mutates_nothing_and_the_apply_does_what_it_listed() {
         .stdin(out.to_string())
         .succeeds()
         .json();
-    assert_eq!(plan_heads(&again), Vec::<String>::new(), "up to date: an empty plan");
+    assert_eq!(
+        plan_heads(&again),
+        Vec::<String>::new(),
+        "up to date: an empty plan"
+    );
     teardown(em, &stack);
 }
 
@@ -206,7 +261,10 @@ fn a_changed_field_gives_the_one_change_it_needs() {
     let em = Emulator::shared();
     let lane = em.lane();
     let stack = unique_stack("netfield");
-    let spec = doc(&stack, json!({"azs": 2, "nat": "none", "endpoints": ["s3"]}));
+    let spec = doc(
+        &stack,
+        json!({"azs": 2, "nat": "none", "endpoints": ["s3"]}),
+    );
     let out = net_up(&lane, &spec).succeeds().json();
     let group = format!("/vpc/{stack}/dev/flow-logs");
 
@@ -218,7 +276,10 @@ fn a_changed_field_gives_the_one_change_it_needs() {
         changes(&run.stderr()),
         vec![format!("~ log group {group} (retention_days: 365 -> 30)")]
     );
-    assert_eq!(mutations(&lane), vec![format!("logs PutRetentionPolicy {group}")]);
+    assert_eq!(
+        mutations(&lane),
+        vec![format!("logs PutRetentionPolicy {group}")]
+    );
 
     let mut more = run.json();
     more["spec"]["network"]["endpoints"] = json!(["s3", "logs"]);
@@ -226,7 +287,10 @@ fn a_changed_field_gives_the_one_change_it_needs() {
     let lines = changes(&run.stderr());
     let creates: Vec<&String> = lines.iter().filter(|l| l.starts_with("+ ")).collect();
     assert_eq!(creates.len(), 2, "the endpoint and its group: {lines:?}");
-    assert!(lines.contains(&format!("+ vpc endpoint {stack}--vpce-logs--dev")), "{lines:?}");
+    assert!(
+        lines.contains(&format!("+ vpc endpoint {stack}--vpce-logs--dev")),
+        "{lines:?}"
+    );
     teardown(em, &stack);
 }
 
@@ -235,7 +299,10 @@ fn a_dropped_endpoint_is_pruned_only_from_a_stated_spec() {
     let em = Emulator::shared();
     let lane = em.lane();
     let stack = unique_stack("netprune");
-    let spec = doc(&stack, json!({"azs": 2, "nat": "none", "endpoints": ["s3", "logs"]}));
+    let spec = doc(
+        &stack,
+        json!({"azs": 2, "nat": "none", "endpoints": ["s3", "logs"]}),
+    );
     let out = net_up(&lane, &spec).succeeds().json();
 
     // No spec at all (flags only): nothing is pruned, and the run says why.
@@ -246,16 +313,32 @@ fn a_dropped_endpoint_is_pruned_only_from_a_stated_spec() {
         .args(["--azs", "2", "--nat", "none", "--endpoints", "s3"])
         .succeeds();
     assert_eq!(changes(&run.stderr()), Vec::<String>::new());
-    assert!(run.stderr().contains("nothing was pruned"), "{}", run.stderr());
+    assert!(
+        run.stderr().contains("nothing was pruned"),
+        "{}",
+        run.stderr()
+    );
     assert_eq!(mutations(&lane), Vec::<String>::new());
 
     let mut stated = out.clone();
     stated["spec"]["network"]["endpoints"] = json!(["s3"]);
     let run = net_up(&lane, &stated).succeeds();
     let lines = changes(&run.stderr());
-    assert!(lines.contains(&format!("- vpc endpoint {stack}--vpce-logs--dev")), "{lines:?}");
-    assert!(lines.iter().all(|l| l.starts_with("- ")), "only deletes: {lines:?}");
-    assert_eq!(run.json()["network"]["endpoints"].as_object().unwrap().len(), 1);
+    assert!(
+        lines.contains(&format!("- vpc endpoint {stack}--vpce-logs--dev")),
+        "{lines:?}"
+    );
+    assert!(
+        lines.iter().all(|l| l.starts_with("- ")),
+        "only deletes: {lines:?}"
+    );
+    assert_eq!(
+        run.json()["network"]["endpoints"]
+            .as_object()
+            .unwrap()
+            .len(),
+        1
+    );
     teardown(em, &stack);
 }
 
@@ -275,7 +358,10 @@ fn another_envs_document_or_another_stacks_vpc_is_refused_before_any_change() {
     let mut prod = out.clone();
     prod["env"] = json!("prod");
     let err = net_up(&lane, &prod).fails().code(10);
-    assert!(err.contains(out["network"]["vpc_id"].as_str().unwrap()), "{err}");
+    assert!(
+        err.contains(out["network"]["vpc_id"].as_str().unwrap()),
+        "{err}"
+    );
     assert_eq!(err.trim().lines().count(), 1, "{err}");
     assert_eq!(mutations(&lane), Vec::<String>::new());
 
@@ -283,7 +369,10 @@ fn another_envs_document_or_another_stacks_vpc_is_refused_before_any_change() {
     let mut hijack = out.clone();
     hijack["network"]["vpc_id"] = victim["network"]["vpc_id"].clone();
     let err = net_up(&lane, &hijack).fails().code(10);
-    assert!(err.contains(victim["network"]["vpc_id"].as_str().unwrap()), "{err}");
+    assert!(
+        err.contains(victim["network"]["vpc_id"].as_str().unwrap()),
+        "{err}"
+    );
     assert_eq!(mutations(&lane), Vec::<String>::new());
 
     teardown(em, &stack);
@@ -349,7 +438,10 @@ fn too_few_elastic_ips_are_refused_first_and_aws_own_limit_error_stops_the_run()
         </accountAttributeSet></DescribeAccountAttributesResponse>";
     lane.set_faults(json!({"answer": {"DescribeAccountAttributes": {"body": body}}}));
     let err = net_up(&lane, &spec).fails().code(7);
-    assert!(err.contains("Elastic IP") && err.contains("service-quotas"), "{err}");
+    assert!(
+        err.contains("Elastic IP") && err.contains("service-quotas"),
+        "{err}"
+    );
     assert_eq!(mutations(&lane), Vec::<String>::new());
 
     // Another process took the last address meanwhile: AWS's own answer.
@@ -361,7 +453,10 @@ fn too_few_elastic_ips_are_refused_first_and_aws_own_limit_error_stops_the_run()
     assert!(err.contains("AddressLimitExceeded"), "{err}");
     assert_eq!(err.trim().lines().count(), 1, "{err}");
     let made = mutations(&lane);
-    assert!(!made.iter().any(|m| m.contains("CreateNatGateway")), "{made:?}");
+    assert!(
+        !made.iter().any(|m| m.contains("CreateNatGateway")),
+        "{made:?}"
+    );
 
     // Room again: the re-run completes what the stopped one began.
     lane.set_faults(json!({}));
@@ -388,7 +483,9 @@ fn an_az_where_fargate_does_not_run_is_refused() {
     let bad = names.iter().next().expect("the emulator has use1-az3");
     let err = em
         .tool("net-up")
-        .args(["-n", "--stack", &stack, "--env", "dev", "--azs", bad, "--nat", "none"])
+        .args([
+            "-n", "--stack", &stack, "--env", "dev", "--azs", bad, "--nat", "none",
+        ])
         .fails()
         .code(5);
     assert!(err.contains("use1-az3"), "{err}");
