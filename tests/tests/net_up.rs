@@ -516,3 +516,23 @@ fn an_igw_already_detached_is_no_dependency_to_wait_out() {
     assert!(start.elapsed().as_secs() < 120, "{:?}", start.elapsed());
     assert!(em.inventory(REGION, &stack, "dev").is_empty());
 }
+
+#[test]
+fn a_network_without_nat_lacking_the_endpoints_its_tasks_need_is_refused() {
+    let em = Emulator::shared();
+    let lane = em.lane();
+    let stack = unique_stack("netegress");
+    let mut spec = doc(&stack, json!({"azs": 2, "nat": "none", "endpoints": ["s3", "logs"]}));
+    spec["spec"]["services"] = json!({"api": {"image": "nginx", "exec": true}});
+    let err = lane
+        .tool("net-up")
+        .stdin(spec.to_string())
+        .fails()
+        .code(5);
+    assert!(
+        err.contains("spec.network.endpoints") && err.contains("ecr.api, ecr.dkr, ssmmessages"),
+        "{err}"
+    );
+    assert_eq!(lane.fault_state()["mutation_log"], json!([]));
+    assert!(em.inventory(REGION, &stack, "dev").is_empty());
+}
