@@ -115,8 +115,10 @@ fn teardown(em: &Emulator, s: &Session, stack: &str, env: &str, alb: &Value) {
         .block_on(alb_up::teardown::discover(&ctx, Some(&section)))
         .unwrap()
         .is_empty());
+    // prod is protected: the sweep names the stack/env it may remove.
+    let confirm = format!("{stack}/{env}");
     em.tool("teardown")
-        .args(["-n", "--stack", stack, "--env", env])
+        .args(["-n", "--stack", stack, "--env", env, "--confirm", &confirm])
         .succeeds();
     assert!(
         em.inventory("us-east-1", stack, env).is_empty(),
