@@ -23,7 +23,8 @@ use common::{Context, Document, Result};
 use crate::actual::{Actual, Res};
 use crate::aws::Aws;
 use crate::components::{Key, Kind};
-use crate::{discover, remove};
+use crate::discover as find_by;
+use crate::remove;
 
 /// Deletes of one stage in flight at once.
 const IN_FLIGHT: usize = 8;
@@ -67,12 +68,21 @@ pub struct Found {
     actual: Actual,
 }
 
+/// The layer of this stack and env, for callers outside teardown (tests that
+/// remove one layer): `find`, refused when the document's ids belong elsewhere.
+pub async fn discover(ctx: &Context, doc: Option<&Network>) -> Result<Found> {
+    let mismatches = Mismatches::default();
+    let found = find(ctx, doc, &mismatches).await?;
+    mismatches.into_result(ctx)?;
+    Ok(found)
+}
+
 /// Finds the layer by tag, and checks the document's ids.
 pub async fn find(ctx: &Context, doc: Option<&Network>, mismatches: &Mismatches) -> Result<Found> {
     let aws = Aws::new(&ctx.sdk);
     let (mut actual, (log_group, role)) = tokio::try_join!(
-        discover::tagged(&aws, ctx),
-        discover::named::flow_log_resources(&aws, ctx)
+        find_by::tagged(&aws, ctx),
+        find_by::named::flow_log_resources(&aws, ctx)
     )?;
     // Only ours by tag: a role or log group of that name that is not is left alone.
     let component = |tags: &crate::actual::Tags| {
@@ -86,7 +96,7 @@ pub async fn find(ctx: &Context, doc: Option<&Network>, mismatches: &Mismatches)
     actual.log_group = log_group.filter(|g| component(&g.tags));
     actual.role = role.filter(|r| component(&r.tags));
     if let Some(doc) = doc {
-        discover::check_hints(&aws, ctx, doc, &actual, mismatches).await?;
+        find_by::check_hints(&aws, ctx, doc, &actual, mismatches).await?;
     }
     Ok(Found { aws, actual })
 }
@@ -159,7 +169,8 @@ async fn attempt(
 }
 
 impl Found {
-    async fn delete_all(self, ctx: &Context, left: &Leftovers) {
+    /// Deletes everything found, in AWS's order; what fails is noted in `left`.
+    pub async fn delete_all(self, ctx: &Context, left: &Leftovers) {
         let a = &self.actual;
         let ec2 = &self.aws.ec2;
         // 1. What holds network interfaces and addresses, waited for.

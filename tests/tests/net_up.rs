@@ -522,13 +522,12 @@ fn a_network_without_nat_lacking_the_endpoints_its_tasks_need_is_refused() {
     let em = Emulator::shared();
     let lane = em.lane();
     let stack = unique_stack("netegress");
-    let mut spec = doc(&stack, json!({"azs": 2, "nat": "none", "endpoints": ["s3", "logs"]}));
+    let mut spec = doc(
+        &stack,
+        json!({"azs": 2, "nat": "none", "endpoints": ["s3", "logs"]}),
+    );
     spec["spec"]["services"] = json!({"api": {"image": "nginx", "exec": true}});
-    let err = lane
-        .tool("net-up")
-        .stdin(spec.to_string())
-        .fails()
-        .code(5);
+    let err = lane.tool("net-up").stdin(spec.to_string()).fails().code(5);
     assert!(
         err.contains("spec.network.endpoints") && err.contains("ecr.api, ecr.dkr, ssmmessages"),
         "{err}"
