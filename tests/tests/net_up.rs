@@ -448,7 +448,7 @@ fn too_few_elastic_ips_are_refused_first_and_aws_own_limit_error_stops_the_run()
     lane.set_faults(json!({"answer": {"AllocateAddress": {
         "status": 400, "code": "AddressLimitExceeded",
         "message": "The maximum number of addresses has been reached."}}}));
-    let quiet = lane.tool("net-up").stdin(spec.to_string());
+    let quiet = lane.tool("net-up").arg("-q").stdin(spec.to_string());
     let err = quiet.fails().code(7);
     assert!(err.contains("AddressLimitExceeded"), "{err}");
     assert_eq!(err.trim().lines().count(), 1, "{err}");
