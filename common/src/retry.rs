@@ -61,7 +61,9 @@ pub fn is_not_found(e: &Error) -> bool {
     })
 }
 
-/// AWS's "something still depends on it / it is busy" answers.
+/// AWS's "something still depends on it / it is busy" answers. Not
+/// `Gateway.NotAttached`: an internet gateway that is not attached stays so
+/// however long one waits (a detach that meets it is done, not blocked).
 pub fn is_dependency(e: &Error) -> bool {
     e.aws_code().is_some_and(|c| {
         matches!(
@@ -78,7 +80,6 @@ pub fn is_dependency(e: &Error) -> bool {
                 | "ConcurrentModificationException"
                 | "ConcurrentModification"
                 | "OperationInProgress"
-                | "Gateway.NotAttached"
                 | "ResourceNotReady"
                 | "InvalidIPAddress.InUse"
         ) || e.to_string().contains("has dependent object")
@@ -258,6 +259,19 @@ mod tests {
         .await;
         assert!(r.is_err());
         assert_eq!(calls.get(), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_gateway_that_is_not_attached_is_no_dependency_to_wait_out() {
+        assert!(!is_dependency(&aws("Gateway.NotAttached")));
+        let calls = Cell::new(0);
+        let r = delete("DetachInternetGateway", || {
+            calls.set(calls.get() + 1);
+            async { Err::<(), _>(aws("Gateway.NotAttached")) }
+        })
+        .await;
+        assert_eq!(r.unwrap_err().aws_code(), Some("Gateway.NotAttached"));
+        assert_eq!(calls.get(), 1, "answered once, not retried for minutes");
     }
 
     #[tokio::test(start_paused = true)]

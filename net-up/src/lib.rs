@@ -1,28 +1,46 @@
 //! net-up: the network layer of a fargate-pipes platform.
 //!
-//! A VPC across N AZs with public and private subnets, an internet gateway, NAT
-//! gateways with Elastic IPs (none, single or per AZ), route tables, and the VPC
-//! endpoints the spec asks for. Reads `spec.network` (flags override it), writes
-//! `.network`. `teardown` removes it with the code in `teardown.rs`.
+//! A VPC across N AZs (where Fargate runs) with public and private subnets, an
+//! internet gateway, NAT gateways with Elastic IPs (none, single or per AZ),
+//! route tables, the VPC endpoints the spec asks for, VPC flow logs, and a
+//! default security group without rules. Reads `spec.network` (flags override
+//! it), writes `.network`. `teardown` removes it through `teardown::LAYER`.
+//!
+//! The run: desired state (pure) -> lock -> discover (reads) -> plan (pure,
+//! `plan`) -> quotas (reads) -> `--plan`: the changes; else apply.
 
 use clap::Parser;
 
+use common::owner::Mismatches;
 use common::sections::Network;
+use common::spec::network::{check_egress, Azs, NatMode, NetworkSpec};
 use common::spec::Spec;
 use common::{CommonArgs, Context, Document, Result};
 
-mod converge;
-pub mod spec;
+mod actual;
+mod apply;
+mod aws;
+mod azs;
+mod components;
+mod desired;
+mod discover;
+mod output;
+pub mod plan;
+mod policy;
+pub mod quota;
+mod remove;
+mod rules;
 pub mod teardown;
 
-use spec::{Azs, NatMode, NetworkSpec};
-
-/// Build the network: VPC, subnets across AZs, internet and NAT gateways, routes, VPC endpoints.
+/// Build the network: VPC, subnets across AZs, internet and NAT gateways, routes,
+/// VPC endpoints, flow logs.
 ///
 /// Reads `spec.network` from the document on stdin (flags override it) and writes
-/// `.network`: the VPC, subnet, gateway, route table and endpoint ids, AZs and CIDRs.
-/// With no stdin (a terminal, or --no-input) it runs from flags alone.
-/// Re-running changes nothing; `teardown` removes what it made.
+/// `.network`: the VPC, subnet, gateway, route table and endpoint ids, AZs and CIDRs,
+/// and the flow log. With no stdin (a terminal, or --no-input) it runs from flags
+/// alone. Re-running changes nothing; a changed spec changes what it says (and, when
+/// spec.network is stated, removes what it no longer has); --plan lists the changes
+/// without making them. `teardown` removes what it made.
 #[derive(Debug, Parser)]
 #[command(name = "net-up", version)]
 pub struct Args {
@@ -40,9 +58,16 @@ pub struct Args {
     /// Subnet prefix length [spec.network.subnet_prefix; default VPC prefix + 4]
     #[arg(long, value_name = "N")]
     pub subnet_prefix: Option<u8>,
-    /// VPC endpoints, comma-separated: ecr.api, ecr.dkr, logs, secretsmanager, s3; "none" for none
+    /// VPC endpoints, comma-separated: ecr.api, ecr.dkr, logs, secretsmanager, ssmmessages, s3;
+    /// "none" for none
     #[arg(long, value_name = "LIST", value_delimiter = ',')]
     pub endpoints: Option<Vec<String>>,
+    /// VPC flow logs to CloudWatch Logs [spec.network.flow_logs; default true]
+    #[arg(long, value_name = "BOOL")]
+    pub flow_logs: Option<bool>,
+    /// Days flow log records are kept [spec.network.flow_logs_retention_days; default 365]
+    #[arg(long, value_name = "DAYS")]
+    pub flow_logs_retention: Option<i32>,
 }
 
 impl common::Tool for Args {
@@ -54,18 +79,15 @@ impl common::Tool for Args {
 impl Args {
     /// The spec with the flags applied.
     fn apply(&self, mut spec: NetworkSpec) -> NetworkSpec {
-        if let Some(c) = &self.cidr {
-            spec.cidr = Some(c.clone());
-        }
-        if let Some(a) = &self.azs {
-            spec.azs = Some(a.clone());
-        }
-        if let Some(n) = self.nat {
-            spec.nat = Some(n);
-        }
-        if let Some(p) = self.subnet_prefix {
-            spec.subnet_prefix = Some(p);
-        }
+        set(&mut spec.cidr, &self.cidr);
+        set(&mut spec.azs, &self.azs);
+        set(&mut spec.nat, &self.nat);
+        set(&mut spec.subnet_prefix, &self.subnet_prefix);
+        set(&mut spec.flow_logs, &self.flow_logs);
+        set(
+            &mut spec.flow_logs_retention_days,
+            &self.flow_logs_retention,
+        );
         if let Some(e) = &self.endpoints {
             spec.endpoints = Some(e.iter().filter(|e| e.as_str() != "none").cloned().collect());
         }
@@ -73,38 +95,57 @@ impl Args {
     }
 }
 
+/// A flag's value, when given, overrides the spec's.
+fn set<T: Clone>(field: &mut Option<T>, flag: &Option<T>) {
+    if flag.is_some() {
+        field.clone_from(flag);
+    }
+}
+
 pub async fn run(args: Args, ctx: Context, mut doc: Document) -> Result<Document> {
+    // Only the document's own statement may prune: flags (a run without a
+    // spec) never do, so this is read before the flags are written into it.
+    let prune = common::spec::stated(&doc, "network");
     let mut spec = Spec::load(&doc)?;
     spec.network = args.apply(spec.network);
     // The flags' values are checked like the spec's, with the whole spec.
     spec.check(&doc)?;
+    check_egress(&spec)?;
     let shape = spec.network.shape()?;
     doc.set_spec("network", &spec.network);
+    let hints: Option<Network> = doc.layer("network")?;
+    let aws = aws::Aws::new(&ctx.sdk);
+    // The AZs finish checking the spec: read before the lock, so a wrong one
+    // is refused without a single change.
+    let zones = azs::select(&shape, &ctx.region, &aws.zones(&ctx).await?)?;
+    let desired = desired::Desired::new(&shape, zones);
+
     ctx.lock().await?;
-
-    let ec2 = aws_sdk_ec2::Client::new(&ctx.sdk);
-    let available = available_azs(&ec2, &ctx).await?;
-    let azs = spec::az_names(&shape, &ctx.region, &available)?;
-    let network: Network = converge::converge(&ec2, &ctx, &shape, &azs).await?;
-    doc.set_layer("network", &network);
+    let actual = discover::discover(&aws, &ctx, &desired).await?;
+    if let Some(hints) = &hints {
+        let mismatches = Mismatches::default();
+        discover::check_hints(&aws, &ctx, hints, &actual, &mismatches).await?;
+        mismatches.into_result(&ctx)?;
+    }
+    let plan = plan::plan(&ctx, &desired, &actual, prune)?;
+    for warning in &plan.warnings {
+        tracing::warn!("{warning}");
+    }
+    quota::check(&aws, &ctx, &plan).await?;
+    let ids = if ctx.plan_only {
+        for op in plan.ordered() {
+            ctx.report.change(op.change(&ctx));
+        }
+        apply::planned(&ctx, &plan)
+    } else {
+        let pending = actual
+            .nats
+            .iter()
+            .filter(|n| !n.state.available)
+            .map(|n| n.id.clone())
+            .collect();
+        apply::apply(&ctx, &aws, &desired, &plan, pending).await?
+    };
+    doc.set_layer("network", &output::network(&ctx, &desired, &ids));
     Ok(doc)
-}
-
-/// The region's available AZs (not Local or Wavelength Zones), sorted by name.
-async fn available_azs(ec2: &aws_sdk_ec2::Client, ctx: &Context) -> Result<Vec<String>> {
-    use common::AwsResultExt;
-    let out = ec2
-        .describe_availability_zones()
-        .send()
-        .await
-        .aws(format!("DescribeAvailabilityZones {}", ctx.region))?;
-    let mut names: Vec<String> = out
-        .availability_zones()
-        .iter()
-        .filter(|z| z.zone_type().is_none_or(|t| t == "availability-zone"))
-        .filter(|z| z.state().is_none_or(|s| s.as_str() == "available"))
-        .filter_map(|z| z.zone_name().map(str::to_owned))
-        .collect();
-    names.sort();
-    Ok(names)
 }

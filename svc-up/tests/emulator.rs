@@ -103,8 +103,8 @@ fn seed_001_services_converge_change_one_revision_and_tear_down() {
     assert_eq!(inv.get("log_group"), Some(&3), "{inv:?}");
     assert_eq!(
         inv.get("iam_role"),
-        Some(&4),
-        "3 task roles + execution: {inv:?}"
+        Some(&5),
+        "3 task roles + execution + net-up's flow logs role: {inv:?}"
     );
     assert_eq!(inv.get("namespace"), Some(&1), "{inv:?}");
     assert_eq!(inv.get("discovery_service"), Some(&1), "{inv:?}");
@@ -362,8 +362,8 @@ fn seed_002_blue_green_deploys_through_codedeploy_once_per_change_and_tears_down
         ("codedeploy_deployment_group", 1),
         ("target_group", 2),
         ("listener", 2),
-        // The execution role, two task roles, CodeDeploy's.
-        ("iam_role", 4),
+        // The execution role, two task roles, CodeDeploy's, net-up's flow logs'.
+        ("iam_role", 5),
     ] {
         assert_eq!(inv.get(kind), Some(&n), "{kind}: {inv:?}");
     }

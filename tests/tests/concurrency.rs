@@ -25,7 +25,7 @@ const EXPECTED: &[(&str, usize)] = &[
     ("ecr_lifecycle_policy", 3),
     ("secret", 2),
     ("ecs_cluster", 1),
-    ("iam_role", 4),
+    ("iam_role", 5), // with net-up's flow logs role
     ("kms_key", 1),
     ("load_balancer", 1),
     ("listener", 1),

@@ -38,7 +38,8 @@ fn registries_secrets_and_cluster_through_one_pipe_then_teardown() {
     assert_eq!(counts["ecr_lifecycle_policy"], 3);
     assert_eq!(counts["secret"], 2);
     assert_eq!(counts["ecs_cluster"], 1);
-    assert_eq!(counts["iam_role"], 1);
+    // cluster-up's role and net-up's flow logs' delivery role.
+    assert_eq!(counts["iam_role"], 2);
     assert_eq!(counts["kms_key"], 1);
     assert_eq!(counts["vpc"], 1);
 

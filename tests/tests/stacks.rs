@@ -402,7 +402,7 @@ fn microservices_matches_seed_000() {
             ("ecr_lifecycle_policy", 3),
             ("secret", 2),
             ("ecs_cluster", 1),
-            ("iam_role", 4),
+            ("iam_role", 5), // with net-up's flow logs role
             ("kms_key", 1),
             ("load_balancer", 1),
             ("listener", 1),
@@ -460,7 +460,7 @@ fn trading_matches_seed_001() {
             ("ecr_lifecycle_policy", 3),
             ("secret", 2),
             ("ecs_cluster", 1),
-            ("iam_role", 4),
+            ("iam_role", 5), // with net-up's flow logs role
             ("kms_key", 1),
             ("load_balancer", 1),
             ("listener", 1),
@@ -588,7 +588,7 @@ fn payment_migration_matches_seed_002() {
             ("ecr_lifecycle_policy", 1),
             ("secret", 1),
             ("ecs_cluster", 1),
-            ("iam_role", 3),
+            ("iam_role", 4), // with net-up's flow logs role
             ("kms_key", 1),
             ("load_balancer", 1),
             ("listener", 2),
@@ -721,7 +721,7 @@ fn payment_processing_matches_seed_003_and_comes_down_by_tag() {
             ("ecr_lifecycle_policy", 3),
             ("secret", 2),
             ("ecs_cluster", 1),
-            ("iam_role", 4),
+            ("iam_role", 5), // with net-up's flow logs role
             ("kms_key", 1),
             ("load_balancer", 1),
             ("listener", 1),
@@ -836,7 +836,7 @@ const OHI_INVENTORY: &[(&str, usize)] = &[
     ("ecr_lifecycle_policy", 11),
     ("secret", 2),
     ("ecs_cluster", 1),
-    ("iam_role", 12),
+    ("iam_role", 13), // with net-up's flow logs role
     ("kms_key", 1),
     ("load_balancer", 1),
     ("listener", 1),

@@ -27,6 +27,21 @@ pub struct Network {
     /// Endpoint service short name (`ecr.api`, `s3`...) to endpoint id.
     #[serde(default)]
     pub endpoints: BTreeMap<String, String>,
+    /// The AZ IDs of `azs`, in the same order (the same physical zone in every account).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub az_ids: Vec<String>,
+    /// The VPC's flow log, when `spec.network.flow_logs` is on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flow_log: Option<FlowLog>,
+}
+
+/// `.network.flow_log`: where the VPC's traffic records go.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct FlowLog {
+    pub id: String,
+    pub log_group: String,
+    pub role_arn: String,
+    pub retention_days: i32,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -103,8 +103,19 @@ pub const ENDPOINTS: &[(&str, EndpointKind)] = &[
     ("ecr.dkr", EndpointKind::Interface),
     ("logs", EndpointKind::Interface),
     ("secretsmanager", EndpointKind::Interface),
+    // ECS Exec's session channel (the SSM agent in the task speaks to it).
+    ("ssmmessages", EndpointKind::Interface),
     ("s3", EndpointKind::Gateway),
 ];
+
+/// What a task in a private subnet needs to reach when there is no NAT gateway:
+/// ECR's API and registry to pull, S3 for the image layers, CloudWatch Logs for
+/// its log driver.
+pub const EGRESS_FREE_BASE: &[&str] = &["ecr.api", "ecr.dkr", "logs", "s3"];
+
+/// How long flow log records are kept by default: a year, the least AWS's
+/// Foundational Security Best Practices (CloudWatch.16) accept.
+pub const DEFAULT_FLOW_LOG_RETENTION_DAYS: i32 = 365;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EndpointKind {
@@ -136,6 +147,12 @@ pub struct NetworkSpec {
     pub private_subnet_cidrs: Option<Vec<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub endpoints: Option<Vec<String>>,
+    /// VPC flow logs to CloudWatch Logs (AWS FSBP EC2.6); default on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub flow_logs: Option<bool>,
+    /// How long flow log records are kept: one of CloudWatch Logs' retention periods.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub flow_logs_retention_days: Option<i32>,
 }
 
 /// What the spec resolves to, before AZ names are known.
@@ -147,6 +164,8 @@ pub struct Shape {
     pub public: Vec<Ipv4Net>,
     pub private: Vec<Ipv4Net>,
     pub endpoints: Vec<String>,
+    /// The flow logs' retention in days, or `None` when flow logs are off.
+    pub flow_logs: Option<i32>,
 }
 
 impl NetworkSpec {
@@ -175,7 +194,28 @@ impl NetworkSpec {
             public,
             private,
             endpoints: self.endpoints()?,
+            flow_logs: self.flow_logs()?,
         })
+    }
+
+    /// The flow logs' retention when they are on; a retention CloudWatch Logs
+    /// does not offer is refused even when they are off (it would fail the day
+    /// they are turned on).
+    fn flow_logs(&self) -> Result<Option<i32>> {
+        let days = self
+            .flow_logs_retention_days
+            .unwrap_or(DEFAULT_FLOW_LOG_RETENTION_DAYS);
+        if !super::services::RETENTION_DAYS.contains(&days) {
+            let all: Vec<String> = super::services::RETENTION_DAYS
+                .iter()
+                .map(i32::to_string)
+                .collect();
+            return Err(Error::spec(format!(
+                "spec.network.flow_logs_retention_days: {days} is not a CloudWatch retention (one of {})",
+                all.join(", ")
+            )));
+        }
+        Ok(self.flow_logs.unwrap_or(true).then_some(days))
     }
 
     /// The endpoints asked for, sorted, each one net-up knows.
@@ -256,6 +296,37 @@ fn az_count(azs: &Azs) -> Result<u32> {
         )));
     }
     Ok(n)
+}
+
+/// A network without NAT gateways gives its tasks no way out, so it must have
+/// the VPC endpoints they use: ECR (api and dkr) and S3 to pull images, Logs for
+/// the log driver, Secrets Manager when a service reads a secret, and SSM
+/// messages when a service allows ECS Exec. Only when the spec runs services:
+/// a network alone (or one for services added later) needs none.
+pub fn check_egress(spec: &super::Spec) -> Result<()> {
+    if spec.network.nat.unwrap_or_default() != NatMode::None || spec.services.is_empty() {
+        return Ok(());
+    }
+    let mut needed: Vec<&str> = EGRESS_FREE_BASE.to_vec();
+    if spec.services.values().any(|s| !s.secrets.is_empty()) {
+        needed.push("secretsmanager");
+    }
+    if spec.services.values().any(|s| s.exec.unwrap_or(false)) {
+        needed.push("ssmmessages");
+    }
+    let have = spec.network.endpoints.clone().unwrap_or_default();
+    let missing: Vec<&str> = needed
+        .into_iter()
+        .filter(|n| !have.iter().any(|h| h == n))
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(Error::spec(format!(
+        "spec.network.endpoints: with nat \"none\" the services' tasks have no way out of the VPC; \
+         add the endpoints they need: {} (or use nat \"single\")",
+        missing.join(", ")
+    )))
 }
 
 fn given_subnets(tier: &str, vpc: Ipv4Net, n: u32, given: &[String]) -> Result<Vec<Ipv4Net>> {
@@ -377,5 +448,64 @@ mod tests {
             "spec.network.azs[1]: expected a string, got the number 3"
         );
         assert!(read(r#"{"azs":-1}"#).starts_with("spec.network.azs: expected"));
+    }
+
+    #[test]
+    fn flow_logs_are_on_by_default_with_a_retention_cloudwatch_offers() {
+        assert_eq!(spec("{}").shape().unwrap().flow_logs, Some(365));
+        assert_eq!(
+            spec(r#"{"flow_logs_retention_days":30}"#)
+                .shape()
+                .unwrap()
+                .flow_logs,
+            Some(30)
+        );
+        assert_eq!(
+            spec(r#"{"flow_logs":false}"#).shape().unwrap().flow_logs,
+            None
+        );
+        let e = spec(r#"{"flow_logs":false,"flow_logs_retention_days":31}"#)
+            .shape()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("spec.network.flow_logs_retention_days: 31 is not"),
+            "{e}"
+        );
+    }
+
+    fn whole(json: serde_json::Value) -> super::super::Spec {
+        super::super::read("spec", &json).unwrap()
+    }
+
+    #[test]
+    fn a_network_without_nat_needs_the_endpoints_its_tasks_use() {
+        let svc = serde_json::json!({"api": {"image": "x", "exec": true,
+            "secrets": {"P": {"secret": "db"}}}});
+        let bare = whole(serde_json::json!({"network": {"nat": "none"}, "services": svc}));
+        let e = check_egress(&bare).unwrap_err();
+        assert_eq!(e.exit_code(), 5);
+        assert!(
+            e.to_string().ends_with(
+                "add the endpoints they need: ecr.api, ecr.dkr, logs, s3, secretsmanager, ssmmessages (or use nat \"single\")"
+            ),
+            "{e}"
+        );
+        let some = whole(serde_json::json!({"network": {"nat": "none",
+            "endpoints": ["ecr.api", "ecr.dkr", "logs", "s3", "secretsmanager"]}, "services": svc}));
+        assert!(check_egress(&some)
+            .unwrap_err()
+            .to_string()
+            .contains("need: ssmmessages ("));
+        let plain = serde_json::json!({"api": {"image": "x"}});
+        let enough = whole(serde_json::json!({"network": {"nat": "none",
+            "endpoints": ["ecr.api", "ecr.dkr", "logs", "s3"]}, "services": plain}));
+        assert!(check_egress(&enough).is_ok());
+        // A NAT, or no services at all, needs none.
+        assert!(check_egress(&whole(
+            serde_json::json!({"network": {"nat": "single"}, "services": svc})
+        ))
+        .is_ok());
+        assert!(check_egress(&whole(serde_json::json!({"network": {"nat": "none"}}))).is_ok());
     }
 }

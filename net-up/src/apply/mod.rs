@@ -1,0 +1,188 @@
+//! Apply: the plan's ops, phase by phase (see `Op::phase`), the ops of a phase
+//! concurrently with at most `IN_FLIGHT` at once. Each change is recorded once
+//! it is made. A phase runs to its end even when one of its ops fails (no call
+//! is abandoned half-way), then the first error stops the run: what was made
+//! is tagged, so a re-run finds it and carries on.
+//!
+//! Ops name the resources they need by key; `Ids` holds the ids of what
+//! existed (from the plan) and of what this run made.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use aws_sdk_ec2::client::Waiters;
+use common::{retry, Context, Error, Result};
+use futures_util::stream::{self, StreamExt};
+
+use crate::aws::Aws;
+use crate::components::{Key, Kind};
+use crate::desired::Desired;
+use crate::plan::{Op, Plan};
+
+mod create;
+mod update;
+
+/// At most this many calls of a phase in flight (AWS throttles bursts per
+/// account and API).
+const IN_FLIGHT: usize = 8;
+/// Real NAT gateways take one to five minutes to become available.
+const NAT_WAIT: Duration = Duration::from_secs(900);
+
+/// The ids of the network's resources once applied (or planned).
+#[derive(Debug, Clone, Default)]
+pub struct Ids {
+    pub ids: BTreeMap<Key, String>,
+    /// Elastic IP component to public IP.
+    pub public_ips: BTreeMap<String, String>,
+}
+
+impl Ids {
+    pub fn get(&self, kind: Kind, component: &str) -> Option<&str> {
+        self.ids.get(&Key::new(kind, component)).map(String::as_str)
+    }
+}
+
+/// What an apply runs with.
+pub(crate) struct Applier<'a> {
+    pub ctx: &'a Context,
+    pub aws: &'a Aws,
+    pub desired: &'a Desired,
+    pub made: Mutex<Ids>,
+    /// NAT gateways that are not available yet (routes to them are refused).
+    pub pending_nats: Mutex<Vec<String>>,
+}
+
+/// Applies the plan; the ids of everything, for the output.
+pub async fn apply(
+    ctx: &Context,
+    aws: &Aws,
+    desired: &Desired,
+    plan: &Plan,
+    pending: Vec<String>,
+) -> Result<Ids> {
+    let a = Applier {
+        ctx,
+        aws,
+        desired,
+        made: Mutex::new(Ids {
+            ids: plan.known.clone(),
+            public_ips: plan.public_ips.clone(),
+        }),
+        pending_nats: Mutex::new(pending),
+    };
+    for phase in 0..=5u8 {
+        if phase == 3 && plan.ops.iter().any(|op| op.phase() == 3) {
+            a.wait_for_nats().await?;
+        }
+        let ops: Vec<&Op> = plan.ops.iter().filter(|op| op.phase() == phase).collect();
+        let results: Vec<Result<()>> = stream::iter(ops)
+            .map(|op| a.run(op))
+            .buffer_unordered(IN_FLIGHT)
+            .collect()
+            .await;
+        if let Some(e) = results.into_iter().find_map(Result::err) {
+            return Err(e);
+        }
+    }
+    Ok(a.made.into_inner().expect("ids lock"))
+}
+
+/// The ids a plan shows: what exists, and placeholders for what it would make.
+pub fn planned(ctx: &Context, plan: &Plan) -> Ids {
+    let mut ids = Ids {
+        ids: plan.known.clone(),
+        public_ips: plan.public_ips.clone(),
+    };
+    for op in &plan.ops {
+        if let Op::Create(key) | Op::Replace { key, .. } = op {
+            let placeholder = common::plan::planned(key.kind.label(), &key.name(ctx));
+            if key.kind == Kind::Eip {
+                ids.public_ips
+                    .insert(key.component.clone(), placeholder.clone());
+            }
+            ids.ids.insert(key.clone(), placeholder);
+        }
+    }
+    ids
+}
+
+impl Applier<'_> {
+    async fn run(&self, op: &Op) -> Result<()> {
+        match op {
+            Op::Create(key) => self.create(key).await?,
+            Op::Update { key, id, fixes } => {
+                for fix in fixes {
+                    self.fix(key, id, fix).await?;
+                }
+            }
+            Op::Replace { key, old, .. } => {
+                self.delete(key, old).await?;
+                self.create(key).await?;
+            }
+            Op::Delete { key, id } => self.delete(key, id).await?,
+        }
+        self.ctx.report.change(op.change(self.ctx));
+        Ok(())
+    }
+
+    /// The id of a resource this run needs: found, or made in an earlier phase.
+    pub(crate) fn id(&self, kind: Kind, component: &str) -> Result<String> {
+        self.made
+            .lock()
+            .expect("ids lock")
+            .get(kind, component)
+            .map(str::to_owned)
+            .ok_or_else(|| {
+                Error::Io(format!(
+                    "net-up has no id for {} {component} (a bug: please report it)",
+                    kind.label()
+                ))
+            })
+    }
+
+    pub(crate) fn made(&self, kind: Kind, component: &str, id: &str) {
+        self.made
+            .lock()
+            .expect("ids lock")
+            .ids
+            .insert(Key::new(kind, component), id.to_owned());
+    }
+
+    /// Waits for the NAT gateways not yet available: AWS refuses a route to a
+    /// pending one.
+    async fn wait_for_nats(&self) -> Result<()> {
+        let ids = self.pending_nats.lock().expect("nats lock").clone();
+        if ids.is_empty() {
+            return Ok(());
+        }
+        self.aws
+            .ec2
+            .wait_until_nat_gateway_available()
+            .set_nat_gateway_ids(Some(ids))
+            .wait(NAT_WAIT)
+            .await
+            .map(drop)
+            .map_err(|e| retry::waiter_error("NAT gateways to become available", NAT_WAIT, e))
+    }
+
+    async fn delete(&self, key: &Key, id: &str) -> Result<()> {
+        let ec2 = &self.aws.ec2;
+        match key.kind {
+            Kind::Subnet => crate::remove::subnet(ec2, id).await,
+            Kind::Eip => crate::remove::address(ec2, id).await,
+            Kind::Nat => crate::remove::nats(ec2, &[id.to_owned()]).await,
+            Kind::RouteTable => crate::remove::table(ec2, id, &[]).await,
+            Kind::Route => crate::remove::route(ec2, id).await,
+            Kind::Association => crate::remove::association(ec2, id).await,
+            Kind::Group => common::ec2::delete_group(ec2, id).await,
+            Kind::Endpoint => crate::remove::endpoints(ec2, &[id.to_owned()]).await,
+            Kind::FlowLog => crate::remove::flow_logs(ec2, &[id.to_owned()]).await,
+            Kind::Role => common::iam::delete_role(&self.aws.iam, id).await,
+            Kind::LogGroup => crate::remove::log_group(&self.aws.logs, id).await,
+            Kind::Vpc => crate::remove::vpc(ec2, id).await,
+            Kind::Igw => crate::remove::igw(ec2, id, &[]).await,
+            Kind::DefaultGroup => Ok(()),
+        }
+    }
+}
