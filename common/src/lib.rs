@@ -5,7 +5,9 @@
 //! nothing here knows about a particular AWS resource kind.
 
 pub mod aws;
+pub mod bounded;
 pub mod cidr;
+pub mod claims;
 pub mod document;
 #[cfg(feature = "ec2")]
 pub mod ec2;
@@ -22,6 +24,7 @@ pub mod retry;
 pub mod runner;
 pub mod sections;
 pub mod spec;
+pub mod tagset;
 
 pub use document::Document;
 pub use error::{AwsResultExt, Error, Result};
