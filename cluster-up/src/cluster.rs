@@ -69,7 +69,10 @@ pub async fn discover(
         .send()
         .await
         .map_err(|e| aws_error(format!("DescribeClusters {name}"), e))?;
-    let active = out.clusters().iter().filter(|c| c.status() == Some("ACTIVE"));
+    let active = out
+        .clusters()
+        .iter()
+        .filter(|c| c.status() == Some("ACTIVE"));
     let mut ours = None;
     for c in active {
         let found = found(c);
@@ -174,7 +177,10 @@ impl Want {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Fix {
     /// UpdateCluster: the settings and/or the exec configuration.
-    Update { insights: bool, exec: bool },
+    Update {
+        insights: bool,
+        exec: bool,
+    },
     /// PutClusterCapacityProviders: providers and default strategy together.
     CapacityProviders,
     Tags(Tags),
@@ -188,7 +194,11 @@ pub enum Op {
 
 /// The cluster's op and change, if anything is to be done. Refused when a
 /// cluster of our name is not this stack's, env's and component's.
-pub fn plan(want: &Want, found: Option<&FoundCluster>, ctx: &Context) -> Result<Option<(Op, Change)>> {
+pub fn plan(
+    want: &Want,
+    found: Option<&FoundCluster>,
+    ctx: &Context,
+) -> Result<Option<(Op, Change)>> {
     let Some(c) = found else {
         let change = Change::new(TOOL, Action::Create, KIND, &want.name);
         return Ok(Some((Op::Create, change)));
@@ -225,7 +235,11 @@ pub fn plan(want: &Want, found: Option<&FoundCluster>, ctx: &Context) -> Result<
             change = change.field("capacity_providers", &c.providers, &providers);
         }
         if c.strategy != strategy {
-            change = change.field("default_strategy", describe(&c.strategy), describe(&strategy));
+            change = change.field(
+                "default_strategy",
+                describe(&c.strategy),
+                describe(&strategy),
+            );
         }
         fixes.push(Fix::CapacityProviders);
     }
@@ -340,7 +354,8 @@ async fn create(ecs: &aws_sdk_ecs::Client, want: &Want) -> Result<String> {
                 .map_err(|e| {
                     let early = e.as_service_error().is_some_and(|s| {
                         s.is_invalid_parameter_exception()
-                            && s.message().is_some_and(|m| m.contains("service linked role"))
+                            && s.message()
+                                .is_some_and(|m| m.contains("service linked role"))
                     });
                     retryable(aws_error(format!("CreateCluster {name}"), e), early)
                 })
@@ -411,7 +426,10 @@ async fn put_capacity_providers(ecs: &aws_sdk_ecs::Client, want: &Want) -> Resul
                     let busy = e.as_service_error().is_some_and(|s| {
                         s.is_update_in_progress_exception() || s.is_resource_in_use_exception()
                     });
-                    retryable(aws_error(format!("PutClusterCapacityProviders {name}"), e), busy)
+                    retryable(
+                        aws_error(format!("PutClusterCapacityProviders {name}"), e),
+                        busy,
+                    )
                 })
         },
     )

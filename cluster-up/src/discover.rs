@@ -27,8 +27,13 @@ pub struct Hints {
 impl Hints {
     /// Reads `.cluster` (malformed: exit 3); placeholders of a plan are no ids.
     pub fn read(doc: &Document) -> Result<Hints> {
-        let Some(c) = doc.layer::<Cluster>("cluster")? else {
-            return Ok(Hints::default());
+        Ok(Hints::of(doc.layer::<Cluster>("cluster")?))
+    }
+
+    /// The ids of a `.cluster` section already parsed.
+    pub fn of(section: Option<Cluster>) -> Hints {
+        let Some(c) = section else {
+            return Hints::default();
         };
         let real = |s: &str| !s.is_empty() && !is_planned(s);
         let role_from_arn = c.execution_role_arn.rsplit('/').next().unwrap_or_default();
@@ -44,11 +49,11 @@ impl Hints {
             .filter(|s| real(s))
             .collect();
         let cluster = [c.arn, c.name].into_iter().find(|s| real(s));
-        Ok(Hints {
+        Hints {
             cluster,
             roles,
             keys,
-        })
+        }
     }
 }
 

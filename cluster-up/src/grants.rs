@@ -32,6 +32,7 @@ pub struct Grants {
 }
 
 /// The clients the check uses.
+#[derive(Debug)]
 pub struct Clients<'a> {
     pub sm: &'a aws_sdk_secretsmanager::Client,
     pub kms: &'a aws_sdk_kms::Client,
@@ -78,7 +79,10 @@ pub async fn discover(
 
 /// This stack's and env's secrets (ListSecrets' tag filters match prefixes:
 /// every entry is checked against the exact tags).
-async fn list_ours(ctx: &Context, sm: &aws_sdk_secretsmanager::Client) -> Result<Vec<SecretListEntry>> {
+async fn list_ours(
+    ctx: &Context,
+    sm: &aws_sdk_secretsmanager::Client,
+) -> Result<Vec<SecretListEntry>> {
     let filter = |k: FilterNameStringType, v: &str| Filter::builder().key(k).values(v).build();
     let pages = sm
         .list_secrets()
@@ -119,7 +123,12 @@ async fn check_foreign(
                     .iter()
                     .map(|t| (t.key().unwrap_or_default(), t.value().unwrap_or_default())),
             );
-            mismatches.note(ctx, "secret", arn, tags.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+            mismatches.note(
+                ctx,
+                "secret",
+                arn,
+                tags.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+            );
             Ok(())
         }
         Err(e)

@@ -57,7 +57,10 @@ pub struct FoundKey {
 
 impl FoundKey {
     fn deleting(&self) -> bool {
-        matches!(self.state.as_str(), "PendingDeletion" | "PendingReplicaDeletion")
+        matches!(
+            self.state.as_str(),
+            "PendingDeletion" | "PendingReplicaDeletion"
+        )
     }
 }
 
@@ -113,6 +116,7 @@ pub fn policy(region: &str, account: &str) -> Value {
 // Discovery
 
 /// The clients discovery uses.
+#[derive(Debug)]
 pub struct Clients<'a> {
     pub kms: &'a aws_sdk_kms::Client,
     pub tagging: &'a aws_sdk_resourcegroupstagging::Client,
@@ -167,7 +171,12 @@ pub async fn discover(
 pub async fn describe(kms: &aws_sdk_kms::Client, key: &str) -> Result<Option<KeyMetadata>> {
     match kms.describe_key().key_id(key).send().await {
         Ok(out) => Ok(out.key_metadata().cloned()),
-        Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found_exception()) => Ok(None),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_not_found_exception()) =>
+        {
+            Ok(None)
+        }
         Err(e) => Err(aws_error(format!("DescribeKey {key}"), e)),
     }
 }
@@ -190,7 +199,7 @@ pub async fn tags(kms: &aws_sdk_kms::Client, id: &str) -> Result<Option<Tags>> {
         Err(e)
             if e.as_service_error().is_some_and(|s| {
                 s.is_not_found_exception()
-                    || s.is_kms_invalid_arn_exception()
+                    || s.is_invalid_arn_exception()
                     || s.code() == Some("AccessDeniedException")
             }) =>
         {
@@ -200,7 +209,11 @@ pub async fn tags(kms: &aws_sdk_kms::Client, id: &str) -> Result<Option<Tags>> {
     }
 }
 
-async fn found(kms: &aws_sdk_kms::Client, m: &KeyMetadata, known: Option<Tags>) -> Result<FoundKey> {
+async fn found(
+    kms: &aws_sdk_kms::Client,
+    m: &KeyMetadata,
+    known: Option<Tags>,
+) -> Result<FoundKey> {
     let tags = match known {
         Some(t) => t,
         None => tags(kms, m.key_id()).await?.unwrap_or_default(),
@@ -261,7 +274,8 @@ pub async fn tagged_by_sweep(
     let ids: Vec<&str> = listed.iter().filter_map(|k| k.key_id()).collect();
     let read = bounded::try_all(
         bounded::PER_SERVICE,
-        ids.iter().map(|id| async move { Ok((id.to_string(), tags(kms, id).await?)) }),
+        ids.iter()
+            .map(|id| async move { Ok((id.to_string(), tags(kms, id).await?)) }),
     )
     .await?;
     Ok(read
@@ -514,14 +528,19 @@ async fn create(
         .send()
         .await
         .map_err(|e| aws_error(format!("CreateKey {alias}"), e))?;
-    let meta = out.key_metadata().ok_or_else(|| Error::Aws(common::error::AwsError {
-        op: format!("CreateKey {alias}"),
-        code: None,
-        message: "the answer holds no key".to_owned(),
-        request_id: None,
-        transient: false,
-    }))?;
-    let (id, arn) = (meta.key_id().to_owned(), meta.arn().unwrap_or_default().to_owned());
+    let meta = out.key_metadata().ok_or_else(|| {
+        Error::Aws(common::error::AwsError {
+            op: format!("CreateKey {alias}"),
+            code: None,
+            message: "the answer holds no key".to_owned(),
+            request_id: None,
+            transient: false,
+        })
+    })?;
+    let (id, arn) = (
+        meta.key_id().to_owned(),
+        meta.arn().unwrap_or_default().to_owned(),
+    );
     apply_fix(kms, &id, alias, &Fix::Rotation).await?;
     apply_fix(kms, &id, alias, &Fix::Alias).await?;
     Ok((id, arn))
@@ -544,14 +563,53 @@ async fn apply_fix(kms: &aws_sdk_kms::Client, id: &str, alias: &str, fix: &Fix) 
     // A key made a moment ago may not be visible to every KMS endpoint yet.
     retry::after_create(&op("KMS"), || async {
         let sent = match fix {
-            Fix::CancelDeletion => kms.cancel_key_deletion().key_id(id).send().await.map(drop).map_err(|e| aws_error(op("CancelKeyDeletion"), e)),
-            Fix::Enable => kms.enable_key().key_id(id).send().await.map(drop).map_err(|e| aws_error(op("EnableKey"), e)),
-            Fix::Alias => kms.create_alias().alias_name(alias).target_key_id(id).send().await.map(drop).map_err(|e| aws_error(op("CreateAlias"), e)),
-            Fix::Policy(p) => kms.put_key_policy().key_id(id).policy_name(POLICY_NAME).policy(p.to_string()).send().await.map(drop).map_err(|e| aws_error(op("PutKeyPolicy"), e)),
-            Fix::Rotation => kms.enable_key_rotation().key_id(id).send().await.map(drop).map_err(|e| aws_error(op("EnableKeyRotation"), e)),
+            Fix::CancelDeletion => kms
+                .cancel_key_deletion()
+                .key_id(id)
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| aws_error(op("CancelKeyDeletion"), e)),
+            Fix::Enable => kms
+                .enable_key()
+                .key_id(id)
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| aws_error(op("EnableKey"), e)),
+            Fix::Alias => kms
+                .create_alias()
+                .alias_name(alias)
+                .target_key_id(id)
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| aws_error(op("CreateAlias"), e)),
+            Fix::Policy(p) => kms
+                .put_key_policy()
+                .key_id(id)
+                .policy_name(POLICY_NAME)
+                .policy(p.to_string())
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| aws_error(op("PutKeyPolicy"), e)),
+            Fix::Rotation => kms
+                .enable_key_rotation()
+                .key_id(id)
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| aws_error(op("EnableKeyRotation"), e)),
             Fix::Tags(t) => {
                 let pairs: Vec<(String, String)> = t.clone().into_iter().collect();
-                kms.tag_resource().key_id(id).set_tags(Some(kms_tags(&pairs)?)).send().await.map(drop).map_err(|e| aws_error(op("TagResource"), e))
+                kms.tag_resource()
+                    .key_id(id)
+                    .set_tags(Some(kms_tags(&pairs)?))
+                    .send()
+                    .await
+                    .map(drop)
+                    .map_err(|e| aws_error(op("TagResource"), e))
             }
         };
         sent

@@ -116,8 +116,7 @@ pub async fn run(args: Args, ctx: Context, mut doc: Document) -> Result<Document
     doc.set_spec("cluster", &spec.cluster);
     ctx.lock().await?;
     let mismatches = Mismatches::default();
-    let actual =
-        discover::discover(&ctx, &desired, secrets.as_ref(), &hints, &mismatches).await?;
+    let actual = discover::discover(&ctx, &desired, secrets.as_ref(), &hints, &mismatches).await?;
     mismatches.into_result(&ctx)?;
     let plan = plan::plan(&ctx, &desired, &actual)?;
     let cluster = if ctx.plan_only {

@@ -40,7 +40,10 @@ pub struct Made {
 pub fn plan(ctx: &Context, desired: &Desired, actual: &Actual) -> Result<Plan> {
     let key_plan = match (&actual.account, desired.log_encryption) {
         (Some(account), true) => key::plan(ctx, &actual.keys, &key::policy(&ctx.region, account))?,
-        _ => key::Plan { op: None, key: None },
+        _ => key::Plan {
+            op: None,
+            key: None,
+        },
     };
     let exec_key = desired.log_encryption.then(|| match &key_plan.key {
         Some((_, arn)) => arn.clone(),
@@ -85,8 +88,12 @@ impl Plan {
         let created = |op: bool, kind: &str, name: &str| op.then(|| planned(kind, name));
         let key_alias = key::alias(ctx);
         Made {
-            key: created(matches!(self.key, Some((key::Op::Create { .. }, _))), key::KIND, &key_alias)
-                .map(|p| (p.clone(), p)),
+            key: created(
+                matches!(self.key, Some((key::Op::Create { .. }, _))),
+                key::KIND,
+                &key_alias,
+            )
+            .map(|p| (p.clone(), p)),
             role_arn: created(
                 matches!(self.role, Some((role::Op::Create { .. }, _))),
                 role::KIND,
@@ -159,7 +166,13 @@ impl Plan {
     }
 
     /// `.cluster`, from what exists, what was made, and the desired state.
-    pub fn section(&self, ctx: &Context, desired: &Desired, actual: &Actual, made: &Made) -> Cluster {
+    pub fn section(
+        &self,
+        ctx: &Context,
+        desired: &Desired,
+        actual: &Actual,
+        made: &Made,
+    ) -> Cluster {
         let key = desired
             .log_encryption
             .then(|| made.key.clone().or_else(|| self.key_ids.clone()))
@@ -167,8 +180,18 @@ impl Plan {
         let role = actual.role.as_ref().map(|r| r.arn.clone());
         let cluster = actual.cluster.as_ref().map(|c| c.arn.clone());
         for (kind, name, id, op) in [
-            (cluster::KIND, self.want.name.clone(), &cluster, self.cluster.is_some()),
-            (role::KIND, role_name(ctx, role::COMPONENT), &role, self.role.is_some()),
+            (
+                cluster::KIND,
+                self.want.name.clone(),
+                &cluster,
+                self.cluster.is_some(),
+            ),
+            (
+                role::KIND,
+                role_name(ctx, role::COMPONENT),
+                &role,
+                self.role.is_some(),
+            ),
         ] {
             if let (Some(id), false) = (id, op) {
                 ctx.report.adopted(kind, &name, id);

@@ -89,7 +89,9 @@ fn pairs(tags: &Tags) -> impl Iterator<Item = (&str, &str)> + Clone {
 
 /// A role's ARN and tags; `None` when there is no such role.
 async fn get(iam: &aws_sdk_iam::Client, name: &str) -> Result<Option<(String, Tags)>> {
-    Ok(get_full(iam, name).await?.map(|(arn, (tags, _))| (arn, tags)))
+    Ok(get_full(iam, name)
+        .await?
+        .map(|(arn, (tags, _))| (arn, tags)))
 }
 
 type Described = (String, (Tags, Option<Value>));

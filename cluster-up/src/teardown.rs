@@ -65,8 +65,19 @@ fn is(ctx: &Context, tags: &Tags, component: &str) -> bool {
     ctx.owns(pairs(tags)) && component_of(pairs(tags)) == Some(component)
 }
 
-pub async fn discover(ctx: &Context, doc: &Document, mismatches: &Mismatches) -> Result<Found> {
-    let hints = Hints::read(doc)?;
+/// Finds the layer from a document section alone, refusing (exit 10) when one
+/// of its ids is another stack's or env's: the entry point of tests that walk
+/// one layer by hand (svc-up's emulator test); teardown goes through `LAYER`.
+pub async fn discover(ctx: &Context, section: Option<&Cluster>) -> Result<Found> {
+    let mismatches = Mismatches::default();
+    let found = find(ctx, &Hints::of(section.cloned()), &mismatches).await?;
+    mismatches.into_result(ctx)?;
+    Ok(found)
+}
+
+/// Everything of the layer this stack and env own; the document's ids that
+/// are another's go into `mismatches`.
+pub async fn find(ctx: &Context, hints: &Hints, mismatches: &Mismatches) -> Result<Found> {
     let ecs = aws_sdk_ecs::Client::new(&ctx.sdk);
     let iam = aws_sdk_iam::Client::new(&ctx.sdk);
     let kms = aws_sdk_kms::Client::new(&ctx.sdk);
@@ -107,13 +118,20 @@ async fn find_clusters(
             .send()
             .await
             .map_err(|e| aws_error("DescribeClusters", e))?;
-        for c in out.clusters().iter().filter(|c| c.status() == Some("ACTIVE")) {
+        for c in out
+            .clusters()
+            .iter()
+            .filter(|c| c.status() == Some("ACTIVE"))
+        {
             let tags = tagset::collect(
                 c.tags()
                     .iter()
                     .map(|t| (t.key().unwrap_or_default(), t.value().unwrap_or_default())),
             );
-            let (name, arn) = (c.cluster_name().unwrap_or_default(), c.cluster_arn().unwrap_or_default());
+            let (name, arn) = (
+                c.cluster_name().unwrap_or_default(),
+                c.cluster_arn().unwrap_or_default(),
+            );
             if hint.is_some_and(|h| h == name || h == arn) {
                 mismatches.note(ctx, cluster::KIND, hint.unwrap_or_default(), pairs(&tags));
             }
@@ -153,10 +171,17 @@ async fn find_roles(
         .map(|r| r.role_name().to_owned())
         .filter(|n| n.starts_with(&prefix))
         .collect();
-    names.extend(hints.iter().filter(|h| !names.contains(h)).cloned());
+    let extra: Vec<String> = hints
+        .iter()
+        .filter(|h| !names.contains(h))
+        .cloned()
+        .collect();
+    names.extend(extra);
     let read = bounded::try_all(
         bounded::PER_SERVICE,
-        names.iter().map(|n| async move { Ok((n, role_tags(iam, n).await?)) }),
+        names
+            .iter()
+            .map(|n| async move { Ok((n, role_tags(iam, n).await?)) }),
     )
     .await?;
     let mut found = Vec::new();
@@ -204,7 +229,14 @@ async fn find_keys(
 ) -> Result<Vec<Item>> {
     let tagged = key::tagged_by_sweep(ctx, kms).await?;
     let ids: Vec<&String> = tagged.iter().map(|(id, _)| id).collect();
-    key::note_hints(ctx, kms, &key::Keys::default(), &hints_not_in(hints, &ids), mismatches).await?;
+    key::note_hints(
+        ctx,
+        kms,
+        &key::Keys::default(),
+        &hints_not_in(hints, &ids),
+        mismatches,
+    )
+    .await?;
     let live = bounded::try_all(
         bounded::PER_SERVICE,
         ids.iter().map(|id| async move {
@@ -260,31 +292,35 @@ async fn aliases(kms: &aws_sdk_kms::Client, id: &str) -> Result<Vec<String>> {
 /// teardown is still draining. A cluster that is gone is done.
 async fn delete_cluster(ecs: &aws_sdk_ecs::Client, name: &str) -> Result<()> {
     let op = format!("DeleteCluster {name}");
-    retry::retry(&op, retry::Policy::dependency(), |_| false, || async {
-        match ecs.delete_cluster().cluster(name).send().await {
-            Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_cluster_not_found_exception()) =>
-            {
-                Ok(())
-            }
-            Err(e) => {
-                let busy = e.as_service_error().is_some_and(|s| {
-                    s.is_cluster_contains_services_exception()
-                        || s.is_cluster_contains_tasks_exception()
-                        || s.is_cluster_contains_container_instances_exception()
-                        || s.is_update_in_progress_exception()
-                        || s.is_resource_in_use_exception()
-                });
-                let mut err = aws_error(&op, e);
-                if let (true, Error::Aws(a)) = (busy, &mut err) {
-                    a.transient = true;
+    retry::retry(
+        &op,
+        retry::Policy::dependency(),
+        |_| false,
+        || async {
+            match ecs.delete_cluster().cluster(name).send().await {
+                Ok(_) => Ok(()),
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|s| s.is_cluster_not_found_exception()) =>
+                {
+                    Ok(())
                 }
-                Err(err)
+                Err(e) => {
+                    let busy = e.as_service_error().is_some_and(|s| {
+                        s.is_cluster_contains_services_exception()
+                            || s.is_cluster_contains_tasks_exception()
+                            || s.is_cluster_contains_container_instances_exception()
+                            || s.is_update_in_progress_exception()
+                    });
+                    let mut err = aws_error(&op, e);
+                    if let (true, Error::Aws(a)) = (busy, &mut err) {
+                        a.transient = true;
+                    }
+                    Err(err)
+                }
             }
-        }
-    })
+        },
+    )
     .await
 }
 
@@ -295,7 +331,12 @@ async fn delete_key(kms: &aws_sdk_kms::Client, item: &Item) -> Result<()> {
         retry::delete(&format!("DeleteAlias {alias}"), || async {
             match kms.delete_alias().alias_name(alias).send().await {
                 Ok(_) => Ok(()),
-                Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found_exception()) => Ok(()),
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|s| s.is_not_found_exception()) =>
+                {
+                    Ok(())
+                }
                 Err(e) => Err(aws_error(format!("DeleteAlias {alias}"), e)),
             }
         })
@@ -311,7 +352,12 @@ async fn delete_key(kms: &aws_sdk_kms::Client, item: &Item) -> Result<()> {
             .await
         {
             Ok(_) => Ok(()),
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found_exception()) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_not_found_exception()) =>
+            {
+                Ok(())
+            }
             Err(e) => Err(aws_error(&op, e)),
         }
     })
@@ -344,8 +390,23 @@ impl Layer for ClusterLayer {
         mismatches: &'a Mismatches,
     ) -> BoxFuture<'a, Result<Box<dyn Owned>>> {
         Box::pin(async move {
-            Ok(Box::new(discover(ctx, doc, mismatches).await?) as Box<dyn Owned>)
+            let hints = Hints::read(doc)?;
+            Ok(Box::new(find(ctx, &hints, mismatches).await?) as Box<dyn Owned>)
         })
+    }
+}
+
+impl Found {
+    /// Whether nothing of the layer was found.
+    pub fn is_empty(&self) -> bool {
+        self.clusters.is_empty() && self.roles.is_empty() && self.keys.is_empty()
+    }
+
+    /// Deletes everything found, as teardown does; what fails goes into `left`.
+    pub async fn delete_all(self, ctx: &Context, left: &Leftovers) {
+        Box::new(self)
+            .destroy(ctx, left, TeardownOptions::default())
+            .await;
     }
 }
 
@@ -373,14 +434,20 @@ impl Owned for Found {
             let kms = aws_sdk_kms::Client::new(&ctx.sdk);
             let done = |item: &Item| ctx.report.change(item.change());
             for c in &self.clusters {
-                if left.attempt(c.kind, &c.name, delete_cluster(&ecs, &c.name)).await {
+                if left
+                    .attempt(c.kind, &c.name, delete_cluster(&ecs, &c.name))
+                    .await
+                {
                     done(c);
                 }
             }
             let roles = bounded::all(
                 bounded::PER_SERVICE,
                 self.roles.iter().map(|r| async {
-                    if left.attempt(r.kind, &r.name, delete_role(&iam, &r.name)).await {
+                    if left
+                        .attempt(r.kind, &r.name, delete_role(&iam, &r.name))
+                        .await
+                    {
                         done(r);
                     }
                 }),

@@ -5,6 +5,7 @@
 
 use serde_json::{json, Value};
 
+use common::layer::Owned;
 use common::plan::Leftovers;
 use common::sections::Cluster;
 use testkit::{counts, unique_stack, Emulator, Session, Tool};
@@ -32,7 +33,10 @@ fn teardown(em: &Emulator, stack: &str, region: &str, doc: &Value, kinds: &[&str
         let found = cluster_up::teardown::discover(ctx, section.as_ref())
             .await
             .unwrap();
-        let planned: Vec<&str> = found.steps(ctx).iter().map(|s| s.kind).collect();
+        let planned: Vec<String> = Owned::plan(&found, ctx)
+            .into_iter()
+            .map(|c| c.kind)
+            .collect();
         assert_eq!(planned, kinds, "the plan");
         let left = Leftovers::default();
         found.delete_all(ctx, &left).await;

@@ -13,27 +13,31 @@ use crate::Result;
 pub const PER_SERVICE: usize = 8;
 
 /// Runs the futures, at most `limit` at a time; their outputs in input order.
-pub async fn all<T, F>(limit: usize, futures: impl IntoIterator<Item = F>) -> Vec<T>
+///
+/// The futures are collected before the returned future starts, so the
+/// closure that made them is not part of its state: a caller's
+/// `items.iter().map(|x| async move { .. })` then stays `Send` inside the
+/// boxed futures of `common::layer` (otherwise rustc asks the closure to be
+/// general over every lifetime, which such closures are not).
+pub fn all<T, F>(limit: usize, futures: impl IntoIterator<Item = F>) -> impl Future<Output = Vec<T>>
 where
     F: Future<Output = T>,
 {
-    stream::iter(futures)
-        .buffered(limit.max(1))
-        .collect()
-        .await
+    let futures: Vec<F> = futures.into_iter().collect();
+    stream::iter(futures).buffered(limit.max(1)).collect()
 }
 
 /// Runs the fallible futures, at most `limit` at a time; their outputs in
 /// input order, or the first error (the ones still running are dropped).
-pub async fn try_all<T, F>(limit: usize, futures: impl IntoIterator<Item = F>) -> Result<Vec<T>>
+pub fn try_all<T, F>(
+    limit: usize,
+    futures: impl IntoIterator<Item = F>,
+) -> impl Future<Output = Result<Vec<T>>>
 where
     F: Future<Output = Result<T>>,
 {
-    stream::iter(futures)
-        .map(Ok)
-        .try_buffered(limit.max(1))
-        .try_collect()
-        .await
+    let futures: Vec<F> = futures.into_iter().collect();
+    stream::iter(futures).buffered(limit.max(1)).try_collect()
 }
 
 #[cfg(test)]

@@ -33,7 +33,10 @@ mod tests {
         let e = refused(&ctx, "kms key", "logs", &["key-1", "key-2"]);
         assert_eq!(e.exit_code(), 10);
         let text = e.to_string();
-        assert!(text.contains("2 kms keys") && text.contains("key-1 and key-2"), "{text}");
+        assert!(
+            text.contains("2 kms keys") && text.contains("key-1 and key-2"),
+            "{text}"
+        );
         assert!(text.contains("shop/dev's logs"), "{text}");
     }
 }

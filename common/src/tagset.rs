@@ -35,7 +35,9 @@ pub fn field(missing: &Tags, have: &Tags) -> (Value, Value) {
     let from: Map<String, Value> = missing
         .keys()
         .map(|k| {
-            let old = have.get(k).map_or(Value::Null, |v| Value::String(v.clone()));
+            let old = have
+                .get(k)
+                .map_or(Value::Null, |v| Value::String(v.clone()));
             (k.clone(), old)
         })
         .collect();

@@ -138,7 +138,9 @@ async fn read_repo(ecr: &Client, r: &Repository, wanted: &[String]) -> Result<Op
             .image_tag_mutability()
             .map_or("MUTABLE", |m| m.as_str())
             .to_owned(),
-        encryption: encryption.map_or("AES256", |e| e.encryption_type().as_str()).to_owned(),
+        encryption: encryption
+            .map_or("AES256", |e| e.encryption_type().as_str())
+            .to_owned(),
         kms_key: encryption.and_then(|e| e.kms_key()).map(str::to_owned),
         lifecycle,
         empty: None,
@@ -150,7 +152,12 @@ async fn read_repo(ecr: &Client, r: &Repository, wanted: &[String]) -> Result<Op
 /// The lifecycle policy, parsed; text that is not JSON reads as `Null` (a
 /// policy to replace, not an error).
 async fn lifecycle(ecr: &Client, name: &str) -> Result<Option<Value>> {
-    match ecr.get_lifecycle_policy().repository_name(name).send().await {
+    match ecr
+        .get_lifecycle_policy()
+        .repository_name(name)
+        .send()
+        .await
+    {
         Ok(out) => Ok(Some(
             out.lifecycle_policy_text()
                 .and_then(|t| serde_json::from_str(t).ok())
@@ -191,11 +198,11 @@ async fn resolve_key(
     }
     let kms = aws_sdk_kms::Client::new(&ctx.sdk);
     match kms.describe_key().key_id(key).send().await {
-        Ok(out) => Ok(out
-            .key_metadata()
-            .and_then(|m| m.arn())
-            .map(str::to_owned)),
-        Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found_exception()) => {
+        Ok(out) => Ok(out.key_metadata().and_then(|m| m.arn()).map(str::to_owned)),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_not_found_exception()) =>
+        {
             Err(Error::spec(format!(
                 "spec.ecr.kms_key: no KMS key or alias '{}' in {}",
                 common::error::shown(key),

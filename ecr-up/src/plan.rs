@@ -47,7 +47,10 @@ pub enum Op {
         fixes: Vec<Fix>,
     },
     /// Delete the (empty) repository and create it again.
-    Replace { old_arn: String, create: Create },
+    Replace {
+        old_arn: String,
+        create: Create,
+    },
 }
 
 /// An op and the change it records.
@@ -173,7 +176,11 @@ fn update(ctx: &Context, s: &Settings, service: &str, repo: &Repo) -> Option<Pla
         fixes.push(Fix::ScanOnPush(s.scan_on_push));
         change = change.field("scan_on_push", repo.scan_on_push, s.scan_on_push);
     }
-    let want_mutability = if s.immutable_tags { "IMMUTABLE" } else { "MUTABLE" };
+    let want_mutability = if s.immutable_tags {
+        "IMMUTABLE"
+    } else {
+        "MUTABLE"
+    };
     if repo.mutability != want_mutability {
         fixes.push(Fix::ImmutableTags(s.immutable_tags));
         change = change.field("image_tag_mutability", &repo.mutability, want_mutability);
@@ -181,7 +188,11 @@ fn update(ctx: &Context, s: &Settings, service: &str, repo: &Repo) -> Option<Pla
     let want_policy = lifecycle_policy(s.keep_images);
     if repo.lifecycle.as_ref() != Some(&want_policy) {
         fixes.push(Fix::KeepImages(s.keep_images));
-        change = change.field("keep_images", kept_images(repo, s.keep_images), s.keep_images);
+        change = change.field(
+            "keep_images",
+            kept_images(repo, s.keep_images),
+            s.keep_images,
+        );
     }
     let missing = tagset::missing(&ctx.tags(service), &repo.tags);
     if !missing.is_empty() {

@@ -87,7 +87,12 @@ pub async fn discover(ctx: &Context, doc: &Document, mismatches: &Mismatches) ->
 
 /// A repository's tags; `None` when it was deleted since the listing.
 async fn tags(ecr: &Client, r: &FoundRepository) -> Result<Option<tagset::Tags>> {
-    match ecr.list_tags_for_resource().resource_arn(&r.arn).send().await {
+    match ecr
+        .list_tags_for_resource()
+        .resource_arn(&r.arn)
+        .send()
+        .await
+    {
         Ok(out) => Ok(Some(tagset::collect(
             out.tags().iter().map(|t| (t.key(), t.value())),
         ))),
@@ -157,16 +162,19 @@ impl Layer for EcrLayer {
         doc: &'a Document,
         mismatches: &'a Mismatches,
     ) -> BoxFuture<'a, Result<Box<dyn Owned>>> {
-        Box::pin(async move {
-            Ok(Box::new(discover(ctx, doc, mismatches).await?) as Box<dyn Owned>)
-        })
+        Box::pin(
+            async move { Ok(Box::new(discover(ctx, doc, mismatches).await?) as Box<dyn Owned>) },
+        )
     }
 }
 
 impl Owned for Found {
     /// The deletes, in any order: repositories depend on nothing.
     fn plan(&self, _ctx: &Context) -> Vec<Change> {
-        self.repositories.iter().map(FoundRepository::change).collect()
+        self.repositories
+            .iter()
+            .map(FoundRepository::change)
+            .collect()
     }
 
     fn destroy<'a>(

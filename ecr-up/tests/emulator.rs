@@ -154,7 +154,13 @@ impl Aws {
     fn create(&self, name: &str, tags: &[(&str, &str)]) {
         let tags = tags
             .iter()
-            .map(|(k, v)| aws_sdk_ecr::types::Tag::builder().key(*k).value(*v).build().unwrap())
+            .map(|(k, v)| {
+                aws_sdk_ecr::types::Tag::builder()
+                    .key(*k)
+                    .value(*v)
+                    .build()
+                    .unwrap()
+            })
             .collect();
         self.block_on(
             self.ecr()
@@ -205,7 +211,10 @@ impl Aws {
         let left = Leftovers::default();
         let lines = self.block_on(async {
             let m = Mismatches::default();
-            let found = ecr_up::teardown::LAYER.discover(&ctx, &doc, &m).await.unwrap();
+            let found = ecr_up::teardown::LAYER
+                .discover(&ctx, &doc, &m)
+                .await
+                .unwrap();
             m.into_result(&ctx).unwrap();
             let lines: Vec<String> = found.plan(&ctx).iter().map(|c| c.line()).collect();
             found.destroy(&ctx, &left, TeardownOptions::default()).await;
@@ -260,10 +269,15 @@ fn three_services_get_three_secure_repositories_and_a_rerun_changes_nothing() {
                 url: repo.repository_uri().unwrap().to_owned(),
             }
         );
-        assert!(out.url.ends_with(&format!(".dkr.ecr.us-east-1.amazonaws.com/{name}")));
+        assert!(out
+            .url
+            .ends_with(&format!(".dkr.ecr.us-east-1.amazonaws.com/{name}")));
         // Secure by default: scanned, immutable tags, encrypted.
         assert!(scan_on_push(&repo), "{name}");
-        assert_eq!(repo.image_tag_mutability(), Some(&ImageTagMutability::Immutable));
+        assert_eq!(
+            repo.image_tag_mutability(),
+            Some(&ImageTagMutability::Immutable)
+        );
         assert_eq!(
             repo.encryption_configuration().unwrap().encryption_type(),
             &EncryptionType::Aes256
@@ -286,7 +300,10 @@ fn three_services_get_three_secure_repositories_and_a_rerun_changes_nothing() {
     // Again, from the enriched document as a pipeline would hand it on.
     let run = ecr_up(em).stdin(first.to_string()).succeeds();
     let (second, log) = (run.json(), run.stderr());
-    assert!(change_lines(&log).is_empty(), "nothing changes on the second run:\n{log}");
+    assert!(
+        change_lines(&log).is_empty(),
+        "nothing changes on the second run:\n{log}"
+    );
     assert!(log.contains("3 unchanged"), "{log}");
     assert_eq!(second["ecr"], first["ecr"]);
     assert_eq!(em.inventory("us-east-1", &stack, "dev"), inv);
@@ -301,55 +318,105 @@ fn each_changed_setting_gives_exactly_its_one_update() {
     let em = Emulator::shared();
     let aws = Aws::new(em);
     let stack = unique_stack("ecrupd");
-    let base = ["-n", "--stack", &stack, "--env", "dev", "--repository", "api"];
+    let base = [
+        "-n",
+        "--stack",
+        &stack,
+        "--env",
+        "dev",
+        "--repository",
+        "api",
+    ];
     let first = ecr_up(em).args(base).succeeds().json();
     let name = format!("{stack}/dev/api");
     let lane = em.lane();
-    let mut run = |extra: &[&str]| {
+    let run = |extra: &[&str]| {
         lane.set_faults(json!({}));
-        let log = lane.tool("ecr-up").arg("-v").args(base).args(extra).succeeds().stderr();
+        let log = lane
+            .tool("ecr-up")
+            .arg("-v")
+            .args(base)
+            .args(extra)
+            .succeeds()
+            .stderr();
         (change_lines(&log), foreign_mutations(&lane.fault_state()))
     };
 
     let (lines, calls) = run(&["--keep-images", "5"]);
-    assert_eq!(lines, [format!("~ ecr repository {name} (keep_images: 10 -> 5)")]);
+    assert_eq!(
+        lines,
+        [format!("~ ecr repository {name} (keep_images: 10 -> 5)")]
+    );
     assert_eq!(calls, [format!("ecr PutLifecyclePolicy {name}")]);
     assert_eq!(keep(&aws.policy(&name)), 5);
 
     let (lines, calls) = run(&["--keep-images", "5", "--no-scan"]);
-    assert_eq!(lines, [format!("~ ecr repository {name} (scan_on_push: true -> false)")]);
+    assert_eq!(
+        lines,
+        [format!(
+            "~ ecr repository {name} (scan_on_push: true -> false)"
+        )]
+    );
     assert_eq!(calls, [format!("ecr PutImageScanningConfiguration {name}")]);
     assert!(!scan_on_push(&aws.repository(&name)));
 
     let (lines, calls) = run(&["--keep-images", "5", "--no-scan", "--mutable-tags"]);
     assert_eq!(
         lines,
-        [format!("~ ecr repository {name} (image_tag_mutability: IMMUTABLE -> MUTABLE)")]
+        [format!(
+            "~ ecr repository {name} (image_tag_mutability: IMMUTABLE -> MUTABLE)"
+        )]
     );
     assert_eq!(calls, [format!("ecr PutImageTagMutability {name}")]);
-    assert_eq!(aws.repository(&name).image_tag_mutability(), Some(&ImageTagMutability::Mutable));
+    assert_eq!(
+        aws.repository(&name).image_tag_mutability(),
+        Some(&ImageTagMutability::Mutable)
+    );
 
-    let (lines, calls) = run(&["--keep-images", "5", "--no-scan", "--mutable-tags", "--tag", "team=data"]);
+    let (lines, calls) = run(&[
+        "--keep-images",
+        "5",
+        "--no-scan",
+        "--mutable-tags",
+        "--tag",
+        "team=data",
+    ]);
     assert_eq!(
         lines,
-        [format!("~ ecr repository {name} (tags: {{\"team\":null}} -> {{\"team\":\"data\"}})")]
+        [format!(
+            "~ ecr repository {name} (tags: {{\"team\":null}} -> {{\"team\":\"data\"}})"
+        )]
     );
     assert_eq!(calls.len(), 1, "{calls:?}");
     assert!(calls[0].starts_with("ecr TagResource"), "{calls:?}");
     assert_eq!(aws.tags(&name)["team"], "data");
 
     // The changed spec again: nothing.
-    let (lines, calls) = run(&["--keep-images", "5", "--no-scan", "--mutable-tags", "--tag", "team=data"]);
+    let (lines, calls) = run(&[
+        "--keep-images",
+        "5",
+        "--no-scan",
+        "--mutable-tags",
+        "--tag",
+        "team=data",
+    ]);
     assert!(lines.is_empty() && calls.is_empty(), "{lines:?} {calls:?}");
 
     // All back to the defaults: one update of three fields, three calls.
     let (lines, calls) = run(&[]);
     assert_eq!(lines.len(), 1, "{lines:?}");
-    for field in ["keep_images: 5 -> 10", "scan_on_push: false -> true", "image_tag_mutability"] {
+    for field in [
+        "keep_images: 5 -> 10",
+        "scan_on_push: false -> true",
+        "image_tag_mutability",
+    ] {
         assert!(lines[0].contains(field), "{field}: {lines:?}");
     }
     assert_eq!(calls.len(), 3, "{calls:?}");
-    assert_eq!(first["ecr"]["repositories"]["api"]["arn"], aws.repository(&name).repository_arn().unwrap());
+    assert_eq!(
+        first["ecr"]["repositories"]["api"]["arn"],
+        aws.repository(&name).repository_arn().unwrap()
+    );
     aws.teardown(&stack, "dev", &empty_doc(&stack));
 }
 
@@ -366,7 +433,10 @@ fn plan_lists_every_create_changes_nothing_and_the_apply_makes_exactly_it() {
         .json();
     assert!(foreign_mutations(&lane.fault_state()).is_empty());
     assert!(
-        lane.fault_state()["mutation_log"].as_array().unwrap().is_empty(),
+        lane.fault_state()["mutation_log"]
+            .as_array()
+            .unwrap()
+            .is_empty(),
         "a plan takes no lock either"
     );
     assert!(em.inventory("us-east-1", &stack, "dev").is_empty());
@@ -385,18 +455,34 @@ fn plan_lists_every_create_changes_nothing_and_the_apply_makes_exactly_it() {
     assert_eq!(change_lines(&applied.stderr()), lines);
 
     // Up to date: an empty plan. A changed setting: its one update, planned.
-    let again = em.tool("ecr-up").arg("--plan").stdin(applied.json().to_string()).succeeds().json();
+    let again = em
+        .tool("ecr-up")
+        .arg("--plan")
+        .stdin(applied.json().to_string())
+        .succeeds()
+        .json();
     assert!(plan_lines(&again).is_empty(), "{again}");
     let changed = doc(
         &stack,
         json!({"services": {"api": {}, "worker": {}, "scheduler": {}}, "ecr": {"keep_images": 3}}),
     );
     let lane = em.lane();
-    let planned = lane.tool("ecr-up").arg("--plan").stdin(&changed).succeeds().json();
-    assert!(lane.fault_state()["mutation_log"].as_array().unwrap().is_empty());
+    let planned = lane
+        .tool("ecr-up")
+        .arg("--plan")
+        .stdin(&changed)
+        .succeeds()
+        .json();
+    assert!(lane.fault_state()["mutation_log"]
+        .as_array()
+        .unwrap()
+        .is_empty());
     let lines = plan_lines(&planned);
     assert_eq!(lines.len(), 3);
-    assert!(lines.iter().all(|l| l.ends_with("(keep_images: 10 -> 3)")), "{lines:?}");
+    assert!(
+        lines.iter().all(|l| l.ends_with("(keep_images: 10 -> 3)")),
+        "{lines:?}"
+    );
     let applied = ecr_up(em).stdin(&changed).succeeds();
     assert_eq!(change_lines(&applied.stderr()), lines);
     Aws::new(em).teardown(&stack, "dev", &empty_doc(&stack));
@@ -411,16 +497,31 @@ fn the_repository_of_a_dropped_service_is_kept() {
     let mut fewer = first.clone();
     fewer["spec"]["services"] = json!({"api": {}, "worker": {}});
     let lane = em.lane();
-    let run = lane.tool("ecr-up").arg("-v").stdin(fewer.to_string()).succeeds();
+    let run = lane
+        .tool("ecr-up")
+        .arg("-v")
+        .stdin(fewer.to_string())
+        .succeeds();
     let log = run.stderr();
     assert!(change_lines(&log).is_empty(), "{log}");
     assert!(foreign_mutations(&lane.fault_state()).is_empty());
-    assert!(log.contains(&format!("kept ecr repository {stack}/dev/scheduler")), "{log}");
+    assert!(
+        log.contains(&format!("kept ecr repository {stack}/dev/scheduler")),
+        "{log}"
+    );
     assert!(aws.exists(&format!("{stack}/dev/scheduler")));
     let out = run.json();
-    let services: Vec<&String> = out["ecr"]["repositories"].as_object().unwrap().keys().collect();
+    let services: Vec<&String> = out["ecr"]["repositories"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .collect();
     assert_eq!(services, ["api", "worker"]);
-    assert_eq!(aws.teardown(&stack, "dev", &out.to_string()).len(), 3, "teardown finds it by tag");
+    assert_eq!(
+        aws.teardown(&stack, "dev", &out.to_string()).len(),
+        3,
+        "teardown finds it by tag"
+    );
 }
 
 #[test]
@@ -428,7 +529,15 @@ fn encryption_replaces_an_empty_repository_and_is_refused_for_one_with_images() 
     let em = Emulator::shared();
     let aws = Aws::new(em);
     let stack = unique_stack("ecrenc");
-    let base = ["-n", "--stack", &stack, "--env", "dev", "--repository", "api,worker"];
+    let base = [
+        "-n",
+        "--stack",
+        &stack,
+        "--env",
+        "dev",
+        "--repository",
+        "api,worker",
+    ];
     ecr_up(em).args(base).succeeds();
     let (api, worker) = (format!("{stack}/dev/api"), format!("{stack}/dev/worker"));
     aws.push(&worker);
@@ -442,27 +551,57 @@ fn encryption_replaces_an_empty_repository_and_is_refused_for_one_with_images() 
         .args(["--encryption", "kms", "--keep-images", "3", "--no-scan"])
         .fails()
         .code(5);
-    assert!(err.contains("cannot change") && err.contains(&worker), "{err}");
+    assert!(
+        err.contains("cannot change") && err.contains(&worker),
+        "{err}"
+    );
     assert!(foreign_mutations(&lane.fault_state()).is_empty());
     assert_eq!(keep(&aws.policy(&api)), 10);
     assert!(scan_on_push(&aws.repository(&api)));
     assert_eq!(em.inventory("us-east-1", &stack, "dev"), before);
 
     // Only the empty one: replaced, with the new encryption and every setting.
-    let only_api = ["-n", "--stack", &stack, "--env", "dev", "--repository", "api"];
+    let only_api = [
+        "-n",
+        "--stack",
+        &stack,
+        "--env",
+        "dev",
+        "--repository",
+        "api",
+    ];
     let old_arn = aws.repository(&api).repository_arn().unwrap().to_owned();
-    let log = ecr_up(em).args(only_api).args(["--encryption", "kms"]).succeeds().stderr();
+    let log = ecr_up(em)
+        .args(only_api)
+        .args(["--encryption", "kms"])
+        .succeeds()
+        .stderr();
     assert_eq!(
         change_lines(&log),
-        [format!("-/+ ecr repository {api} (encryption: AES256 -> KMS)")]
+        [format!(
+            "-/+ ecr repository {api} (encryption: AES256 -> KMS)"
+        )]
     );
     let repo = aws.repository(&api);
-    assert_eq!(repo.encryption_configuration().unwrap().encryption_type(), &EncryptionType::Kms);
+    assert_eq!(
+        repo.encryption_configuration().unwrap().encryption_type(),
+        &EncryptionType::Kms
+    );
     assert_eq!(aws.tags(&api)["fargate-pipes:component"], "api");
     assert_eq!(keep(&aws.policy(&api)), 10);
-    assert!(repo.repository_arn().is_some_and(|a| a == old_arn), "same name, same ARN shape");
-    let log = ecr_up(em).args(only_api).args(["--encryption", "kms"]).succeeds().stderr();
-    assert!(change_lines(&log).is_empty(), "the managed key is kept: {log}");
+    assert!(
+        repo.repository_arn().is_some_and(|a| a == old_arn),
+        "same name, same ARN shape"
+    );
+    let log = ecr_up(em)
+        .args(only_api)
+        .args(["--encryption", "kms"])
+        .succeeds()
+        .stderr();
+    assert!(
+        change_lines(&log).is_empty(),
+        "the managed key is kept: {log}"
+    );
     aws.teardown(&stack, "dev", &empty_doc(&stack));
 }
 
@@ -475,20 +614,51 @@ fn a_repository_with_our_name_but_not_our_tags_is_refused_untouched() {
     // Untagged, then tagged as another stack's, then as another service of ours.
     for tags in [
         vec![],
-        vec![("fargate-pipes:stack", "other"), ("fargate-pipes:env", "dev"), ("fargate-pipes:component", "api")],
-        vec![("fargate-pipes:stack", stack.as_str()), ("fargate-pipes:env", "dev"), ("fargate-pipes:component", "web")],
+        vec![
+            ("fargate-pipes:stack", "other"),
+            ("fargate-pipes:env", "dev"),
+            ("fargate-pipes:component", "api"),
+        ],
+        vec![
+            ("fargate-pipes:stack", stack.as_str()),
+            ("fargate-pipes:env", "dev"),
+            ("fargate-pipes:component", "web"),
+        ],
     ] {
         aws.create(&name, &tags);
         let lane = em.lane();
         let err = lane
             .tool("ecr-up")
-            .args(["-n", "--stack", &stack, "--env", "dev", "--repository", "api"])
+            .args([
+                "-n",
+                "--stack",
+                &stack,
+                "--env",
+                "dev",
+                "--repository",
+                "api",
+            ])
             .fails()
             .code(10);
-        assert!(err.contains(&name) && err.contains("nothing was changed"), "{err}");
-        assert!(foreign_mutations(&lane.fault_state()).is_empty(), "{:?}", lane.fault_state());
-        let policy = aws.block_on(aws.ecr().get_lifecycle_policy().repository_name(&name).send());
-        assert!(policy.is_err(), "no policy was put on someone else's repository");
+        assert!(
+            err.contains(&name) && err.contains("nothing was changed"),
+            "{err}"
+        );
+        assert!(
+            foreign_mutations(&lane.fault_state()).is_empty(),
+            "{:?}",
+            lane.fault_state()
+        );
+        let policy = aws.block_on(
+            aws.ecr()
+                .get_lifecycle_policy()
+                .repository_name(&name)
+                .send(),
+        );
+        assert!(
+            policy.is_err(),
+            "no policy was put on someone else's repository"
+        );
         aws.delete(&name);
     }
 }
@@ -507,15 +677,27 @@ fn documents_naming_another_stacks_or_envs_repositories_are_refused() {
     prod["env"] = json!("prod");
     let lane = em.lane();
     let err = lane.tool("ecr-up").stdin(prod.to_string()).fails().code(10);
-    assert!(err.contains(&format!("{stack}/dev/api")) && err.contains("belong elsewhere"), "{err}");
-    assert!(foreign_mutations(&lane.fault_state()).is_empty(), "{:?}", lane.fault_state());
+    assert!(
+        err.contains(&format!("{stack}/dev/api")) && err.contains("belong elsewhere"),
+        "{err}"
+    );
+    assert!(
+        foreign_mutations(&lane.fault_state()).is_empty(),
+        "{:?}",
+        lane.fault_state()
+    );
     assert!(em.inventory("us-east-1", &stack, "prod").is_empty());
 
     // A document pointing a repository at another stack's.
     let mut forged = dev.clone();
-    forged["ecr"]["repositories"]["api"]["name"] = theirs["ecr"]["repositories"]["api"]["name"].clone();
+    forged["ecr"]["repositories"]["api"]["name"] =
+        theirs["ecr"]["repositories"]["api"]["name"].clone();
     let lane = em.lane();
-    let err = lane.tool("ecr-up").stdin(forged.to_string()).fails().code(10);
+    let err = lane
+        .tool("ecr-up")
+        .stdin(forged.to_string())
+        .fails()
+        .code(10);
     assert!(err.contains(&format!("{victim}/dev/api")), "{err}");
     assert!(foreign_mutations(&lane.fault_state()).is_empty());
 
@@ -523,7 +705,8 @@ fn documents_naming_another_stacks_or_envs_repositories_are_refused() {
     let prod_doc = Document::parse(&prod.to_string()).unwrap();
     let ctx = aws.context(&stack, "prod");
     let m = Mismatches::default();
-    aws.block_on(ecr_up::teardown::LAYER.discover(&ctx, &prod_doc, &m)).unwrap();
+    aws.block_on(ecr_up::teardown::LAYER.discover(&ctx, &prod_doc, &m))
+        .unwrap();
     let e = m.into_result(&ctx).unwrap_err();
     assert_eq!(e.exit_code(), 10, "{e}");
 

@@ -103,12 +103,7 @@ fn initial_version_token(ctx: &Context, name: &str) -> String {
     format!("{}-initial-value", ctx.token(&["secret", name]))
 }
 
-async fn apply_fix(
-    sm: &Client,
-    name: &str,
-    fix: &Fix,
-    value: Option<&SecretValue>,
-) -> Result<()> {
+async fn apply_fix(sm: &Client, name: &str, fix: &Fix, value: Option<&SecretValue>) -> Result<()> {
     match fix {
         Fix::Restore => sm
             .restore_secret()
@@ -131,7 +126,12 @@ async fn apply_fix(
     }
 }
 
-async fn update(sm: &Client, name: &str, description: Option<&str>, key: Option<&str>) -> Result<()> {
+async fn update(
+    sm: &Client,
+    name: &str,
+    description: Option<&str>,
+    key: Option<&str>,
+) -> Result<()> {
     // Right after a restore the secret may still answer as being deleted.
     retry::after_create(&format!("UpdateSecret {name}"), || async {
         sm.update_secret()

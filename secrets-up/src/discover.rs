@@ -222,9 +222,9 @@ async fn current(sm: &Client, name: &str) -> Result<Current> {
         .send()
         .await;
     match out {
-        Ok(v) => Ok(v
-            .secret_string()
-            .map_or(Current::Unreadable, |s| Current::Value(SecretValue::new(s.to_owned())))),
+        Ok(v) => Ok(v.secret_string().map_or(Current::Unreadable, |s| {
+            Current::Value(SecretValue::new(s.to_owned()))
+        })),
         // Not worth naming as an error: a role may be allowed to write and not to read.
         // Not modelled for this operation: AWS's generic access error.
         Err(e) if e.as_service_error().and_then(|s| s.code()) == Some("AccessDeniedException") => {

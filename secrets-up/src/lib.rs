@@ -161,7 +161,12 @@ fn recorded(doc: &Document) -> Result<(Vec<String>, BTreeMap<String, u8>)> {
     Ok((hints, windows))
 }
 
-fn say_unchanged_and_unpruned(ctx: &Context, desired: &Desired, actual: &Actual, planned: &[Planned]) {
+fn say_unchanged_and_unpruned(
+    ctx: &Context,
+    desired: &Desired,
+    actual: &Actual,
+    planned: &[Planned],
+) {
     for w in &desired.wanted {
         let name = ctx.name(&w.short);
         if let Some(f) = actual.secrets.get(&name) {

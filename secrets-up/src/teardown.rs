@@ -119,7 +119,8 @@ async fn delete(sm: &Client, s: &FoundSecret, force: bool) -> Result<()> {
             if !force
                 && e.as_service_error().is_some_and(|e| {
                     e.is_invalid_request_exception()
-                        && e.message().is_some_and(|m| m.contains("marked for deletion"))
+                        && e.message()
+                            .is_some_and(|m| m.contains("marked for deletion"))
                 }) =>
         {
             Ok(())
@@ -153,9 +154,9 @@ impl Layer for SecretsLayer {
         doc: &'a Document,
         mismatches: &'a Mismatches,
     ) -> BoxFuture<'a, Result<Box<dyn Owned>>> {
-        Box::pin(async move {
-            Ok(Box::new(discover(ctx, doc, mismatches).await?) as Box<dyn Owned>)
-        })
+        Box::pin(
+            async move { Ok(Box::new(discover(ctx, doc, mismatches).await?) as Box<dyn Owned>) },
+        )
     }
 }
 

@@ -234,7 +234,11 @@ fn read_prompt(short: &str) -> Result<SecretValue> {
     let mut line = String::new();
     BufReader::new(tty.take(MAX_VALUE_BYTES + 2))
         .read_line(&mut line)
-        .map_err(|e| Error::Usage(format!("--value-prompt {short}: cannot read the terminal: {e}")))?;
+        .map_err(|e| {
+            Error::Usage(format!(
+                "--value-prompt {short}: cannot read the terminal: {e}"
+            ))
+        })?;
     let _ = writeln!(out);
     let text = line
         .strip_suffix('\n')

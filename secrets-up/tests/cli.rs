@@ -123,7 +123,11 @@ fn a_spec_that_still_names_a_value_source_is_refused_pointing_at_the_flags() {
     let file = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(file.path(), "s3cr3t-from-a-spec-file").unwrap();
     for (field, flag, value) in [
-        ("value_file", "--value-file", file.path().display().to_string()),
+        (
+            "value_file",
+            "--value-file",
+            file.path().display().to_string(),
+        ),
         ("value_env", "--value-env", "HOME".to_owned()),
     ] {
         let spec = format!(r#"{{"db":{{"{field}":"{value}"}}}}"#);
@@ -132,7 +136,10 @@ fn a_spec_that_still_names_a_value_source_is_refused_pointing_at_the_flags() {
             err.starts_with(&format!("secrets-up: spec.secrets.db.{field}: ")),
             "{err}"
         );
-        assert!(err.contains(flag) && err.contains("--value-prompt"), "{err}");
+        assert!(
+            err.contains(flag) && err.contains("--value-prompt"),
+            "{err}"
+        );
         assert!(!err.contains("s3cr3t"), "{err}");
     }
 }
@@ -159,14 +166,21 @@ fn fifos_devices_and_directories_are_refused_without_a_hang() {
         .status()
         .unwrap()
         .success());
-    for path in [fifo.display().to_string(), "/dev/zero".to_owned(), dir.path().display().to_string()] {
+    for path in [
+        fifo.display().to_string(),
+        "/dev/zero".to_owned(),
+        dir.path().display().to_string(),
+    ] {
         let start = std::time::Instant::now();
         let err = offline!()
             .args(["-n", "--stack", "a", "--env", "dev"])
             .args(["--value-file", &format!("db={path}")])
             .fails()
             .code(5);
-        assert!(start.elapsed() < std::time::Duration::from_secs(10), "{path}");
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(10),
+            "{path}"
+        );
         assert!(err.contains(&path) && err.contains("regular file"), "{err}");
     }
 }
@@ -213,7 +227,10 @@ fn typos_in_the_spec_are_spec_errors() {
         .stdin(doc(r#"{"db":{"json_key":["x"]}}"#))
         .fails()
         .code(5);
-    assert!(err.contains("json_key") && err.contains("did you mean json_keys"), "{err}");
+    assert!(
+        err.contains("json_key") && err.contains("did you mean json_keys"),
+        "{err}"
+    );
 }
 
 #[test]

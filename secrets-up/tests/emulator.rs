@@ -20,7 +20,10 @@ const ENV_VALUE: &str = "s3cr3t-ENV-43-do-not-print";
 
 /// secrets-up from its flags alone (`-n`, `-v`), which must succeed.
 fn from_flags(em: &Emulator, args: &[&str]) -> Run {
-    em.tool("secrets-up").args(["-n", "-v"]).args(args).succeeds()
+    em.tool("secrets-up")
+        .args(["-n", "-v"])
+        .args(args)
+        .succeeds()
 }
 
 fn spec_doc(stack: &str, secrets: Value) -> String {
@@ -88,7 +91,10 @@ async fn teardown(em: &Emulator, stack: &str, doc: &str, force: bool) -> Vec<Str
     let ctx = em.context(stack, "dev", "us-east-1").await;
     let doc = Document::parse(doc).unwrap();
     let m = Mismatches::default();
-    let found = secrets_up::teardown::LAYER.discover(&ctx, &doc, &m).await.unwrap();
+    let found = secrets_up::teardown::LAYER
+        .discover(&ctx, &doc, &m)
+        .await
+        .unwrap();
     m.into_result(&ctx).unwrap();
     let planned = found.plan(&ctx).iter().map(Change::line).collect();
     let left = Leftovers::default();
@@ -108,7 +114,16 @@ fn empty_doc(stack: &str) -> String {
 async fn two_secrets_without_values_then_a_rerun_changes_nothing() {
     let em = Emulator::shared();
     let stack = unique_stack("sec");
-    let args = ["--stack", &stack, "--env", "dev", "--secret", "db-credentials", "--secret", "api-keys"];
+    let args = [
+        "--stack",
+        &stack,
+        "--env",
+        "dev",
+        "--secret",
+        "db-credentials",
+        "--secret",
+        "api-keys",
+    ];
     let first = from_flags(em, &args);
     assert_eq!(
         change_lines(&first.stderr()),
@@ -125,17 +140,34 @@ async fn two_secrets_without_values_then_a_rerun_changes_nothing() {
         let fields: Vec<&str> = s.as_object().unwrap().keys().map(String::as_str).collect();
         assert_eq!(
             fields,
-            ["name", "arn", "kms_key", "has_value", "json_keys", "recovery_window_days"],
+            [
+                "name",
+                "arn",
+                "kms_key",
+                "has_value",
+                "json_keys",
+                "recovery_window_days"
+            ],
             "metadata only, no value"
         );
         assert_eq!(s["name"], format!("{stack}--{short}--dev"));
-        assert!(s["arn"].as_str().unwrap().starts_with("arn:aws:secretsmanager:us-east-1:"));
+        assert!(s["arn"]
+            .as_str()
+            .unwrap()
+            .starts_with("arn:aws:secretsmanager:us-east-1:"));
         assert_eq!(s["has_value"], false);
     }
     let second = from_flags(em, &args);
-    assert_eq!(second.json()["secrets"], first["secrets"], "same names and ARNs");
+    assert_eq!(
+        second.json()["secrets"],
+        first["secrets"],
+        "same names and ARNs"
+    );
     let log = second.stderr();
-    assert!(change_lines(&log).is_empty(), "a re-run changes nothing:\n{log}");
+    assert!(
+        change_lines(&log).is_empty(),
+        "a re-run changes nothing:\n{log}"
+    );
     assert!(log.contains("2 unchanged"), "{log}");
     assert_eq!(em.inventory("us-east-1", &stack, "dev"), inv);
     teardown(em, &stack, &empty_doc(&stack), true).await;
@@ -163,13 +195,22 @@ async fn values_reach_secrets_manager_and_nothing_else() {
     let (stdout, stderr) = (run.stdout(), run.stderr());
     // The logs really were on at -vvv (ours and the SDK's), so their silence means something.
     assert!(stderr.contains("+ secret"), "{stderr}");
-    assert!(stderr.contains("aws_smithy_runtime::client::orchestrator"), "{stderr}");
+    assert!(
+        stderr.contains("aws_smithy_runtime::client::orchestrator"),
+        "{stderr}"
+    );
     for value in [FILE_VALUE, ENV_VALUE] {
         assert!(!stdout.contains(value), "the value is in the document");
         assert!(!stderr.contains(value), "the value is on stderr");
     }
-    assert!(!stdout.contains(&path), "the value file's path is not recorded");
-    assert!(!stdout.contains("FP_TEST_API_KEYS"), "nor the variable's name");
+    assert!(
+        !stdout.contains(&path),
+        "the value file's path is not recorded"
+    );
+    assert!(
+        !stdout.contains("FP_TEST_API_KEYS"),
+        "nor the variable's name"
+    );
     let doc = run.json();
     assert_eq!(doc["secrets"]["db-credentials"]["has_value"], true);
     assert_eq!(doc["secrets"]["api-keys"]["has_value"], true);
@@ -209,15 +250,28 @@ async fn a_value_is_stored_only_when_it_is_new_and_kept_when_none_is_given() {
     let name = format!("{stack}--db-credentials--dev");
     let file = tempfile::NamedTempFile::new().unwrap();
     let value_arg = format!("db-credentials={}", file.path().display());
-    let base = ["--stack", &stack, "--env", "dev", "--secret", "db-credentials"];
+    let base = [
+        "--stack",
+        &stack,
+        "--env",
+        "dev",
+        "--secret",
+        "db-credentials",
+    ];
     let with_file = [&base[..], &["--value-file", &value_arg]].concat();
 
     from_flags(em, &base);
     std::fs::write(file.path(), "first-value").unwrap();
     let set = from_flags(em, &with_file);
-    assert_eq!(change_lines(&set.stderr()), [format!("~ secret {name} (value: (none) -> (given))")]);
+    assert_eq!(
+        change_lines(&set.stderr()),
+        [format!("~ secret {name} (value: (none) -> (given))")]
+    );
     assert_eq!(set.json()["secrets"]["db-credentials"]["has_value"], true);
-    assert_eq!(current_value(&sm, &name).await.as_deref(), Some("first-value"));
+    assert_eq!(
+        current_value(&sm, &name).await.as_deref(),
+        Some("first-value")
+    );
 
     // The same value again: nothing stored, no new version.
     let same = from_flags(em, &with_file);
@@ -227,8 +281,14 @@ async fn a_value_is_stored_only_when_it_is_new_and_kept_when_none_is_given() {
     // A run without a value keeps the secret's.
     let without = from_flags(em, &base);
     assert!(change_lines(&without.stderr()).is_empty());
-    assert_eq!(without.json()["secrets"]["db-credentials"]["has_value"], true);
-    assert_eq!(current_value(&sm, &name).await.as_deref(), Some("first-value"));
+    assert_eq!(
+        without.json()["secrets"]["db-credentials"]["has_value"],
+        true
+    );
+    assert_eq!(
+        current_value(&sm, &name).await.as_deref(),
+        Some("first-value")
+    );
 
     // A changed value, passed again: stored once.
     std::fs::write(file.path(), "second-value").unwrap();
@@ -237,9 +297,16 @@ async fn a_value_is_stored_only_when_it_is_new_and_kept_when_none_is_given() {
         change_lines(&changed.stderr()),
         [format!("~ secret {name} (value: (current) -> (given))")]
     );
-    assert_eq!(current_value(&sm, &name).await.as_deref(), Some("second-value"));
+    assert_eq!(
+        current_value(&sm, &name).await.as_deref(),
+        Some("second-value")
+    );
     assert!(change_lines(&from_flags(em, &with_file).stderr()).is_empty());
-    assert_eq!(versions(&sm, &name).await, 2, "first-value and second-value only");
+    assert_eq!(
+        versions(&sm, &name).await,
+        2,
+        "first-value and second-value only"
+    );
     teardown(em, &stack, &empty_doc(&stack), true).await;
 }
 
@@ -298,11 +365,19 @@ async fn a_value_typed_at_the_prompt_is_stored_and_never_echoed() {
     })
     .await
     .unwrap();
-    assert!(out.status.success(), "{shown}");
+    assert!(status.success(), "{shown}");
     assert!(shown.contains("value of secret db (not shown)"), "{shown}");
-    assert!(!shown.contains(TYPED), "the terminal echoed the value: {shown}");
+    assert!(
+        !shown.contains(TYPED),
+        "the terminal echoed the value: {shown}"
+    );
     let sm = client(em).await;
-    assert_eq!(current_value(&sm, &format!("{stack}--db--dev")).await.as_deref(), Some(TYPED));
+    assert_eq!(
+        current_value(&sm, &format!("{stack}--db--dev"))
+            .await
+            .as_deref(),
+        Some(TYPED)
+    );
     teardown(em, &stack, &empty_doc(&stack), true).await;
 }
 
@@ -311,7 +386,9 @@ async fn each_changed_setting_gives_exactly_its_one_update() {
     let em = Emulator::shared();
     let stack = unique_stack("secupd");
     let name = format!("{stack}--db--dev");
-    em.tool("secrets-up").stdin(spec_doc(&stack, json!({"db": {}}))).succeeds();
+    em.tool("secrets-up")
+        .stdin(spec_doc(&stack, json!({"db": {}})))
+        .succeeds();
     let lane = em.lane();
     let run = |secrets: Value, extra: &[&str]| {
         lane.set_faults(json!({}));
@@ -331,12 +408,23 @@ async fn each_changed_setting_gives_exactly_its_one_update() {
     );
     assert_eq!(calls, [format!("secretsmanager UpdateSecret {name}")]);
 
-    let (lines, calls) = run(json!({"db": {"description": "rotated monthly"}}), &["--tag", "team=data"]);
-    assert_eq!(lines, [format!("~ secret {name} (tags: {{\"team\":null}} -> {{\"team\":\"data\"}})")]);
+    let (lines, calls) = run(
+        json!({"db": {"description": "rotated monthly"}}),
+        &["--tag", "team=data"],
+    );
+    assert_eq!(
+        lines,
+        [format!(
+            "~ secret {name} (tags: {{\"team\":null}} -> {{\"team\":\"data\"}})"
+        )]
+    );
     assert_eq!(calls, [format!("secretsmanager TagResource {name}")]);
 
     // Nothing changed: nothing done. Then back to the default description.
-    let (lines, calls) = run(json!({"db": {"description": "rotated monthly"}}), &["--tag", "team=data"]);
+    let (lines, calls) = run(
+        json!({"db": {"description": "rotated monthly"}}),
+        &["--tag", "team=data"],
+    );
     assert!(lines.is_empty() && calls.is_empty(), "{lines:?} {calls:?}");
     let (lines, _) = run(json!({"db": {}}), &["--tag", "team=data"]);
     assert_eq!(lines.len(), 1, "{lines:?}");
@@ -350,28 +438,60 @@ async fn plan_lists_every_create_changes_nothing_and_the_apply_makes_exactly_it(
     let stack = unique_stack("secplan");
     let doc = spec_doc(&stack, json!({"db": {}, "api": {}}));
     let lane = em.lane();
-    let planned = lane.tool("secrets-up").arg("--plan").stdin(&doc).succeeds().json();
-    assert!(lane.fault_state()["mutation_log"].as_array().unwrap().is_empty());
+    let planned = lane
+        .tool("secrets-up")
+        .arg("--plan")
+        .stdin(&doc)
+        .succeeds()
+        .json();
+    assert!(lane.fault_state()["mutation_log"]
+        .as_array()
+        .unwrap()
+        .is_empty());
     assert!(em.inventory("us-east-1", &stack, "dev").is_empty());
     let lines = plan_lines(&planned);
     assert_eq!(
         lines,
-        [format!("+ secret {stack}--api--dev"), format!("+ secret {stack}--db--dev")]
+        [
+            format!("+ secret {stack}--api--dev"),
+            format!("+ secret {stack}--db--dev")
+        ]
     );
-    assert!(planned["secrets"]["db"]["arn"].as_str().unwrap().starts_with("planned:"));
+    assert!(planned["secrets"]["db"]["arn"]
+        .as_str()
+        .unwrap()
+        .starts_with("planned:"));
 
     let applied = em.tool("secrets-up").arg("-v").stdin(&doc).succeeds();
     assert_eq!(change_lines(&applied.stderr()), lines);
-    let again = em.tool("secrets-up").arg("--plan").stdin(applied.json().to_string()).succeeds().json();
+    let again = em
+        .tool("secrets-up")
+        .arg("--plan")
+        .stdin(applied.json().to_string())
+        .succeeds()
+        .json();
     assert!(plan_lines(&again).is_empty(), "{again}");
 
     // A prune, planned then applied.
     let fewer = spec_doc(&stack, json!({"db": {}}));
     let lane = em.lane();
-    let planned = lane.tool("secrets-up").arg("--plan").stdin(&fewer).succeeds().json();
-    assert!(lane.fault_state()["mutation_log"].as_array().unwrap().is_empty());
+    let planned = lane
+        .tool("secrets-up")
+        .arg("--plan")
+        .stdin(&fewer)
+        .succeeds()
+        .json();
+    assert!(lane.fault_state()["mutation_log"]
+        .as_array()
+        .unwrap()
+        .is_empty());
     let lines = plan_lines(&planned);
-    assert_eq!(lines, [format!("- secret {stack}--api--dev (recovery_window_days: null -> 7)")]);
+    assert_eq!(
+        lines,
+        [format!(
+            "- secret {stack}--api--dev (recovery_window_days: null -> 7)"
+        )]
+    );
     let applied = em.tool("secrets-up").arg("-v").stdin(&fewer).succeeds();
     assert_eq!(change_lines(&applied.stderr()), lines);
     teardown(em, &stack, &empty_doc(&stack), true).await;
@@ -384,7 +504,10 @@ async fn an_explicit_spec_prunes_and_an_absent_or_empty_one_does_not() {
     let sm = client(em).await;
     let first = em
         .tool("secrets-up")
-        .stdin(spec_doc(&stack, json!({"db": {}, "old": {"recovery_window_days": 21}})))
+        .stdin(spec_doc(
+            &stack,
+            json!({"db": {}, "old": {"recovery_window_days": 21}}),
+        ))
         .succeeds()
         .json();
     let old = format!("{stack}--old--dev");
@@ -396,32 +519,67 @@ async fn an_explicit_spec_prunes_and_an_absent_or_empty_one_does_not() {
     ] {
         for extra in [&[][..], &["--secret", "db"][..]] {
             let lane = em.lane();
-            let log = lane.tool("secrets-up").args(extra).stdin(doc.to_string()).succeeds().stderr();
+            let log = lane
+                .tool("secrets-up")
+                .args(extra)
+                .stdin(doc.to_string())
+                .succeeds()
+                .stderr();
             assert!(change_lines(&log).is_empty(), "{log}");
-            assert!(log.contains("warning: nothing pruned") && log.contains(&old), "{log}");
+            assert!(
+                log.contains("warning: nothing pruned") && log.contains(&old),
+                "{log}"
+            );
             assert!(foreign_mutations(&lane.fault_state()).is_empty());
         }
     }
-    assert_eq!(em.inventory("us-east-1", &stack, "dev").counts(), counts(&[("secret", 2)]));
+    assert_eq!(
+        em.inventory("us-east-1", &stack, "dev").counts(),
+        counts(&[("secret", 2)])
+    );
 
     // Explicit: `old` goes, with the window it was made with.
     let mut fewer = first.clone();
     fewer["spec"]["secrets"] = json!({"db": {}});
-    let log = em.tool("secrets-up").arg("-v").stdin(fewer.to_string()).succeeds().stderr();
-    assert_eq!(change_lines(&log), [format!("- secret {old} (recovery_window_days: null -> 21)")]);
-    let d = sm.describe_secret().secret_id(&old).send().await.unwrap();
-    let at = d.deleted_date().expect("scheduled").secs();
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
-    assert_eq!(((at - now) as f64 / 86_400.0).round() as i64, 21);
-    assert_eq!(em.inventory("us-east-1", &stack, "dev").counts(), counts(&[("secret", 1)]));
-
-    // Named again within the window: restored, same ARN.
-    let log = em.tool("secrets-up").arg("-v").stdin(first.to_string()).succeeds().stderr();
+    let log = em
+        .tool("secrets-up")
+        .arg("-v")
+        .stdin(fewer.to_string())
+        .succeeds()
+        .stderr();
     assert_eq!(
         change_lines(&log),
-        [format!("~ secret {old} (scheduled_for_deletion: true -> false)")]
+        [format!("- secret {old} (recovery_window_days: null -> 21)")]
     );
-    assert_eq!(em.inventory("us-east-1", &stack, "dev").counts(), counts(&[("secret", 2)]));
+    let d = sm.describe_secret().secret_id(&old).send().await.unwrap();
+    let at = d.deleted_date().expect("scheduled").secs();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    assert_eq!(((at - now) as f64 / 86_400.0).round() as i64, 21);
+    assert_eq!(
+        em.inventory("us-east-1", &stack, "dev").counts(),
+        counts(&[("secret", 1)])
+    );
+
+    // Named again within the window: restored, same ARN.
+    let log = em
+        .tool("secrets-up")
+        .arg("-v")
+        .stdin(first.to_string())
+        .succeeds()
+        .stderr();
+    assert_eq!(
+        change_lines(&log),
+        [format!(
+            "~ secret {old} (scheduled_for_deletion: true -> false)"
+        )]
+    );
+    assert_eq!(
+        em.inventory("us-east-1", &stack, "dev").counts(),
+        counts(&[("secret", 2)])
+    );
     teardown(em, &stack, &empty_doc(&stack), true).await;
 }
 
@@ -444,13 +602,27 @@ async fn a_secret_of_that_name_not_ours_is_refused_and_left_alone() {
     let err = lane
         .tool("secrets-up")
         .args(["-n", "--stack", &stack, "--env", "dev"])
-        .args(["--value-file", &format!("db-credentials={}", file.path().display())])
+        .args([
+            "--value-file",
+            &format!("db-credentials={}", file.path().display()),
+        ])
         .fails()
         .code(10);
-    assert!(err.contains(&name) && err.contains("no fargate-pipes tags"), "{err}");
+    assert!(
+        err.contains(&name) && err.contains("no fargate-pipes tags"),
+        "{err}"
+    );
     assert!(foreign_mutations(&lane.fault_state()).is_empty());
-    assert_eq!(current_value(&sm, &name).await.as_deref(), Some("someone-elses"));
-    sm.delete_secret().secret_id(&name).force_delete_without_recovery(true).send().await.unwrap();
+    assert_eq!(
+        current_value(&sm, &name).await.as_deref(),
+        Some("someone-elses")
+    );
+    sm.delete_secret()
+        .secret_id(&name)
+        .force_delete_without_recovery(true)
+        .send()
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -458,21 +630,40 @@ async fn documents_naming_another_stacks_or_envs_secrets_are_refused() {
     let em = Emulator::shared();
     let stack = unique_stack("atk");
     let victim = unique_stack("vic");
-    let dev = em.tool("secrets-up").stdin(spec_doc(&stack, json!({"db": {}}))).succeeds().json();
-    let theirs = em.tool("secrets-up").stdin(spec_doc(&victim, json!({"db": {}}))).succeeds().json();
+    let dev = em
+        .tool("secrets-up")
+        .stdin(spec_doc(&stack, json!({"db": {}})))
+        .succeeds()
+        .json();
+    let theirs = em
+        .tool("secrets-up")
+        .stdin(spec_doc(&victim, json!({"db": {}})))
+        .succeeds()
+        .json();
 
     let mut prod = dev.clone();
     prod["env"] = json!("prod");
     let lane = em.lane();
-    let err = lane.tool("secrets-up").stdin(prod.to_string()).fails().code(10);
-    assert!(err.contains("belong elsewhere") && err.contains(&format!("{stack}/dev")), "{err}");
+    let err = lane
+        .tool("secrets-up")
+        .stdin(prod.to_string())
+        .fails()
+        .code(10);
+    assert!(
+        err.contains("belong elsewhere") && err.contains(&format!("{stack}/dev")),
+        "{err}"
+    );
     assert!(foreign_mutations(&lane.fault_state()).is_empty());
     assert!(em.inventory("us-east-1", &stack, "prod").is_empty());
 
     let mut forged = dev.clone();
     forged["secrets"]["db"]["arn"] = theirs["secrets"]["db"]["arn"].clone();
     let lane = em.lane();
-    let err = lane.tool("secrets-up").stdin(forged.to_string()).fails().code(10);
+    let err = lane
+        .tool("secrets-up")
+        .stdin(forged.to_string())
+        .fails()
+        .code(10);
     assert!(err.contains(&format!("{victim}/dev")), "{err}");
     assert!(foreign_mutations(&lane.fault_state()).is_empty());
 
@@ -506,8 +697,14 @@ async fn teardown_schedules_deletion_of_this_stack_only_and_bring_up_restores() 
         .stdin(spec_doc(&stack, spec.clone()))
         .succeeds()
         .json();
-    from_flags(em, &["--stack", &longer, "--env", "dev", "--secret", "api-keys"]);
-    from_flags(em, &["--stack", &stack, "--env", "prod", "--secret", "api-keys"]);
+    from_flags(
+        em,
+        &["--stack", &longer, "--env", "dev", "--secret", "api-keys"],
+    );
+    from_flags(
+        em,
+        &["--stack", &stack, "--env", "prod", "--secret", "api-keys"],
+    );
 
     let planned = teardown(em, &stack, &first.to_string(), false).await;
     assert_eq!(
@@ -518,31 +715,60 @@ async fn teardown_schedules_deletion_of_this_stack_only_and_bring_up_restores() 
         ]
     );
     assert!(em.inventory("us-east-1", &stack, "dev").is_empty());
-    assert_eq!(em.inventory("us-east-1", &longer, "dev").counts(), counts(&[("secret", 1)]));
-    assert_eq!(em.inventory("us-east-1", &stack, "prod").counts(), counts(&[("secret", 1)]));
+    assert_eq!(
+        em.inventory("us-east-1", &longer, "dev").counts(),
+        counts(&[("secret", 1)])
+    );
+    assert_eq!(
+        em.inventory("us-east-1", &stack, "prod").counts(),
+        counts(&[("secret", 1)])
+    );
 
     // Scheduled with each secret's own window.
     let sm = client(em).await;
-    let days_left = |d: &aws_sdk_secretsmanager::operation::describe_secret::DescribeSecretOutput| {
-        let at = d.deleted_date().expect("scheduled for deletion").secs();
-        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
-        ((at - now) as f64 / 86_400.0).round() as i64
-    };
+    let days_left =
+        |d: &aws_sdk_secretsmanager::operation::describe_secret::DescribeSecretOutput| {
+            let at = d.deleted_date().expect("scheduled for deletion").secs();
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_secs() as i64;
+            ((at - now) as f64 / 86_400.0).round() as i64
+        };
     let db = first["secrets"]["db-credentials"]["arn"].as_str().unwrap();
     let api = first["secrets"]["api-keys"]["arn"].as_str().unwrap();
-    assert_eq!(days_left(&sm.describe_secret().secret_id(db).send().await.unwrap()), 12);
-    assert_eq!(days_left(&sm.describe_secret().secret_id(api).send().await.unwrap()), 7);
+    assert_eq!(
+        days_left(&sm.describe_secret().secret_id(db).send().await.unwrap()),
+        12
+    );
+    assert_eq!(
+        days_left(&sm.describe_secret().secret_id(api).send().await.unwrap()),
+        7
+    );
     // A second teardown finds nothing left to do.
-    assert!(teardown(em, &stack, &empty_doc(&stack), false).await.is_empty());
+    assert!(teardown(em, &stack, &empty_doc(&stack), false)
+        .await
+        .is_empty());
 
     // Brought up again within the window: restored, same ARNs, value intact.
-    let back = em.tool("secrets-up").arg("-v").stdin(spec_doc(&stack, spec)).succeeds();
+    let back = em
+        .tool("secrets-up")
+        .arg("-v")
+        .stdin(spec_doc(&stack, spec))
+        .succeeds();
     let lines = change_lines(&back.stderr());
     assert_eq!(lines.len(), 2, "{lines:?}");
-    assert!(lines.iter().all(|l| l.contains("scheduled_for_deletion: true -> false")), "{lines:?}");
+    assert!(
+        lines
+            .iter()
+            .all(|l| l.contains("scheduled_for_deletion: true -> false")),
+        "{lines:?}"
+    );
     assert_eq!(back.json()["secrets"], first["secrets"]);
     assert_eq!(
-        current_value(&sm, &format!("{stack}--db-credentials--dev")).await.as_deref(),
+        current_value(&sm, &format!("{stack}--db-credentials--dev"))
+            .await
+            .as_deref(),
         Some(FILE_VALUE)
     );
 
@@ -552,7 +778,10 @@ async fn teardown_schedules_deletion_of_this_stack_only_and_bring_up_restores() 
         let gone = sm.describe_secret().secret_id(arn).send().await;
         assert!(gone.is_err(), "{arn} still exists");
     }
-    assert_eq!(em.inventory("us-east-1", &longer, "dev").counts(), counts(&[("secret", 1)]));
+    assert_eq!(
+        em.inventory("us-east-1", &longer, "dev").counts(),
+        counts(&[("secret", 1)])
+    );
     teardown(em, &longer, &empty_doc(&longer), true).await;
     let ctx = em.context(&stack, "prod", "us-east-1").await;
     let m = Mismatches::default();
@@ -560,24 +789,53 @@ async fn teardown_schedules_deletion_of_this_stack_only_and_bring_up_restores() 
         .discover(&ctx, &Document::parse(&empty_doc(&stack)).unwrap(), &m)
         .await
         .unwrap();
-    found.destroy(&ctx, &Leftovers::default(), TeardownOptions { force_delete_secrets: true }).await;
+    found
+        .destroy(
+            &ctx,
+            &Leftovers::default(),
+            TeardownOptions {
+                force_delete_secrets: true,
+            },
+        )
+        .await;
 }
 
 #[tokio::test]
 async fn a_forced_teardown_purges_secrets_an_earlier_teardown_scheduled() {
     let em = Emulator::shared();
     let stack = unique_stack("pur");
-    let first = from_flags(em, &["--stack", &stack, "--env", "dev", "--secret", "api-keys"]).json();
-    let arn = first["secrets"]["api-keys"]["arn"].as_str().unwrap().to_owned();
+    let first = from_flags(
+        em,
+        &["--stack", &stack, "--env", "dev", "--secret", "api-keys"],
+    )
+    .json();
+    let arn = first["secrets"]["api-keys"]["arn"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     teardown(em, &stack, &empty_doc(&stack), false).await;
     let planned = teardown(em, &stack, &empty_doc(&stack), true).await;
-    assert!(planned.is_empty(), "scheduled secrets are no plan entry: {planned:?}");
+    assert!(
+        planned.is_empty(),
+        "scheduled secrets are no plan entry: {planned:?}"
+    );
     let sm = client(em).await;
-    let err = sm.describe_secret().secret_id(&arn).send().await.unwrap_err();
+    let err = sm
+        .describe_secret()
+        .secret_id(&arn)
+        .send()
+        .await
+        .unwrap_err();
     assert!(err.into_service_error().is_resource_not_found_exception());
     // And the name is free: a new bring-up creates a new secret.
-    let fresh = from_flags(em, &["--stack", &stack, "--env", "dev", "--secret", "api-keys"]);
-    assert_eq!(change_lines(&fresh.stderr()), [format!("+ secret {stack}--api-keys--dev")]);
+    let fresh = from_flags(
+        em,
+        &["--stack", &stack, "--env", "dev", "--secret", "api-keys"],
+    );
+    assert_eq!(
+        change_lines(&fresh.stderr()),
+        [format!("+ secret {stack}--api-keys--dev")]
+    );
     assert_ne!(fresh.json()["secrets"]["api-keys"]["arn"], arn.as_str());
     teardown(em, &stack, &empty_doc(&stack), true).await;
 }

@@ -44,7 +44,9 @@ fn found() -> FoundCluster {
 
 fn update(w: &Want, c: FoundCluster) -> (Vec<Fix>, String) {
     let (op, change) = plan(w, Some(&c), &ctx()).unwrap().expect("an update");
-    let Op::Update { fixes, .. } = op else { panic!("{op:?}") };
+    let Op::Update { fixes, .. } = op else {
+        panic!("{op:?}")
+    };
     (fixes, change.line())
 }
 
@@ -72,8 +74,17 @@ fn container_insights_is_updated_and_enhanced_counts_as_on() {
         ..want()
     };
     let (fixes, line) = update(&off, found());
-    assert_eq!(fixes, [Fix::Update { insights: true, exec: false }]);
-    assert_eq!(line.split(" (").nth(1).unwrap(), "container_insights: enabled -> disabled)");
+    assert_eq!(
+        fixes,
+        [Fix::Update {
+            insights: true,
+            exec: false
+        }]
+    );
+    assert_eq!(
+        line.split(" (").nth(1).unwrap(),
+        "container_insights: enabled -> disabled)"
+    );
     let enhanced = FoundCluster {
         insights: "enhanced".into(),
         ..found()
@@ -88,22 +99,44 @@ fn exec_logging_and_its_key_are_one_exec_update() {
         ..want()
     };
     let (fixes, line) = update(&quiet, found());
-    assert_eq!(fixes, [Fix::Update { insights: false, exec: true }]);
+    assert_eq!(
+        fixes,
+        [Fix::Update {
+            insights: false,
+            exec: true
+        }]
+    );
     assert!(line.contains("exec_logging: DEFAULT -> NONE"), "{line}");
     let no_key = Want {
         exec_key: None,
         ..want()
     };
     let (fixes, line) = update(&no_key, found());
-    assert_eq!(fixes, [Fix::Update { insights: false, exec: true }]);
-    assert!(line.contains(&format!("exec_kms_key: {KEY} -> null")), "{line}");
+    assert_eq!(
+        fixes,
+        [Fix::Update {
+            insights: false,
+            exec: true
+        }]
+    );
+    assert!(
+        line.contains(&format!("exec_kms_key: {KEY} -> null")),
+        "{line}"
+    );
     let both = Want {
         insights: false,
         exec_logging: false,
         ..want()
     };
     let (fixes, _) = update(&both, found());
-    assert_eq!(fixes, [Fix::Update { insights: true, exec: true }], "one UpdateCluster");
+    assert_eq!(
+        fixes,
+        [Fix::Update {
+            insights: true,
+            exec: true
+        }],
+        "one UpdateCluster"
+    );
 }
 
 #[test]
@@ -125,7 +158,10 @@ fn providers_and_strategy_are_one_capacity_provider_update() {
     };
     let (fixes, line) = update(&only_fargate, found());
     assert_eq!(fixes, [Fix::CapacityProviders]);
-    assert!(line.contains("capacity_providers:") && line.contains("default_strategy:"), "{line}");
+    assert!(
+        line.contains("capacity_providers:") && line.contains("default_strategy:"),
+        "{line}"
+    );
 }
 
 #[test]
@@ -133,7 +169,12 @@ fn missing_tags_are_put_back() {
     let mut c = found();
     c.tags.remove("Name");
     let (fixes, _) = update(&want(), c);
-    assert_eq!(fixes, [Fix::Tags([("Name".into(), "shop--cluster--dev".into())].into())]);
+    assert_eq!(
+        fixes,
+        [Fix::Tags(
+            [("Name".into(), "shop--cluster--dev".into())].into()
+        )]
+    );
 }
 
 #[test]

@@ -31,7 +31,9 @@ fn aliased(k: FoundKey) -> Keys {
 }
 
 fn update_of(p: &Plan) -> (Vec<Fix>, String) {
-    let Some((Op::Update { fixes, .. }, change)) = &p.op else { panic!("{p:?}") };
+    let Some((Op::Update { fixes, .. }, change)) = &p.op else {
+        panic!("{p:?}")
+    };
     (fixes.clone(), change.line())
 }
 
@@ -39,7 +41,17 @@ fn update_of(p: &Plan) -> (Vec<Fix>, String) {
 fn no_key_is_a_create_with_policy_and_tags() {
     let p = plan(&ctx(), &Keys::default(), &the_policy()).unwrap();
     assert_eq!(p.key, None);
-    let Some((Op::Create { alias, policy, tags }, change)) = &p.op else { panic!("{p:?}") };
+    let Some((
+        Op::Create {
+            alias,
+            policy,
+            tags,
+        },
+        change,
+    )) = &p.op
+    else {
+        panic!("{p:?}")
+    };
     assert_eq!(alias, "alias/shop--logs--dev");
     assert_eq!(policy, &the_policy());
     assert!(tags.contains(&("fargate-pipes:component".into(), "logs".into())));
@@ -61,7 +73,10 @@ fn a_drifted_key_policy_is_put_back() {
     };
     let (fixes, line) = update_of(&plan(&ctx(), &aliased(k), &the_policy()).unwrap());
     assert_eq!(fixes, [Fix::Policy(the_policy())]);
-    assert!(line.starts_with("~ kms key alias/shop--logs--dev (key_policy: "), "{line}");
+    assert!(
+        line.starts_with("~ kms key alias/shop--logs--dev (key_policy: "),
+        "{line}"
+    );
 }
 
 #[test]
@@ -72,7 +87,10 @@ fn rotation_is_turned_on() {
     };
     let (fixes, line) = update_of(&plan(&ctx(), &aliased(k), &the_policy()).unwrap());
     assert_eq!(fixes, [Fix::Rotation]);
-    assert_eq!(line, "~ kms key alias/shop--logs--dev (rotation: false -> true)");
+    assert_eq!(
+        line,
+        "~ kms key alias/shop--logs--dev (rotation: false -> true)"
+    );
 }
 
 #[test]
@@ -119,7 +137,10 @@ fn a_key_without_its_alias_is_found_by_tag_and_aliased_again() {
     };
     let (fixes, line) = update_of(&plan(&ctx(), &keys, &the_policy()).unwrap());
     assert_eq!(fixes, [Fix::Alias]);
-    assert_eq!(line, "~ kms key alias/shop--logs--dev (alias: null -> alias/shop--logs--dev)");
+    assert_eq!(
+        line,
+        "~ kms key alias/shop--logs--dev (alias: null -> alias/shop--logs--dev)"
+    );
 }
 
 #[test]
@@ -127,7 +148,12 @@ fn missing_tags_are_put_back() {
     let mut k = key("k1");
     k.tags.remove("Name");
     let (fixes, _) = update_of(&plan(&ctx(), &aliased(k), &the_policy()).unwrap());
-    assert_eq!(fixes, [Fix::Tags([("Name".into(), "shop--logs--dev".into())].into())]);
+    assert_eq!(
+        fixes,
+        [Fix::Tags(
+            [("Name".into(), "shop--logs--dev".into())].into()
+        )]
+    );
 }
 
 #[test]
@@ -156,7 +182,10 @@ fn two_live_keys_tagged_as_the_log_key_are_refused_naming_both() {
     let e = plan(&ctx(), &keys, &the_policy()).unwrap_err();
     assert_eq!(e.exit_code(), 10);
     let text = e.to_string();
-    assert!(text.contains(&key("k1").arn) && text.contains(&key("k2").arn), "{text}");
+    assert!(
+        text.contains(&key("k1").arn) && text.contains(&key("k2").arn),
+        "{text}"
+    );
     // A second one already pending deletion is on its way out: not a claimant.
     let keys = Keys {
         aliased: Some(key("k1")),
@@ -171,8 +200,14 @@ fn two_live_keys_tagged_as_the_log_key_are_refused_naming_both() {
 #[test]
 fn the_policy_follows_region_and_partition() {
     let p = policy("cn-north-1", "111122223333");
-    assert_eq!(p["Statement"][0]["Principal"]["AWS"], "arn:aws-cn:iam::111122223333:root");
-    assert_eq!(p["Statement"][1]["Principal"]["Service"], "logs.cn-north-1.amazonaws.com");
+    assert_eq!(
+        p["Statement"][0]["Principal"]["AWS"],
+        "arn:aws-cn:iam::111122223333:root"
+    );
+    assert_eq!(
+        p["Statement"][1]["Principal"]["Service"],
+        "logs.cn-north-1.amazonaws.com"
+    );
     assert_eq!(
         p["Statement"][1]["Condition"]["ArnLike"]["kms:EncryptionContext:aws:logs:arn"],
         "arn:aws-cn:logs:cn-north-1:111122223333:log-group:*"

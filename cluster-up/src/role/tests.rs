@@ -28,7 +28,9 @@ fn role() -> FoundRole {
 
 fn fixes_of(r: FoundRole, policy: Option<&Value>) -> (Vec<Fix>, String) {
     let (op, change) = plan(&ctx(), Some(&r), policy).unwrap().expect("an update");
-    let Op::Update { fixes, .. } = op else { panic!("{op:?}") };
+    let Op::Update { fixes, .. } = op else {
+        panic!("{op:?}")
+    };
     (fixes, change.line())
 }
 
@@ -36,13 +38,32 @@ fn fixes_of(r: FoundRole, policy: Option<&Value>) -> (Vec<Fix>, String) {
 fn no_role_is_a_create_then_its_policies() {
     let (op, change) = plan(&ctx(), None, Some(&secrets())).unwrap().unwrap();
     assert_eq!(change.line(), "+ iam role shop--task-execution--dev");
-    let Op::Create { name, trust, tags, then } = op else { panic!() };
+    let Op::Create {
+        name,
+        trust,
+        tags,
+        then,
+    } = op
+    else {
+        panic!()
+    };
     assert_eq!(name, "shop--task-execution--dev");
-    assert_eq!(trust["Statement"][0]["Principal"]["Service"], "ecs-tasks.amazonaws.com");
+    assert_eq!(
+        trust["Statement"][0]["Principal"]["Service"],
+        "ecs-tasks.amazonaws.com"
+    );
     assert!(tags.contains(&("fargate-pipes:component".into(), "task-execution".into())));
-    assert_eq!(then, [Fix::Attach(MANAGED.into()), Fix::PutSecretsPolicy(secrets())]);
+    assert_eq!(
+        then,
+        [
+            Fix::Attach(MANAGED.into()),
+            Fix::PutSecretsPolicy(secrets())
+        ]
+    );
     let (op, _) = plan(&ctx(), None, None).unwrap().unwrap();
-    let Op::Create { then, .. } = op else { panic!() };
+    let Op::Create { then, .. } = op else {
+        panic!()
+    };
     assert_eq!(then, [Fix::Attach(MANAGED.into())], "no secrets, no policy");
 }
 
@@ -101,7 +122,9 @@ fn missing_tags_are_put_back() {
     let (fixes, _) = fixes_of(r, Some(&secrets()));
     assert_eq!(
         fixes,
-        [Fix::Tags([("Name".into(), "shop--task-execution--dev".into())].into())]
+        [Fix::Tags(
+            [("Name".into(), "shop--task-execution--dev".into())].into()
+        )]
     );
 }
 

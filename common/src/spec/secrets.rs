@@ -200,11 +200,9 @@ mod tests {
                 assert!(e.contains(flag) && !e.contains("/run/secrets"), "{e}");
             }
             // `null` reads as absent, like every field.
-            let s: SecretsSpec = super::super::read(
-                "spec.secrets",
-                &serde_json::json!({"db": {field: null}}),
-            )
-            .unwrap();
+            let s: SecretsSpec =
+                super::super::read("spec.secrets", &serde_json::json!({"db": {field: null}}))
+                    .unwrap();
             assert_eq!(s["db"], SecretSpec::default());
         }
         assert!(err(r#"{"db":{"json_keys":["a",""]}}"#).contains("empty key"));

@@ -73,7 +73,9 @@ fn a_missing_repository_is_created_with_every_setting() {
     let p = plan(&ctx(), &desired(settings()), &Actual::default()).unwrap();
     assert_eq!(p.len(), 1);
     assert_eq!(p[0].change.line(), "+ ecr repository shop/dev/api");
-    let Op::Create(c) = &p[0].op else { panic!("{p:?}") };
+    let Op::Create(c) = &p[0].op else {
+        panic!("{p:?}")
+    };
     assert_eq!(c.settings, settings());
     assert!(c
         .tags
@@ -93,7 +95,9 @@ fn scan_on_push_is_updated_in_place() {
     };
     let p = planned(s, converged()).unwrap();
     assert_eq!(update_fields(&p), ["scan_on_push: true -> false"]);
-    let Op::Update { fixes, .. } = &p[0].op else { unreachable!() };
+    let Op::Update { fixes, .. } = &p[0].op else {
+        unreachable!()
+    };
     assert_eq!(fixes, &[Fix::ScanOnPush(false)]);
 }
 
@@ -113,7 +117,9 @@ fn tag_mutability_is_updated_in_place_and_exclusions_count_as_drift() {
         ..converged()
     };
     let p = planned(settings(), excluded).unwrap();
-    let Op::Update { fixes, .. } = &p[0].op else { panic!("{p:?}") };
+    let Op::Update { fixes, .. } = &p[0].op else {
+        panic!("{p:?}")
+    };
     assert_eq!(fixes, &[Fix::ImmutableTags(true)]);
 }
 
@@ -126,13 +132,19 @@ fn keep_images_rewrites_the_lifecycle_policy() {
     let p = planned(s, converged()).unwrap();
     assert_eq!(update_fields(&p), ["keep_images: 10 -> 5"]);
     // No policy at all, or one that is not ours (hand-edited, not JSON): put back.
-    for lifecycle in [None, Some(serde_json::Value::Null), Some(json!({"rules": []}))] {
+    for lifecycle in [
+        None,
+        Some(serde_json::Value::Null),
+        Some(json!({"rules": []})),
+    ] {
         let repo = Repo {
             lifecycle,
             ..converged()
         };
         let p = planned(settings(), repo).unwrap();
-        let Op::Update { fixes, .. } = &p[0].op else { panic!("{p:?}") };
+        let Op::Update { fixes, .. } = &p[0].op else {
+            panic!("{p:?}")
+        };
         assert_eq!(fixes, &[Fix::KeepImages(10)]);
     }
 }
@@ -204,7 +216,9 @@ fn another_encryption_replaces_an_empty_repository() {
         p[0].change.line(),
         "-/+ ecr repository shop/dev/api (encryption: AES256 -> KMS)"
     );
-    let Op::Replace { create, old_arn } = &p[0].op else { panic!("{p:?}") };
+    let Op::Replace { create, old_arn } = &p[0].op else {
+        panic!("{p:?}")
+    };
     assert_eq!(create.settings, s);
     assert_eq!(old_arn, &converged().arn);
 }
@@ -251,7 +265,11 @@ fn kms_keys_are_compared_by_arn_id_or_resolved_alias() {
     assert!(!encryption_matches(&with_key("ffff"), None, &kms));
     // An alias is compared through the ARN discovery resolved it to.
     assert!(encryption_matches(&with_key("alias/ecr"), Some(KEY), &kms));
-    assert!(!encryption_matches(&with_key("alias/ecr"), Some(other), &kms));
+    assert!(!encryption_matches(
+        &with_key("alias/ecr"),
+        Some(other),
+        &kms
+    ));
     // KMS_DSSE is not KMS.
     let dsse = Repo {
         encryption: "KMS_DSSE".into(),

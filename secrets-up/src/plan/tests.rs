@@ -56,27 +56,44 @@ fn value(v: &str) -> BTreeMap<String, SecretValue> {
 
 /// The plan for `db` as `want` against `have`, given `values`.
 fn one(want: Wanted, have: Found, values: &BTreeMap<String, SecretValue>) -> Vec<Planned> {
-    plan(&ctx(), &desired(vec![want], false), values, &actual(vec![have])).unwrap()
+    plan(
+        &ctx(),
+        &desired(vec![want], false),
+        values,
+        &actual(vec![have]),
+    )
+    .unwrap()
 }
 
 /// The single update's fixes and its line.
 fn update(p: &[Planned]) -> (Vec<Fix>, String) {
     assert_eq!(p.len(), 1, "{p:?}");
-    let Op::Update { fixes, .. } = &p[0].op else { panic!("{p:?}") };
+    let Op::Update { fixes, .. } = &p[0].op else {
+        panic!("{p:?}")
+    };
     (fixes.clone(), p[0].change.line())
 }
 
 #[test]
 fn a_missing_secret_is_created_with_the_value_given_or_without() {
     for (values, with_value) in [(value("v"), true), (no_values(), false)] {
-        let p = plan(&ctx(), &desired(vec![wanted("db")], false), &values, &Actual::default())
-            .unwrap();
+        let p = plan(
+            &ctx(),
+            &desired(vec![wanted("db")], false),
+            &values,
+            &Actual::default(),
+        )
+        .unwrap();
         assert_eq!(p.len(), 1);
         assert_eq!(p[0].change.line(), "+ secret shop--db--dev");
-        let Op::Create(c) = &p[0].op else { panic!("{p:?}") };
+        let Op::Create(c) = &p[0].op else {
+            panic!("{p:?}")
+        };
         assert_eq!(c.with_value, with_value);
         assert_eq!(c.description, wanted("db").description);
-        assert!(c.tags.contains(&("fargate-pipes:component".into(), "db".into())));
+        assert!(c
+            .tags
+            .contains(&("fargate-pipes:component".into(), "db".into())));
     }
 }
 
@@ -98,7 +115,10 @@ fn a_secret_scheduled_for_deletion_is_restored() {
     };
     let (fixes, line) = update(&one(wanted("db"), f, &no_values()));
     assert_eq!(fixes, [Fix::Restore]);
-    assert_eq!(line, "~ secret shop--db--dev (scheduled_for_deletion: true -> false)");
+    assert_eq!(
+        line,
+        "~ secret shop--db--dev (scheduled_for_deletion: true -> false)"
+    );
 }
 
 #[test]
@@ -109,7 +129,10 @@ fn the_description_is_updated_to_the_spec_or_ours() {
     };
     let (fixes, line) = update(&one(wanted("db"), f, &no_values()));
     assert_eq!(fixes, [Fix::Description(wanted("db").description)]);
-    assert!(line.contains("description: set by hand -> db of shop/dev"), "{line}");
+    assert!(
+        line.contains("description: set by hand -> db of shop/dev"),
+        "{line}"
+    );
 }
 
 #[test]
@@ -123,7 +146,10 @@ fn the_kms_key_is_compared_in_any_form_and_reset_to_the_managed_key() {
         ..found("db")
     };
     for same in [KEY, "1234abcd-12ab"] {
-        assert!(one(with_key(same), encrypted.clone_found(), &no_values()).is_empty(), "{same}");
+        assert!(
+            one(with_key(same), encrypted.clone_found(), &no_values()).is_empty(),
+            "{same}"
+        );
     }
     let alias = Found {
         kms_key: Some("arn:aws:kms:us-east-1:111122223333:alias/app".into()),
@@ -131,7 +157,11 @@ fn the_kms_key_is_compared_in_any_form_and_reset_to_the_managed_key() {
     };
     assert!(one(with_key("alias/app"), alias, &no_values()).is_empty());
     // Another key, a key where there was none, none where there was one.
-    let (fixes, _) = update(&one(with_key("alias/other"), encrypted.clone_found(), &no_values()));
+    let (fixes, _) = update(&one(
+        with_key("alias/other"),
+        encrypted.clone_found(),
+        &no_values(),
+    ));
     assert_eq!(fixes, [Fix::KmsKey(Some("alias/other".into()))]);
     let (fixes, _) = update(&one(with_key(KEY), found("db"), &no_values()));
     assert_eq!(fixes, [Fix::KmsKey(Some(KEY.into()))]);
@@ -153,7 +183,9 @@ fn missing_tags_are_put_back() {
     let (fixes, line) = update(&one(wanted("db"), f, &no_values()));
     assert_eq!(
         fixes,
-        [Fix::Tags([("Name".to_owned(), "shop--db--dev".to_owned())].into())]
+        [Fix::Tags(
+            [("Name".to_owned(), "shop--db--dev".to_owned())].into()
+        )]
     );
     assert!(line.contains("tags:"), "{line}");
 }
@@ -190,7 +222,10 @@ fn a_value_given_is_stored_only_when_it_differs() {
         current: Current::Unreadable,
         ..found("db")
     };
-    assert_eq!(update(&one(wanted("db"), unreadable, &value("v"))).0, [Fix::Value]);
+    assert_eq!(
+        update(&one(wanted("db"), unreadable, &value("v"))).0,
+        [Fix::Value]
+    );
 }
 
 #[test]
@@ -214,8 +249,13 @@ fn a_secret_that_is_not_ours_is_refused() {
             tags: tags.into_iter().collect(),
             ..found("db")
         };
-        let e = plan(&ctx(), &desired(vec![wanted("db")], true), &value("v"), &actual(vec![f]))
-            .unwrap_err();
+        let e = plan(
+            &ctx(),
+            &desired(vec![wanted("db")], true),
+            &value("v"),
+            &actual(vec![f]),
+        )
+        .unwrap_err();
         assert_eq!(e.exit_code(), 10, "{e}");
         assert!(e.to_string().contains("shop--db--dev"), "{e}");
     }
@@ -228,8 +268,13 @@ fn two_secrets_tagged_as_one_are_refused_naming_both() {
         arn: "arn:copy".into(),
         ..found("db")
     };
-    let e = plan(&ctx(), &desired(vec![wanted("db")], false), &no_values(), &actual(vec![found("db"), copy]))
-        .unwrap_err();
+    let e = plan(
+        &ctx(),
+        &desired(vec![wanted("db")], false),
+        &no_values(),
+        &actual(vec![found("db"), copy]),
+    )
+    .unwrap_err();
     assert_eq!(e.exit_code(), 10);
     assert!(e.to_string().contains("db-copy and shop--db--dev"), "{e}");
 }
@@ -248,7 +293,13 @@ fn an_explicit_spec_prunes_what_it_no_longer_names_with_its_window() {
             .collect(),
         ..found("x")
     };
-    let a = actual(vec![found("db"), found("old"), found("api"), gone_before, foreign]);
+    let a = actual(vec![
+        found("db"),
+        found("old"),
+        found("api"),
+        gone_before,
+        foreign,
+    ]);
     let p = plan(&ctx(), &d, &no_values(), &a).unwrap();
     let lines: Vec<String> = p.iter().map(|p| p.change.line()).collect();
     assert_eq!(

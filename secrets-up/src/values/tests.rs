@@ -38,13 +38,22 @@ fn fifos_devices_and_directories_are_refused_without_reading_them() {
     let start = Instant::now();
     let e = read_error(&fifo);
     assert!(start.elapsed() < Duration::from_secs(5));
-    assert!(e.contains("not a regular file") && e.contains("pipe"), "{e}");
+    assert!(
+        e.contains("not a regular file") && e.contains("pipe"),
+        "{e}"
+    );
     let e = read_error(Path::new("/dev/zero"));
-    assert!(e.contains("not a regular file") && e.contains("/dev/zero"), "{e}");
+    assert!(
+        e.contains("not a regular file") && e.contains("/dev/zero"),
+        "{e}"
+    );
     let e = read_error(dir.path());
     assert!(e.contains("a directory"), "{e}");
     let e = read_error(&dir.path().join("missing"));
-    assert!(e.contains("cannot read the value file") && e.contains("missing"), "{e}");
+    assert!(
+        e.contains("cannot read the value file") && e.contains("missing"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -57,7 +66,10 @@ fn empty_oversized_and_binary_files_are_refused() {
     let e = read_error(&path);
     assert!(e.contains("65537 bytes") && e.contains("65536"), "{e}");
     std::fs::write(&path, vec![b'a'; 65_536]).unwrap();
-    assert!(read_all(&file_source("db", &path)).is_ok(), "the limit itself is fine");
+    assert!(
+        read_all(&file_source("db", &path)).is_ok(),
+        "the limit itself is fine"
+    );
     std::fs::write(&path, [0xff, 0xfe, 0x00]).unwrap();
     assert!(read_error(&path).contains("not UTF-8"));
 }
@@ -67,7 +79,10 @@ fn variables_are_named_and_their_values_never_shown() {
     let e = read_all(&sources(&[], &["db=FP_SURELY_UNSET_VAR_1".into()], &[]).unwrap())
         .unwrap_err()
         .to_string();
-    assert!(e.contains("FP_SURELY_UNSET_VAR_1") && e.contains("not set"), "{e}");
+    assert!(
+        e.contains("FP_SURELY_UNSET_VAR_1") && e.contains("not set"),
+        "{e}"
+    );
     // A value typed where the variable's name belongs: refused, not echoed.
     let e = sources(&[], &["db=p@ssw0rd!".into()], &[]).unwrap_err();
     assert_eq!(e.exit_code(), 2);
@@ -83,7 +98,11 @@ fn one_source_per_secret_and_names_are_secret_names() {
     assert!(e.to_string().contains("two values"), "{e}");
     let e = sources(&["DB=/x".into()], &[], &[]).unwrap_err();
     assert_eq!(e.exit_code(), 2);
-    assert!(e.to_string().starts_with("--value-file: invalid secret name"), "{e}");
+    assert!(
+        e.to_string()
+            .starts_with("--value-file: invalid secret name"),
+        "{e}"
+    );
     for bad in ["db", "=x", "db="] {
         let e = sources(&[bad.into()], &[], &[]).unwrap_err();
         assert!(e.to_string().contains("NAME=PATH"), "{bad}: {e}");
@@ -103,12 +122,22 @@ fn one_source_per_secret_and_names_are_secret_names() {
 fn json_keys_are_checked_without_quoting_the_value() {
     let v = SecretValue::new(r#"{"password":"hunter2"}"#.into());
     assert!(check_json_keys("db", &v, &["password".into()]).is_ok());
-    let e = check_json_keys("db", &v, &["username".into()]).unwrap_err().to_string();
+    let e = check_json_keys("db", &v, &["username".into()])
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("username") && !e.contains("hunter2"), "{e}");
     let not_json = SecretValue::new("hunter2 {".into());
-    let e = check_json_keys("db", &not_json, &["a".into()]).unwrap_err().to_string();
+    let e = check_json_keys("db", &not_json, &["a".into()])
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("not JSON") && !e.contains("hunter2"), "{e}");
     let list = SecretValue::new("[1]".into());
-    assert!(check_json_keys("db", &list, &["a".into()]).unwrap_err().to_string().contains("not a JSON object"));
-    assert!(check_json_keys("db", &not_json, &[]).is_ok(), "no keys, no check");
+    assert!(check_json_keys("db", &list, &["a".into()])
+        .unwrap_err()
+        .to_string()
+        .contains("not a JSON object"));
+    assert!(
+        check_json_keys("db", &not_json, &[]).is_ok(),
+        "no keys, no check"
+    );
 }
