@@ -46,11 +46,14 @@ fn teardown(em: &Emulator, stack: &str, region: &str, doc: &Value, kinds: &[&str
             .unwrap();
         assert!(again.is_empty(), "nothing left to find: {again:?}");
     });
-    assert!(
-        em.inventory(region, stack, "dev").is_empty(),
-        "{:?}",
-        em.inventory(region, stack, "dev")
-    );
+    // The secrets the tests make stand for secrets-up's: not this layer's.
+    let left = em.inventory(region, stack, "dev");
+    let layer: Vec<String> = left
+        .counts()
+        .into_keys()
+        .filter(|k| k != "secret")
+        .collect();
+    assert!(layer.is_empty(), "{left:?}");
 }
 
 struct Described {
@@ -173,8 +176,9 @@ fn key_policy(em: &Emulator, region: &str, key_id: &str) -> (Value, bool) {
     })
 }
 
-/// Two untagged secrets (not counted by the inventory), the second encrypted
-/// with a key of its own. Returns their ARNs and that key's ARN and id.
+/// Two secrets tagged as secrets-up tags them (the execution role is granted
+/// only secrets whose tags say this stack and env), the second encrypted with a
+/// key of its own. Returns their ARNs and that key's ARN and id.
 fn two_secrets(em: &Emulator, stack: &str) -> (String, String, String, String) {
     let s = probe(em, "us-east-1");
     s.block_on(async {
@@ -190,6 +194,7 @@ fn two_secrets(em: &Emulator, stack: &str) -> (String, String, String, String) {
         let db = sm
             .create_secret()
             .name(format!("{stack}--db-credentials--dev"))
+            .set_tags(Some(secret_tags(stack, "db-credentials")))
             .secret_string("{\"password\":\"x\"}")
             .send()
             .await
@@ -197,6 +202,7 @@ fn two_secrets(em: &Emulator, stack: &str) -> (String, String, String, String) {
         let api = sm
             .create_secret()
             .name(format!("{stack}--api-key--dev"))
+            .set_tags(Some(secret_tags(stack, "api-key")))
             .secret_string("y")
             .kms_key_id(key.key_id())
             .send()
@@ -209,6 +215,19 @@ fn two_secrets(em: &Emulator, stack: &str) -> (String, String, String, String) {
             key.key_id().to_owned(),
         )
     })
+}
+
+fn secret_tags(stack: &str, short: &str) -> Vec<aws_sdk_secretsmanager::types::Tag> {
+    use common::naming::{TAG_COMPONENT, TAG_ENV, TAG_STACK};
+    [(TAG_STACK, stack), (TAG_ENV, "dev"), (TAG_COMPONENT, short)]
+        .into_iter()
+        .map(|(k, v)| {
+            aws_sdk_secretsmanager::types::Tag::builder()
+                .key(k)
+                .value(v)
+                .build()
+        })
+        .collect()
 }
 
 fn secret(name: &str, arn: &str, kms_key: Option<&str>) -> Value {
@@ -242,7 +261,12 @@ fn the_whole_layer_converges_reruns_quietly_updates_in_place_and_comes_back_afte
     let inv = em.inventory("us-east-1", &stack, "dev");
     assert_eq!(
         inv.counts(),
-        counts(&[("ecs_cluster", 1), ("iam_role", 1), ("kms_key", 1)])
+        counts(&[
+            ("ecs_cluster", 1),
+            ("iam_role", 1),
+            ("kms_key", 1),
+            ("secret", 2)
+        ])
     );
 
     // The output section, complete.
@@ -374,14 +398,22 @@ fn the_whole_layer_converges_reruns_quietly_updates_in_place_and_comes_back_afte
     // Up again: the same key, restored rather than a second one.
     let run = cluster_up(em).arg("-v").stdin(&doc).succeeds();
     let (again, log) = (run.json(), run.stderr());
-    assert!(log.contains("restored"), "{log}");
+    assert!(
+        log.contains("state: PendingDeletion -> Enabled)"),
+        "the key comes back: {log}"
+    );
     assert_eq!(
         again["cluster"]["log_kms_key_arn"],
         first["cluster"]["log_kms_key_arn"]
     );
     assert_eq!(
         em.inventory("us-east-1", &stack, "dev").counts(),
-        counts(&[("ecs_cluster", 1), ("iam_role", 1), ("kms_key", 1)])
+        counts(&[
+            ("ecs_cluster", 1),
+            ("iam_role", 1),
+            ("kms_key", 1),
+            ("secret", 2)
+        ])
     );
     teardown(
         em,
@@ -418,7 +450,7 @@ fn strategy_by_env_picks_the_envs_strategy_and_the_secrets_policy_follows_the_do
     assert_eq!(d.exec_key, None, "no log key, no exec encryption key");
     assert_eq!(
         em.inventory("us-east-1", &stack, "dev").counts(),
-        counts(&[("ecs_cluster", 1), ("iam_role", 1)])
+        counts(&[("ecs_cluster", 1), ("iam_role", 1), ("secret", 2)])
     );
     let role = c["execution_role_name"].as_str().unwrap();
     let (_, inline, _) = role_policies(em, role);
@@ -454,13 +486,18 @@ fn strategy_by_env_picks_the_envs_strategy_and_the_secrets_policy_follows_the_do
     let run = cluster_up(em).arg("-v").stdin(doc.to_string()).succeeds();
     let (out, log) = (run.json(), run.stderr());
     assert!(!log.contains("created"), "{log}");
-    for change in [
-        "trust policy reset",
-        "attached",
-        "detached",
-        "inline policy secrets removed",
-    ] {
-        assert!(log.contains(change), "{change}: {log}");
+    let lines: Vec<&str> = log
+        .lines()
+        .filter_map(|l| l.split_once("cluster-up: ").map(|(_, c)| c))
+        .filter(|c| c.starts_with(['+', '~', '-', '!']))
+        .collect();
+    assert_eq!(lines.len(), 1, "one change, the role's: {log}");
+    assert!(
+        lines[0].starts_with(&format!("~ iam role {role} (")),
+        "{log}"
+    );
+    for field in ["managed_policies:", "secrets_policy:", "trust_policy:"] {
+        assert!(lines[0].contains(field), "{field}: {log}");
     }
     let (managed, inline, trust) = role_policies(em, role);
     assert_eq!(inline, None);
@@ -524,7 +561,12 @@ fn the_region_follows_the_document_and_a_key_without_its_alias_is_found_by_tag()
     let run = cluster_up(em).args(args).succeeds();
     let (second, log) = (run.json(), run.stderr());
     assert!(!log.contains("created"), "{log}");
-    assert!(log.contains("alias restored"), "{log}");
+    assert!(
+        log.contains(&format!(
+            "~ kms key alias/{stack}--logs--dev (alias: null -> alias/{stack}--logs--dev)"
+        )),
+        "the alias is put back on the key found by tag: {log}"
+    );
     assert_eq!(second["cluster"]["log_kms_key_id"], key_id.as_str());
     assert_eq!(
         em.inventory("eu-west-1", &stack, "dev").counts()["kms_key"],
@@ -539,41 +581,108 @@ fn the_region_follows_the_document_and_a_key_without_its_alias_is_found_by_tag()
     );
 }
 
+/// Issue 12 item 6: a role of the execution role's name that is tagged as
+/// another component (a service's task role), as another stack, or not at all
+/// is never adopted or rewritten: refused (exit 10), and the only mutating
+/// calls are the lock's.
 #[test]
 fn a_role_of_the_same_name_that_is_not_ours_is_refused() {
+    use common::naming::{TAG_COMPONENT, TAG_ENV, TAG_STACK};
     let em = Emulator::shared();
-    let stack = unique_stack("own");
-    let name = format!("{stack}--task-execution--dev");
-    let s = probe(em, "us-east-1");
-    s.block_on(async {
-        let iam = aws_sdk_iam::Client::new(s.sdk());
-        iam.create_role()
-            .role_name(&name)
-            .assume_role_policy_document(
-                common::iam::trust_policy("ecs-tasks.amazonaws.com").to_string(),
-            )
-            .send()
-            .await
-            .unwrap();
-    });
-    let err = cluster_up(em)
-        .args([
-            "-n",
-            "--stack",
-            &stack,
-            "--env",
-            "dev",
-            "--no-log-encryption",
-        ])
-        .fails()
-        .code(5);
-    assert!(err.contains(&name), "{err}");
-    assert!(
-        em.inventory("us-east-1", &stack, "dev").is_empty(),
-        "nothing made"
-    );
-    s.block_on(async {
-        let iam = aws_sdk_iam::Client::new(s.sdk());
-        common::iam::delete_role(&iam, &name).await.unwrap();
-    });
+    let cases: [(&str, &[(&str, &str)]); 3] = [
+        ("untagged", &[]),
+        ("a task role", &[(TAG_ENV, "dev"), (TAG_COMPONENT, "api")]),
+        (
+            "another stack",
+            &[(TAG_ENV, "dev"), (TAG_COMPONENT, "task-execution")],
+        ),
+    ];
+    for (i, (case, tags)) in cases.into_iter().enumerate() {
+        let stack = unique_stack(&format!("own{i}"));
+        let name = format!("{stack}--task-execution--dev");
+        let owner = if case == "another stack" {
+            format!("{stack}x")
+        } else {
+            stack.clone()
+        };
+        let s = probe(em, "us-east-1");
+        s.block_on(async {
+            let iam = aws_sdk_iam::Client::new(s.sdk());
+            let mut tagged: Vec<aws_sdk_iam::types::Tag> = tags
+                .iter()
+                .map(|(k, v)| {
+                    aws_sdk_iam::types::Tag::builder()
+                        .key(*k)
+                        .value(*v)
+                        .build()
+                        .unwrap()
+                })
+                .collect();
+            if !tags.is_empty() {
+                tagged.push(
+                    aws_sdk_iam::types::Tag::builder()
+                        .key(TAG_STACK)
+                        .value(&owner)
+                        .build()
+                        .unwrap(),
+                );
+            }
+            iam.create_role()
+                .role_name(&name)
+                .assume_role_policy_document(
+                    common::iam::trust_policy("ecs-tasks.amazonaws.com").to_string(),
+                )
+                .set_tags(Some(tagged))
+                .send()
+                .await
+                .unwrap();
+        });
+        let lane = em.lane();
+        let err = lane
+            .tool("cluster-up")
+            .args(["-n", "--stack", &stack, "--env", "dev"])
+            .fails()
+            .code(10);
+        assert!(err.contains(&name), "{case}: {err}");
+        let mutations = foreign_mutations(&lane.fault_state());
+        assert!(
+            mutations.is_empty(),
+            "{case}: nothing but the lock: {mutations:?}"
+        );
+        assert!(
+            em.inventory("us-east-1", &stack, "dev")
+                .counts()
+                .get("ecs_cluster")
+                .is_none(),
+            "{case}: nothing made"
+        );
+        s.block_on(async {
+            let iam = aws_sdk_iam::Client::new(s.sdk());
+            let role = iam.get_role().role_name(&name).send().await.unwrap();
+            let kept: Vec<(&str, &str)> = role
+                .role()
+                .unwrap()
+                .tags()
+                .iter()
+                .map(|t| (t.key(), t.value()))
+                .collect();
+            assert_eq!(
+                kept.len(),
+                tags.len() + usize::from(!tags.is_empty()),
+                "{case}: tags untouched"
+            );
+            common::iam::delete_role(&iam, &name).await.unwrap();
+        });
+    }
+}
+
+/// The mutating calls of a lane other than the stack lock's log group.
+fn foreign_mutations(state: &Value) -> Vec<String> {
+    state["mutation_log"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|m| m.to_string())
+        .filter(|m| !m.contains("/fargate-pipes/locks/"))
+        .collect()
 }

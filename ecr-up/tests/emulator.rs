@@ -39,7 +39,8 @@ fn three_services(stack: &str) -> String {
 fn change_lines(stderr: &str) -> Vec<String> {
     let mut lines: Vec<String> = stderr
         .lines()
-        .filter_map(|l| l.strip_prefix("ecr-up: "))
+        // `-v` puts the time of day first.
+        .filter_map(|l| l.split_once("ecr-up: ").map(|(_, rest)| rest))
         .filter(|l| ["+ ", "~ ", "- ", "-/+ "].iter().any(|m| l.starts_with(m)))
         .map(str::to_owned)
         .collect();
