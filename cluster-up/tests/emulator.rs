@@ -5,7 +5,7 @@
 
 use serde_json::{json, Value};
 
-use common::layer::Owned;
+use common::layer::{Layer, Owned};
 use common::plan::Leftovers;
 use common::sections::Cluster;
 use testkit::{counts, unique_stack, Emulator, Session, Tool};
@@ -685,4 +685,91 @@ fn foreign_mutations(state: &Value) -> Vec<String> {
         .map(|m| m.to_string())
         .filter(|m| !m.contains("/fargate-pipes/locks/"))
         .collect()
+}
+
+/// Issue 12: a dev document given as prod, and documents whose `.cluster`
+/// names another stack's execution role or log key, or whose `.secrets` names
+/// another stack's secret, are refused (exit 10) before any change: the only
+/// mutating calls are the lock's. Teardown, through the layer, refuses the
+/// prod document too.
+#[test]
+fn documents_naming_another_stacks_or_envs_resources_are_refused() {
+    let em = Emulator::shared();
+    let stack = unique_stack("clatk");
+    let victim = unique_stack("clvic");
+    let up = |s: &str| {
+        cluster_up(em)
+            .args(["-n", "--stack", s, "--env", "dev"])
+            .succeeds()
+            .json()
+    };
+    let (dev, theirs) = (up(&stack), up(&victim));
+    let refused = |doc: &Value, tool: &str| {
+        let lane = em.lane();
+        let err = lane.tool(tool).stdin(doc.to_string()).fails().code(10);
+        let mutations = foreign_mutations(&lane.fault_state());
+        assert!(mutations.is_empty(), "{tool}: only the lock: {mutations:?}");
+        err
+    };
+
+    let mut prod = dev.clone();
+    prod["env"] = json!("prod");
+    let err = refused(&prod, "cluster-up");
+    assert!(err.contains(&format!("{stack}/dev")), "{err}");
+    assert!(em.inventory("us-east-1", &stack, "prod").is_empty());
+    // Teardown's view of the layer: the document's ids are dev's, not prod's.
+    let s = em.session(&stack, "prod", "us-east-1");
+    let doc = common::Document::parse(&prod.to_string()).unwrap();
+    let mismatches = common::owner::Mismatches::default();
+    let found = s
+        .block_on(cluster_up::teardown::LAYER.discover(&s.ctx, &doc, &mismatches))
+        .unwrap();
+    assert!(
+        found.is_empty(&s.ctx),
+        "nothing of prod's: {:?}",
+        found.plan(&s.ctx)
+    );
+    let err = mismatches.into_result(&s.ctx).unwrap_err();
+    assert_eq!(err.exit_code(), 10);
+    assert!(err.to_string().contains(&format!("{stack}/dev")), "{err}");
+
+    for field in ["execution_role_name", "log_kms_key_arn", "arn"] {
+        let mut forged = dev.clone();
+        forged["cluster"][field] = theirs["cluster"][field].clone();
+        let err = refused(&forged, "cluster-up");
+        assert!(err.contains(&format!("{victim}/dev")), "{field}: {err}");
+    }
+
+    // A secret of the victim's, tagged as secrets-up tags it.
+    let s = probe(em, "us-east-1");
+    let arn = s.block_on(async {
+        let sm = aws_sdk_secretsmanager::Client::new(s.sdk());
+        let out = sm
+            .create_secret()
+            .name(format!("{victim}--db--dev"))
+            .set_tags(Some(secret_tags(&victim, "db")))
+            .send()
+            .await
+            .unwrap();
+        out.arn().unwrap().to_owned()
+    });
+    let mut forged = dev.clone();
+    forged["secrets"] = json!({"db": secret(&format!("{stack}--db--dev"), &arn, None)});
+    let err = refused(&forged, "cluster-up");
+    assert!(err.contains(&format!("{victim}/dev")), "{err}");
+    let (_, inline, _) = role_policies(em, dev["cluster"]["execution_role_name"].as_str().unwrap());
+    assert_eq!(inline, None, "the role was not granted the victim's secret");
+
+    s.block_on(async {
+        let sm = aws_sdk_secretsmanager::Client::new(s.sdk());
+        sm.delete_secret()
+            .secret_id(&arn)
+            .force_delete_without_recovery(true)
+            .send()
+            .await
+            .unwrap();
+    });
+    let layer = ["ecs cluster", "iam role", "kms key"];
+    teardown(em, &stack, "us-east-1", &dev, &layer);
+    teardown(em, &victim, "us-east-1", &theirs, &layer);
 }
