@@ -650,10 +650,9 @@ fn a_role_of_the_same_name_that_is_not_ours_is_refused() {
             "{case}: nothing but the lock: {mutations:?}"
         );
         assert!(
-            em.inventory("us-east-1", &stack, "dev")
+            !em.inventory("us-east-1", &stack, "dev")
                 .counts()
-                .get("ecs_cluster")
-                .is_none(),
+                .contains_key("ecs_cluster"),
             "{case}: nothing made"
         );
         s.block_on(async {
@@ -772,4 +771,99 @@ fn documents_naming_another_stacks_or_envs_resources_are_refused() {
     let layer = ["ecs cluster", "iam role", "kms key"];
     teardown(em, &stack, "us-east-1", &dev, &layer);
     teardown(em, &victim, "us-east-1", &theirs, &layer);
+}
+
+/// The change lines of a run (`-v` puts the time of day first).
+fn change_lines(stderr: &str) -> Vec<String> {
+    let mut lines: Vec<String> = stderr
+        .lines()
+        .filter_map(|l| l.split_once("cluster-up: ").map(|(_, rest)| rest))
+        .filter(|l| ["+ ", "~ ", "- ", "-/+ "].iter().any(|m| l.starts_with(m)))
+        .map(str::to_owned)
+        .collect();
+    lines.sort();
+    lines
+}
+
+/// The plan entries of a `--plan` run, as change lines.
+fn plan_lines(doc: &Value) -> Vec<String> {
+    let mut lines: Vec<String> = doc["plan"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|c| c["tool"] == "cluster-up")
+        .map(|c| {
+            serde_json::from_value::<common::plan::Change>(c.clone())
+                .unwrap()
+                .line()
+        })
+        .collect();
+    lines.sort();
+    lines
+}
+
+/// `--plan` on a fresh stack, downstream of secrets-up's own plan (its ARNs
+/// are placeholders): every create listed, no call that changes anything (no
+/// lock either); the apply then makes exactly the plan's changes; on the
+/// stack brought up, the plan is empty.
+#[test]
+fn plan_lists_every_create_changes_nothing_and_the_apply_makes_exactly_it() {
+    let em = Emulator::shared();
+    let stack = unique_stack("clplan");
+    let lane = em.lane();
+    let run = lane
+        .shell(&format!(
+            "secrets-up --plan -n --stack {stack} --env dev --secret db | cluster-up --plan"
+        ))
+        .succeeds();
+    let planned = run.json();
+    assert!(
+        lane.fault_state()["mutation_log"]
+            .as_array()
+            .unwrap()
+            .is_empty(),
+        "a plan changes nothing and takes no lock"
+    );
+    assert!(em.inventory("us-east-1", &stack, "dev").is_empty());
+    let lines = plan_lines(&planned);
+    assert_eq!(
+        lines,
+        [
+            format!("+ ecs cluster {stack}--cluster--dev"),
+            format!("+ iam role {stack}--task-execution--dev"),
+            format!("+ kms key alias/{stack}--logs--dev"),
+        ]
+    );
+    let c = &planned["cluster"];
+    for id in ["arn", "execution_role_arn", "log_kms_key_arn"] {
+        assert!(c[id].as_str().unwrap().starts_with("planned:"), "{id}: {c}");
+    }
+
+    // Applied on a fresh document (no secrets): the changes made are the plan's.
+    let fresh = json!({"version": 1, "stack": stack, "env": "dev"}).to_string();
+    let lane = em.lane();
+    let plan_only = lane
+        .tool("cluster-up")
+        .arg("--plan")
+        .stdin(&fresh)
+        .succeeds()
+        .json();
+    let applied = cluster_up(em).arg("-v").stdin(&fresh).succeeds();
+    assert_eq!(change_lines(&applied.stderr()), plan_lines(&plan_only));
+    let up = applied.json();
+
+    let again = cluster_up(em)
+        .arg("--plan")
+        .stdin(up.to_string())
+        .succeeds()
+        .json();
+    assert!(plan_lines(&again).is_empty(), "{again}");
+    assert_eq!(again["cluster"], up["cluster"]);
+    teardown(
+        em,
+        &stack,
+        "us-east-1",
+        &up,
+        &["ecs cluster", "iam role", "kms key"],
+    );
 }
