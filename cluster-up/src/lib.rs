@@ -4,24 +4,40 @@
 //! FARGATE_SPOT capacity providers with a default strategy, the task execution
 //! role every task definition uses, and a KMS key CloudWatch Logs encrypts log
 //! groups with. Reads `spec.cluster` (flags override it) and `.secrets`, writes
-//! `.cluster`. `teardown` removes it with the code in `teardown.rs`.
+//! `.cluster`.
 //!
-//! The execution role may read exactly the secrets of `.secrets` and decrypt
-//! with exactly their KMS keys: run secrets-up first when services use secrets,
-//! and re-run cluster-up after adding one.
+//! The run: desired state (`spec`), the stack's lock, `discover` (reads only,
+//! every kind at once), `plan` (pure: one op per kind, refusals), then the
+//! ops applied (the key and the role at once, then the cluster, whose ECS
+//! Exec configuration names the key) or, with `--plan`, the changes recorded
+//! and nothing made. One module per kind: `key`, `role`, `cluster`, and
+//! `grants` (what the role may read). `teardown` removes the layer through
+//! `teardown::LAYER`. docs/converge/cluster-up.md lists what is compared.
+//!
+//! The execution role may read exactly the stack's secrets of `.secrets` and
+//! decrypt with exactly their KMS keys: run secrets-up first when services use
+//! secrets, and re-run cluster-up after adding one.
 
 use clap::Parser;
 
+use common::owner::Mismatches;
 use common::sections::Secrets;
 use common::spec::Spec;
 use common::{CommonArgs, Context, Document, Result};
 
-mod converge;
-mod kms;
+pub mod cluster;
+pub mod discover;
+pub mod grants;
+pub mod key;
+pub mod plan;
+pub mod role;
 pub mod spec;
 pub mod teardown;
 
 use spec::{ClusterSpec, StrategyEntry};
+
+/// The tool, as its plan entries name it.
+pub const TOOL: &str = "cluster-up";
 
 /// Build the ECS cluster: capacity providers and default strategy, task execution role, KMS key for logs.
 ///
@@ -30,7 +46,13 @@ use spec::{ClusterSpec, StrategyEntry};
 /// read exactly those secrets, nothing wider). Writes `.cluster`: the cluster
 /// name and ARN, the execution role, the log key, the capacity providers and the
 /// default strategy. With no stdin (a terminal, or --no-input) it runs from flags
-/// alone. Re-running changes nothing; `teardown` removes what it made.
+/// alone. Re-running changes nothing; a changed setting is updated in place. A
+/// cluster, role or key of our names that is not tagged as this stack's, env's and
+/// component's is refused (exit 10), as are two keys tagged as the log key and a
+/// document naming another stack's resources (cluster, role, key or secrets).
+/// Turning log encryption off keeps the key (log groups encrypted with it need it);
+/// teardown schedules its deletion. With --plan the changes go to the document's
+/// "plan" and nothing is changed. `teardown` removes what it made.
 #[derive(Debug, Parser)]
 #[command(name = "cluster-up", version)]
 pub struct Args {
@@ -88,12 +110,22 @@ pub async fn run(args: Args, ctx: Context, mut doc: Document) -> Result<Document
     spec.cluster = args.apply(spec.cluster, &ctx.env);
     // The flags' values are checked like the spec's, with the whole spec.
     spec.check(&doc)?;
-    let plan = spec::plan(&spec.cluster, &ctx.env)?;
+    let desired = spec::desired(&spec.cluster, &ctx.env)?;
     let secrets: Option<Secrets> = doc.layer("secrets")?;
+    let hints = discover::Hints::read(&doc)?;
     doc.set_spec("cluster", &spec.cluster);
     ctx.lock().await?;
-
-    let cluster = converge::converge(&ctx, &plan, secrets.as_ref()).await?;
+    let mismatches = Mismatches::default();
+    let actual = discover::discover(&ctx, &desired, secrets.as_ref(), &hints, &mismatches).await?;
+    mismatches.into_result(&ctx)?;
+    let plan = plan::plan(&ctx, &desired, &actual)?;
+    let cluster = if ctx.plan_only {
+        plan.record(&ctx);
+        plan.section(&ctx, &desired, &actual, &plan.planned_ids(&ctx))
+    } else {
+        let made = plan.apply(&ctx).await?;
+        plan.section(&ctx, &desired, &actual, &made)
+    };
     doc.set_layer("cluster", &cluster);
     Ok(doc)
 }

@@ -1,4 +1,4 @@
-//! cluster-up's plan for one env. The types and rules of `spec.cluster` (every
+//! cluster-up's desired state for one env. The types and rules of `spec.cluster` (every
 //! env's strategy included) are `common::spec::cluster`'s, checked with the
 //! whole spec before any call.
 
@@ -9,7 +9,7 @@ pub use common::spec::cluster::{ClusterSpec, StrategyEntry, PROVIDERS};
 
 /// What the spec resolves to for one env.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Plan {
+pub struct Desired {
     pub container_insights: bool,
     pub capacity_providers: Vec<String>,
     pub strategy: Vec<StrategyItem>,
@@ -18,8 +18,8 @@ pub struct Plan {
 }
 
 /// The spec resolved for `env`: its strategy, and the defaults applied.
-pub fn plan(spec: &ClusterSpec, env: &str) -> Result<Plan> {
-    Ok(Plan {
+pub fn desired(spec: &ClusterSpec, env: &str) -> Result<Desired> {
+    Ok(Desired {
         container_insights: spec.container_insights.unwrap_or(true),
         capacity_providers: spec.providers()?,
         strategy: spec.strategy_for(env)?,
@@ -34,7 +34,7 @@ mod tests {
 
     #[test]
     fn defaults() {
-        let p = plan(&ClusterSpec::default(), "dev").unwrap();
+        let p = desired(&ClusterSpec::default(), "dev").unwrap();
         assert!(p.container_insights && p.exec_logging && p.log_encryption);
         assert_eq!(p.capacity_providers, ["FARGATE", "FARGATE_SPOT"]);
         assert_eq!(
@@ -56,10 +56,10 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            plan(&s, "dev").unwrap().strategy[0].provider,
+            desired(&s, "dev").unwrap().strategy[0].provider,
             "FARGATE_SPOT"
         );
-        assert_eq!(plan(&s, "prod").unwrap().strategy[0].provider, "FARGATE");
-        assert!(!plan(&s, "prod").unwrap().container_insights);
+        assert_eq!(desired(&s, "prod").unwrap().strategy[0].provider, "FARGATE");
+        assert!(!desired(&s, "prod").unwrap().container_insights);
     }
 }

@@ -5,6 +5,7 @@
 
 use serde_json::{json, Value};
 
+use common::layer::{Layer, Owned};
 use common::plan::Leftovers;
 use common::sections::Cluster;
 use testkit::{counts, unique_stack, Emulator, Session, Tool};
@@ -32,7 +33,10 @@ fn teardown(em: &Emulator, stack: &str, region: &str, doc: &Value, kinds: &[&str
         let found = cluster_up::teardown::discover(ctx, section.as_ref())
             .await
             .unwrap();
-        let planned: Vec<&str> = found.steps(ctx).iter().map(|s| s.kind).collect();
+        let planned: Vec<String> = Owned::plan(&found, ctx)
+            .into_iter()
+            .map(|c| c.kind)
+            .collect();
         assert_eq!(planned, kinds, "the plan");
         let left = Leftovers::default();
         found.delete_all(ctx, &left).await;
@@ -42,11 +46,14 @@ fn teardown(em: &Emulator, stack: &str, region: &str, doc: &Value, kinds: &[&str
             .unwrap();
         assert!(again.is_empty(), "nothing left to find: {again:?}");
     });
-    assert!(
-        em.inventory(region, stack, "dev").is_empty(),
-        "{:?}",
-        em.inventory(region, stack, "dev")
-    );
+    // The secrets the tests make stand for secrets-up's: not this layer's.
+    let left = em.inventory(region, stack, "dev");
+    let layer: Vec<String> = left
+        .counts()
+        .into_keys()
+        .filter(|k| k != "secret")
+        .collect();
+    assert!(layer.is_empty(), "{left:?}");
 }
 
 struct Described {
@@ -169,8 +176,9 @@ fn key_policy(em: &Emulator, region: &str, key_id: &str) -> (Value, bool) {
     })
 }
 
-/// Two untagged secrets (not counted by the inventory), the second encrypted
-/// with a key of its own. Returns their ARNs and that key's ARN and id.
+/// Two secrets tagged as secrets-up tags them (the execution role is granted
+/// only secrets whose tags say this stack and env), the second encrypted with a
+/// key of its own. Returns their ARNs and that key's ARN and id.
 fn two_secrets(em: &Emulator, stack: &str) -> (String, String, String, String) {
     let s = probe(em, "us-east-1");
     s.block_on(async {
@@ -186,6 +194,7 @@ fn two_secrets(em: &Emulator, stack: &str) -> (String, String, String, String) {
         let db = sm
             .create_secret()
             .name(format!("{stack}--db-credentials--dev"))
+            .set_tags(Some(secret_tags(stack, "db-credentials")))
             .secret_string("{\"password\":\"x\"}")
             .send()
             .await
@@ -193,6 +202,7 @@ fn two_secrets(em: &Emulator, stack: &str) -> (String, String, String, String) {
         let api = sm
             .create_secret()
             .name(format!("{stack}--api-key--dev"))
+            .set_tags(Some(secret_tags(stack, "api-key")))
             .secret_string("y")
             .kms_key_id(key.key_id())
             .send()
@@ -205,6 +215,19 @@ fn two_secrets(em: &Emulator, stack: &str) -> (String, String, String, String) {
             key.key_id().to_owned(),
         )
     })
+}
+
+fn secret_tags(stack: &str, short: &str) -> Vec<aws_sdk_secretsmanager::types::Tag> {
+    use common::naming::{TAG_COMPONENT, TAG_ENV, TAG_STACK};
+    [(TAG_STACK, stack), (TAG_ENV, "dev"), (TAG_COMPONENT, short)]
+        .into_iter()
+        .map(|(k, v)| {
+            aws_sdk_secretsmanager::types::Tag::builder()
+                .key(k)
+                .value(v)
+                .build()
+        })
+        .collect()
 }
 
 fn secret(name: &str, arn: &str, kms_key: Option<&str>) -> Value {
@@ -238,7 +261,12 @@ fn the_whole_layer_converges_reruns_quietly_updates_in_place_and_comes_back_afte
     let inv = em.inventory("us-east-1", &stack, "dev");
     assert_eq!(
         inv.counts(),
-        counts(&[("ecs_cluster", 1), ("iam_role", 1), ("kms_key", 1)])
+        counts(&[
+            ("ecs_cluster", 1),
+            ("iam_role", 1),
+            ("kms_key", 1),
+            ("secret", 2)
+        ])
     );
 
     // The output section, complete.
@@ -370,14 +398,22 @@ fn the_whole_layer_converges_reruns_quietly_updates_in_place_and_comes_back_afte
     // Up again: the same key, restored rather than a second one.
     let run = cluster_up(em).arg("-v").stdin(&doc).succeeds();
     let (again, log) = (run.json(), run.stderr());
-    assert!(log.contains("restored"), "{log}");
+    assert!(
+        log.contains("state: PendingDeletion -> Enabled)"),
+        "the key comes back: {log}"
+    );
     assert_eq!(
         again["cluster"]["log_kms_key_arn"],
         first["cluster"]["log_kms_key_arn"]
     );
     assert_eq!(
         em.inventory("us-east-1", &stack, "dev").counts(),
-        counts(&[("ecs_cluster", 1), ("iam_role", 1), ("kms_key", 1)])
+        counts(&[
+            ("ecs_cluster", 1),
+            ("iam_role", 1),
+            ("kms_key", 1),
+            ("secret", 2)
+        ])
     );
     teardown(
         em,
@@ -414,7 +450,7 @@ fn strategy_by_env_picks_the_envs_strategy_and_the_secrets_policy_follows_the_do
     assert_eq!(d.exec_key, None, "no log key, no exec encryption key");
     assert_eq!(
         em.inventory("us-east-1", &stack, "dev").counts(),
-        counts(&[("ecs_cluster", 1), ("iam_role", 1)])
+        counts(&[("ecs_cluster", 1), ("iam_role", 1), ("secret", 2)])
     );
     let role = c["execution_role_name"].as_str().unwrap();
     let (_, inline, _) = role_policies(em, role);
@@ -450,13 +486,18 @@ fn strategy_by_env_picks_the_envs_strategy_and_the_secrets_policy_follows_the_do
     let run = cluster_up(em).arg("-v").stdin(doc.to_string()).succeeds();
     let (out, log) = (run.json(), run.stderr());
     assert!(!log.contains("created"), "{log}");
-    for change in [
-        "trust policy reset",
-        "attached",
-        "detached",
-        "inline policy secrets removed",
-    ] {
-        assert!(log.contains(change), "{change}: {log}");
+    let lines: Vec<&str> = log
+        .lines()
+        .filter_map(|l| l.split_once("cluster-up: ").map(|(_, c)| c))
+        .filter(|c| c.starts_with(['+', '~', '-', '!']))
+        .collect();
+    assert_eq!(lines.len(), 1, "one change, the role's: {log}");
+    assert!(
+        lines[0].starts_with(&format!("~ iam role {role} (")),
+        "{log}"
+    );
+    for field in ["managed_policies:", "secrets_policy:", "trust_policy:"] {
+        assert!(lines[0].contains(field), "{field}: {log}");
     }
     let (managed, inline, trust) = role_policies(em, role);
     assert_eq!(inline, None);
@@ -520,7 +561,12 @@ fn the_region_follows_the_document_and_a_key_without_its_alias_is_found_by_tag()
     let run = cluster_up(em).args(args).succeeds();
     let (second, log) = (run.json(), run.stderr());
     assert!(!log.contains("created"), "{log}");
-    assert!(log.contains("alias restored"), "{log}");
+    assert!(
+        log.contains(&format!(
+            "~ kms key alias/{stack}--logs--dev (alias: null -> alias/{stack}--logs--dev)"
+        )),
+        "the alias is put back on the key found by tag: {log}"
+    );
     assert_eq!(second["cluster"]["log_kms_key_id"], key_id.as_str());
     assert_eq!(
         em.inventory("eu-west-1", &stack, "dev").counts()["kms_key"],
@@ -535,41 +581,289 @@ fn the_region_follows_the_document_and_a_key_without_its_alias_is_found_by_tag()
     );
 }
 
+/// Issue 12 item 6: a role of the execution role's name that is tagged as
+/// another component (a service's task role), as another stack, or not at all
+/// is never adopted or rewritten: refused (exit 10), and the only mutating
+/// calls are the lock's.
 #[test]
 fn a_role_of_the_same_name_that_is_not_ours_is_refused() {
+    use common::naming::{TAG_COMPONENT, TAG_ENV, TAG_STACK};
     let em = Emulator::shared();
-    let stack = unique_stack("own");
-    let name = format!("{stack}--task-execution--dev");
+    let cases: [(&str, &[(&str, &str)]); 3] = [
+        ("untagged", &[]),
+        ("a task role", &[(TAG_ENV, "dev"), (TAG_COMPONENT, "api")]),
+        (
+            "another stack",
+            &[(TAG_ENV, "dev"), (TAG_COMPONENT, "task-execution")],
+        ),
+    ];
+    for (i, (case, tags)) in cases.into_iter().enumerate() {
+        let stack = unique_stack(&format!("own{i}"));
+        let name = format!("{stack}--task-execution--dev");
+        let owner = if case == "another stack" {
+            format!("{stack}x")
+        } else {
+            stack.clone()
+        };
+        let s = probe(em, "us-east-1");
+        s.block_on(async {
+            let iam = aws_sdk_iam::Client::new(s.sdk());
+            let mut tagged: Vec<aws_sdk_iam::types::Tag> = tags
+                .iter()
+                .map(|(k, v)| {
+                    aws_sdk_iam::types::Tag::builder()
+                        .key(*k)
+                        .value(*v)
+                        .build()
+                        .unwrap()
+                })
+                .collect();
+            if !tags.is_empty() {
+                tagged.push(
+                    aws_sdk_iam::types::Tag::builder()
+                        .key(TAG_STACK)
+                        .value(&owner)
+                        .build()
+                        .unwrap(),
+                );
+            }
+            iam.create_role()
+                .role_name(&name)
+                .assume_role_policy_document(
+                    common::iam::trust_policy("ecs-tasks.amazonaws.com").to_string(),
+                )
+                .set_tags(Some(tagged))
+                .send()
+                .await
+                .unwrap();
+        });
+        let lane = em.lane();
+        let err = lane
+            .tool("cluster-up")
+            .args(["-n", "--stack", &stack, "--env", "dev"])
+            .fails()
+            .code(10);
+        assert!(err.contains(&name), "{case}: {err}");
+        let mutations = foreign_mutations(&lane.fault_state());
+        assert!(
+            mutations.is_empty(),
+            "{case}: nothing but the lock: {mutations:?}"
+        );
+        assert!(
+            !em.inventory("us-east-1", &stack, "dev")
+                .counts()
+                .contains_key("ecs_cluster"),
+            "{case}: nothing made"
+        );
+        s.block_on(async {
+            let iam = aws_sdk_iam::Client::new(s.sdk());
+            let role = iam.get_role().role_name(&name).send().await.unwrap();
+            let kept: Vec<(&str, &str)> = role
+                .role()
+                .unwrap()
+                .tags()
+                .iter()
+                .map(|t| (t.key(), t.value()))
+                .collect();
+            assert_eq!(
+                kept.len(),
+                tags.len() + usize::from(!tags.is_empty()),
+                "{case}: tags untouched"
+            );
+            common::iam::delete_role(&iam, &name).await.unwrap();
+        });
+    }
+}
+
+/// The mutating calls of a lane other than the stack lock's log group.
+fn foreign_mutations(state: &Value) -> Vec<String> {
+    state["mutation_log"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|m| m.to_string())
+        .filter(|m| !m.contains("/fargate-pipes/locks/"))
+        .collect()
+}
+
+/// Issue 12: a dev document given as prod, and documents whose `.cluster`
+/// names another stack's execution role or log key, or whose `.secrets` names
+/// another stack's secret, are refused (exit 10) before any change: the only
+/// mutating calls are the lock's. Teardown, through the layer, refuses the
+/// prod document too.
+#[test]
+fn documents_naming_another_stacks_or_envs_resources_are_refused() {
+    let em = Emulator::shared();
+    let stack = unique_stack("clatk");
+    let victim = unique_stack("clvic");
+    let up = |s: &str| {
+        cluster_up(em)
+            .args(["-n", "--stack", s, "--env", "dev"])
+            .succeeds()
+            .json()
+    };
+    let (dev, theirs) = (up(&stack), up(&victim));
+    let refused = |doc: &Value, tool: &str| {
+        let lane = em.lane();
+        let err = lane.tool(tool).stdin(doc.to_string()).fails().code(10);
+        let mutations = foreign_mutations(&lane.fault_state());
+        assert!(mutations.is_empty(), "{tool}: only the lock: {mutations:?}");
+        err
+    };
+
+    let mut prod = dev.clone();
+    prod["env"] = json!("prod");
+    let err = refused(&prod, "cluster-up");
+    assert!(err.contains(&format!("{stack}/dev")), "{err}");
+    assert!(em.inventory("us-east-1", &stack, "prod").is_empty());
+    // Teardown's view of the layer: the document's ids are dev's, not prod's.
+    let s = em.session(&stack, "prod", "us-east-1");
+    let doc = common::Document::parse(&prod.to_string()).unwrap();
+    let mismatches = common::owner::Mismatches::default();
+    let found = s
+        .block_on(cluster_up::teardown::LAYER.discover(&s.ctx, &doc, &mismatches))
+        .unwrap();
+    assert!(
+        found.is_empty(&s.ctx),
+        "nothing of prod's: {:?}",
+        found.plan(&s.ctx)
+    );
+    let err = mismatches.into_result(&s.ctx).unwrap_err();
+    assert_eq!(err.exit_code(), 10);
+    assert!(err.to_string().contains(&format!("{stack}/dev")), "{err}");
+
+    for field in ["execution_role_name", "log_kms_key_arn", "arn"] {
+        let mut forged = dev.clone();
+        forged["cluster"][field] = theirs["cluster"][field].clone();
+        let err = refused(&forged, "cluster-up");
+        assert!(err.contains(&format!("{victim}/dev")), "{field}: {err}");
+    }
+
+    // A secret of the victim's, tagged as secrets-up tags it.
     let s = probe(em, "us-east-1");
+    let arn = s.block_on(async {
+        let sm = aws_sdk_secretsmanager::Client::new(s.sdk());
+        let out = sm
+            .create_secret()
+            .name(format!("{victim}--db--dev"))
+            .set_tags(Some(secret_tags(&victim, "db")))
+            .send()
+            .await
+            .unwrap();
+        out.arn().unwrap().to_owned()
+    });
+    let mut forged = dev.clone();
+    forged["secrets"] = json!({"db": secret(&format!("{stack}--db--dev"), &arn, None)});
+    let err = refused(&forged, "cluster-up");
+    assert!(err.contains(&format!("{victim}/dev")), "{err}");
+    let (_, inline, _) = role_policies(em, dev["cluster"]["execution_role_name"].as_str().unwrap());
+    assert_eq!(inline, None, "the role was not granted the victim's secret");
+
     s.block_on(async {
-        let iam = aws_sdk_iam::Client::new(s.sdk());
-        iam.create_role()
-            .role_name(&name)
-            .assume_role_policy_document(
-                common::iam::trust_policy("ecs-tasks.amazonaws.com").to_string(),
-            )
+        let sm = aws_sdk_secretsmanager::Client::new(s.sdk());
+        sm.delete_secret()
+            .secret_id(&arn)
+            .force_delete_without_recovery(true)
             .send()
             .await
             .unwrap();
     });
-    let err = cluster_up(em)
-        .args([
-            "-n",
-            "--stack",
-            &stack,
-            "--env",
-            "dev",
-            "--no-log-encryption",
-        ])
-        .fails()
-        .code(5);
-    assert!(err.contains(&name), "{err}");
+    let layer = ["ecs cluster", "iam role", "kms key"];
+    teardown(em, &stack, "us-east-1", &dev, &layer);
+    teardown(em, &victim, "us-east-1", &theirs, &layer);
+}
+
+/// The change lines of a run (`-v` puts the time of day first).
+fn change_lines(stderr: &str) -> Vec<String> {
+    let mut lines: Vec<String> = stderr
+        .lines()
+        .filter_map(|l| l.split_once("cluster-up: ").map(|(_, rest)| rest))
+        .filter(|l| ["+ ", "~ ", "- ", "-/+ "].iter().any(|m| l.starts_with(m)))
+        .map(str::to_owned)
+        .collect();
+    lines.sort();
+    lines
+}
+
+/// The plan entries of a `--plan` run, as change lines.
+fn plan_lines(doc: &Value) -> Vec<String> {
+    let mut lines: Vec<String> = doc["plan"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|c| c["tool"] == "cluster-up")
+        .map(|c| {
+            serde_json::from_value::<common::plan::Change>(c.clone())
+                .unwrap()
+                .line()
+        })
+        .collect();
+    lines.sort();
+    lines
+}
+
+/// `--plan` on a fresh stack, downstream of secrets-up's own plan (its ARNs
+/// are placeholders): every create listed, no call that changes anything (no
+/// lock either); the apply then makes exactly the plan's changes; on the
+/// stack brought up, the plan is empty.
+#[test]
+fn plan_lists_every_create_changes_nothing_and_the_apply_makes_exactly_it() {
+    let em = Emulator::shared();
+    let stack = unique_stack("clplan");
+    let lane = em.lane();
+    let run = lane
+        .shell(&format!(
+            "secrets-up --plan -n --stack {stack} --env dev --secret db | cluster-up --plan"
+        ))
+        .succeeds();
+    let planned = run.json();
     assert!(
-        em.inventory("us-east-1", &stack, "dev").is_empty(),
-        "nothing made"
+        lane.fault_state()["mutation_log"]
+            .as_array()
+            .unwrap()
+            .is_empty(),
+        "a plan changes nothing and takes no lock"
     );
-    s.block_on(async {
-        let iam = aws_sdk_iam::Client::new(s.sdk());
-        common::iam::delete_role(&iam, &name).await.unwrap();
-    });
+    assert!(em.inventory("us-east-1", &stack, "dev").is_empty());
+    let lines = plan_lines(&planned);
+    assert_eq!(
+        lines,
+        [
+            format!("+ ecs cluster {stack}--cluster--dev"),
+            format!("+ iam role {stack}--task-execution--dev"),
+            format!("+ kms key alias/{stack}--logs--dev"),
+        ]
+    );
+    let c = &planned["cluster"];
+    for id in ["arn", "execution_role_arn", "log_kms_key_arn"] {
+        assert!(c[id].as_str().unwrap().starts_with("planned:"), "{id}: {c}");
+    }
+
+    // Applied on a fresh document (no secrets): the changes made are the plan's.
+    let fresh = json!({"version": 1, "stack": stack, "env": "dev"}).to_string();
+    let lane = em.lane();
+    let plan_only = lane
+        .tool("cluster-up")
+        .arg("--plan")
+        .stdin(&fresh)
+        .succeeds()
+        .json();
+    let applied = cluster_up(em).arg("-v").stdin(&fresh).succeeds();
+    assert_eq!(change_lines(&applied.stderr()), plan_lines(&plan_only));
+    let up = applied.json();
+
+    let again = cluster_up(em)
+        .arg("--plan")
+        .stdin(up.to_string())
+        .succeeds()
+        .json();
+    assert!(plan_lines(&again).is_empty(), "{again}");
+    assert_eq!(again["cluster"], up["cluster"]);
+    teardown(
+        em,
+        &stack,
+        "us-east-1",
+        &up,
+        &["ecs cluster", "iam role", "kms key"],
+    );
 }

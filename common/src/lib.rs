@@ -5,7 +5,9 @@
 //! nothing here knows about a particular AWS resource kind.
 
 pub mod aws;
+pub mod bounded;
 pub mod cidr;
+pub mod claims;
 pub mod document;
 #[cfg(feature = "ec2")]
 pub mod ec2;
@@ -28,6 +30,7 @@ pub mod retry;
 pub mod runner;
 pub mod sections;
 pub mod spec;
+pub mod tagset;
 
 /// `0.1.0 (commit 0123456789ab)`: what `--version` prints after the tool's name.
 pub const VERSION: &str = concat!(

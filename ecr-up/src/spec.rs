@@ -1,7 +1,7 @@
-//! ecr-up's plan: which services get a repository, and how. The types and
-//! rules of `spec.ecr` are `common::spec::ecr`'s, checked with the whole spec
-//! before any call. The lifecycle policy is built here, so its shape is tested
-//! without AWS.
+//! ecr-up's desired state: which services get a repository, and how. The
+//! types and rules of `spec.ecr` are `common::spec::ecr`'s, checked with the
+//! whole spec before any call. The lifecycle policy is built here, so its shape
+//! is tested without AWS.
 
 use serde_json::{json, Value};
 
@@ -12,7 +12,7 @@ pub use common::spec::ecr::{EcrSpec, Encryption, Settings, DEFAULT_KEEP_IMAGES, 
 
 /// The spec resolved: which services get a repository, and how.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Plan {
+pub struct Desired {
     /// Service names, sorted, without duplicates.
     pub services: Vec<String>,
     pub settings: Settings,
@@ -20,7 +20,7 @@ pub struct Plan {
 
 /// The repositories: `spec.ecr.repositories`, or every service of
 /// `spec.services` that brings no image of its own.
-pub fn plan(ecr: &EcrSpec, services: &ServicesSpec) -> Result<Plan> {
+pub fn desired(ecr: &EcrSpec, services: &ServicesSpec) -> Result<Desired> {
     let mut names: Vec<String> = match &ecr.repositories {
         Some(list) => list.clone(),
         None => services
@@ -31,7 +31,7 @@ pub fn plan(ecr: &EcrSpec, services: &ServicesSpec) -> Result<Plan> {
     };
     names.sort();
     names.dedup();
-    Ok(Plan {
+    Ok(Desired {
         services: names,
         settings: ecr.settings()?,
     })
@@ -67,7 +67,7 @@ mod tests {
 
     #[test]
     fn defaults_are_secure_and_come_from_the_services() {
-        let plan = plan(
+        let plan = desired(
             &spec(json!({})),
             &services(json!({"worker": {}, "api": {"cpu": 256}, "nginx": {"image": "nginx:1"}})),
         )
@@ -87,13 +87,13 @@ mod tests {
 
     #[test]
     fn an_explicit_list_wins_and_is_deduplicated() {
-        let p = plan(
+        let p = desired(
             &spec(json!({"repositories": ["b", "a", "b"]})),
             &services(json!({"c": {}})),
         )
         .unwrap();
         assert_eq!(p.services, ["a", "b"]);
-        assert!(plan(&spec(json!({})), &ServicesSpec::new())
+        assert!(desired(&spec(json!({})), &ServicesSpec::new())
             .unwrap()
             .services
             .is_empty());

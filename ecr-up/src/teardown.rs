@@ -1,20 +1,28 @@
-//! Removing the ecr layer: discovery by name and tag (and from the document),
-//! then deletion with the images in them.
+//! Removing the ecr layer, as teardown walks it (`LAYER`, a
+//! `common::layer::Layer`): discovery by name and tag, then deletion with the
+//! images in them.
 //!
-//! ECR cannot filter repositories by tag, so discovery lists the registry,
-//! keeps the names of this stack's shape (`{stack}-...-{env}`) and then checks
-//! each one's tags: another stack whose name starts the same way (`demo` and
-//! `demo-b`) is never touched. Repositories depend on nothing and nothing in
-//! AWS depends on them, so they are deleted concurrently, in any order.
+//! ECR cannot filter repositories by tag: discovery lists the registry, keeps
+//! this stack's and env's names (`{stack}/{env}/...`) and the ones the
+//! document records, and reads each one's tags. Only those tagged with this
+//! stack and env are deleted (another stack whose names start the same way is
+//! never touched); a document name tagged for another stack or env is a
+//! mismatch, refused before anything is deleted. Every repository of the stack
+//! is ecr-up's, whatever its service, so the layer lists them all. Nothing in
+//! AWS depends on a repository: they are deleted concurrently.
 
 use aws_sdk_ecr::Client;
+use futures_util::future::BoxFuture;
 
-use common::plan::{Leftovers, Step};
+use common::error::aws_error;
+use common::layer::{Layer, Owned, TeardownOptions};
+use common::owner::Mismatches;
+use common::plan::{Action, Change, Leftovers};
 use common::sections::Ecr;
-use common::{join_all, retry, try_join_all, AwsResultExt, Context, Result};
+use common::tagset;
+use common::{bounded, retry, Context, Document, Result};
 
-const SECTION: &str = "ecr";
-const KIND: &str = "ecr repository";
+use crate::plan::{KIND, TOOL};
 
 /// The repositories of this stack and env.
 #[derive(Debug, Default)]
@@ -28,151 +36,167 @@ pub struct FoundRepository {
     pub arn: String,
 }
 
-/// Finds the stack's repositories: those named like this stack's and the
-/// document's, each kept only when its tags say this stack and env.
-pub async fn discover(ctx: &Context, section: Option<&Ecr>) -> Result<Found> {
+/// Finds the stack's repositories: its names' shape and the document's names,
+/// each kept only when its tags say this stack and env.
+pub async fn discover(ctx: &Context, doc: &Document, mismatches: &Mismatches) -> Result<Found> {
     let ecr = Client::new(&ctx.sdk);
+    let section: Option<Ecr> = doc.layer("ecr")?;
+    let hints: Vec<String> = section
+        .into_iter()
+        .flat_map(|s| s.repositories.into_values().map(|r| r.name))
+        .collect();
     let all = ecr
         .describe_repositories()
+        .max_results(1000)
         .into_paginator()
         .items()
         .send()
         .try_collect()
         .await
-        .aws("DescribeRepositories")?;
+        .map_err(|e| aws_error("DescribeRepositories", e))?;
     let prefix = ctx.path("");
-    let listed: Vec<&str> = section
-        .map(|s| s.repositories.values().map(|r| r.name.as_str()).collect())
-        .unwrap_or_default();
-    let candidates: Vec<FoundRepository> = all
-        .iter()
-        .filter_map(|r| {
-            let name = r.repository_name()?;
-            let shaped = name.starts_with(&prefix);
-            (shaped || listed.contains(&name)).then(|| FoundRepository {
-                name: name.to_owned(),
-                arn: r.repository_arn().unwrap_or_default().to_owned(),
-            })
+    let candidates = all.iter().filter_map(|r| {
+        let name = r.repository_name()?;
+        (name.starts_with(&prefix) || hints.iter().any(|h| h == name)).then(|| FoundRepository {
+            name: name.to_owned(),
+            arn: r.repository_arn().unwrap_or_default().to_owned(),
         })
-        .collect();
-    let owned = try_join_all(candidates.into_iter().map(|r| {
-        let ecr = &ecr;
-        async move { Ok::<_, common::Error>(is_ours(ecr, ctx, &r).await?.then_some(r)) }
-    }))
+    });
+    let read = bounded::try_all(
+        bounded::PER_SERVICE,
+        candidates.map(|r| async {
+            let tags = tags(&ecr, &r).await?;
+            Ok((r, tags))
+        }),
+    )
     .await?;
-    let mut repositories: Vec<FoundRepository> = owned.into_iter().flatten().collect();
+    let mut repositories = Vec::new();
+    for (r, tags) in read {
+        let Some(tags) = tags else { continue };
+        let pairs = || tags.iter().map(|(k, v)| (k.as_str(), v.as_str()));
+        if hints.contains(&r.name) {
+            mismatches.note(ctx, KIND, &r.name, pairs());
+        }
+        if ctx.owns(pairs()) {
+            repositories.push(r);
+        }
+    }
     repositories.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(Found { repositories })
 }
 
-/// Whether a repository's tags say this stack and env; one deleted meanwhile is not.
-async fn is_ours(ecr: &Client, ctx: &Context, repo: &FoundRepository) -> Result<bool> {
+/// A repository's tags; `None` when it was deleted since the listing.
+async fn tags(ecr: &Client, r: &FoundRepository) -> Result<Option<tagset::Tags>> {
     match ecr
         .list_tags_for_resource()
-        .resource_arn(&repo.arn)
+        .resource_arn(&r.arn)
         .send()
         .await
-        .aws(format!("ListTagsForResource {}", repo.name))
     {
-        Ok(out) => Ok(ctx.owns(out.tags().iter().map(|t| (t.key(), t.value())))),
-        Err(e) if retry::is_not_found(&e) => Ok(false),
-        Err(e) => Err(e),
+        Ok(out) => Ok(Some(tagset::collect(
+            out.tags().iter().map(|t| (t.key(), t.value())),
+        ))),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_repository_not_found_exception()) =>
+        {
+            Ok(None)
+        }
+        Err(e) => Err(aws_error(format!("ListTagsForResource {}", r.name), e)),
     }
 }
 
-impl Found {
-    pub fn is_empty(&self) -> bool {
-        self.repositories.is_empty()
+impl FoundRepository {
+    fn change(&self) -> Change {
+        Change::new(TOOL, Action::Delete, KIND, &self.name).id(&self.arn)
     }
+}
 
-    /// The deletions (in any order: repositories depend on nothing).
-    pub fn steps(&self, _ctx: &Context) -> Vec<Step> {
-        self.repositories
-            .iter()
-            .map(|r| Step {
-                layer: SECTION,
-                kind: KIND,
-                id: r.arn.clone(),
-                name: r.name.clone(),
-            })
-            .collect()
-    }
-
-    /// Deletes every repository found, images included; what fails is recorded.
-    pub async fn delete_all(self, ctx: &Context, left: &Leftovers) {
-        let ecr = Client::new(&ctx.sdk);
-        join_all(self.repositories.iter().map(|r| {
-            let ecr = &ecr;
-            async move {
-                let op = format!("DeleteRepository {}", r.name);
-                let ok = left
-                    .attempt(
-                        KIND,
-                        &r.name,
-                        retry::delete(&op, || async {
-                            // force: a repository's images go with it, as teardown promises.
-                            ecr.delete_repository()
-                                .repository_name(&r.name)
-                                .force(true)
-                                .send()
-                                .await
-                                .map(|_| ())
-                                .aws(&op)
-                        }),
-                    )
-                    .await;
-                if ok {
-                    ctx.report.deleted(KIND, &r.name);
-                }
+/// Deletes one repository, images included (`force`), as teardown promises.
+/// One that is already gone is done.
+async fn delete(ecr: &Client, name: &str) -> Result<()> {
+    let op = format!("DeleteRepository {name}");
+    retry::delete(&op, || async {
+        match ecr
+            .delete_repository()
+            .repository_name(name)
+            .force(true)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_repository_not_found_exception()) =>
+            {
+                Ok(())
             }
-        }))
-        .await;
-    }
+            Err(e) => Err(aws_error(&op, e)),
+        }
+    })
+    .await
 }
 
-/// This layer, as teardown walks it (see `common::layer`).
+/// This layer, as teardown walks it.
 #[derive(Debug)]
 pub struct EcrLayer;
 
 pub static LAYER: EcrLayer = EcrLayer;
 
-impl common::layer::Layer for EcrLayer {
+impl Layer for EcrLayer {
     fn tool(&self) -> &'static str {
-        "ecr-up"
+        TOOL
     }
 
     fn sections(&self) -> &'static [&'static str] {
         &["ecr"]
     }
 
-    fn check(&self, doc: &common::Document) -> Result<()> {
+    fn check(&self, doc: &Document) -> Result<()> {
         doc.layer::<Ecr>("ecr").map(drop)
     }
 
     fn discover<'a>(
         &'a self,
         ctx: &'a Context,
-        doc: &'a common::Document,
-        _mismatches: &'a common::owner::Mismatches,
-    ) -> futures_util::future::BoxFuture<'a, Result<Box<dyn common::layer::Owned>>> {
-        Box::pin(async move {
-            let ecr: Option<Ecr> = doc.layer("ecr")?;
-            Ok(Box::new(discover(ctx, ecr.as_ref()).await?) as Box<dyn common::layer::Owned>)
-        })
+        doc: &'a Document,
+        mismatches: &'a Mismatches,
+    ) -> BoxFuture<'a, Result<Box<dyn Owned>>> {
+        Box::pin(
+            async move { Ok(Box::new(discover(ctx, doc, mismatches).await?) as Box<dyn Owned>) },
+        )
     }
 }
 
-impl common::layer::Owned for Found {
-    fn plan(&self, ctx: &Context) -> Vec<common::plan::Change> {
-        self.steps(ctx).iter().map(|s| s.change("ecr-up")).collect()
+impl Owned for Found {
+    /// The deletes, in any order: repositories depend on nothing.
+    fn plan(&self, _ctx: &Context) -> Vec<Change> {
+        self.repositories
+            .iter()
+            .map(FoundRepository::change)
+            .collect()
     }
 
     fn destroy<'a>(
         self: Box<Self>,
         ctx: &'a Context,
         left: &'a Leftovers,
-        _opts: common::layer::TeardownOptions,
-    ) -> futures_util::future::BoxFuture<'a, ()> {
-        Box::pin(Found::delete_all(*self, ctx, left))
+        _opts: TeardownOptions,
+    ) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            let ecr = Client::new(&ctx.sdk);
+            bounded::all(
+                bounded::PER_SERVICE,
+                self.repositories.iter().map(|r| {
+                    let ecr = &ecr;
+                    async move {
+                        if left.attempt(KIND, &r.name, delete(ecr, &r.name)).await {
+                            ctx.report.change(r.change());
+                        }
+                    }
+                }),
+            )
+            .await;
+        })
     }
 }

@@ -1,23 +1,29 @@
-//! Removing the secrets layer: discovery by tag (and from the document), then
-//! deletion.
+//! Removing the secrets layer, as teardown walks it (`LAYER`, a
+//! `common::layer::Layer`): discovery by tag (and the document's ARNs, checked
+//! by their tags), then deletion.
 //!
-//! A secret is deleted with its recovery window (from the document's `.secrets`,
-//! else 7 days), so a teardown by mistake can be undone and a bring-up within the
-//! window restores the secrets; `force_without_recovery` deletes them at once, and
-//! then also purges this stack's secrets an earlier teardown scheduled for
-//! deletion. Only secrets tagged for this stack and env are ever touched: tag
-//! filters in ListSecrets are prefix matches, so every result is checked.
+//! A secret is deleted with its recovery window (the document's, else 7
+//! days), so a teardown by mistake can be undone and a bring-up within the
+//! window restores the secrets; `--force-delete-secrets` deletes them at once,
+//! and then also purges this stack's secrets an earlier teardown scheduled.
+//! Only secrets tagged for this stack and env are touched; a document ARN
+//! tagged for another is a mismatch, refused before anything is deleted.
+//! Every secret of the stack is secrets-up's, so the layer lists them all.
+//! Secrets depend on nothing of ours and nothing of ours waits on them.
 
-use aws_sdk_secretsmanager::types::{Filter, FilterNameStringType, Tag};
+use aws_sdk_secretsmanager::error::ProvideErrorMetadata;
 use aws_sdk_secretsmanager::Client;
+use futures_util::future::BoxFuture;
 
-use common::naming::TAG_STACK;
-use common::plan::{Leftovers, Step};
+use common::error::aws_error;
+use common::layer::{Layer, Owned, TeardownOptions};
+use common::owner::Mismatches;
+use common::plan::{Action, Change, Leftovers};
 use common::sections::{Secrets, DEFAULT_RECOVERY_WINDOW_DAYS};
-use common::{join_all, retry, AwsResultExt, Context, Error, Result};
+use common::{bounded, Context, Document, Result};
 
-const SECTION: &str = "secrets";
-const KIND: &str = "secret";
+use crate::discover::{self, pairs};
+use crate::plan::{KIND, TOOL};
 
 /// The stack's secrets.
 #[derive(Debug, Default)]
@@ -30,162 +36,68 @@ struct FoundSecret {
     name: String,
     arn: String,
     recovery_window_days: u8,
-    /// Already scheduled for deletion by an earlier teardown.
+    /// Already scheduled for deletion by an earlier teardown or prune.
     scheduled: bool,
 }
 
 /// Finds the stack's secrets: everything tagged for it, plus the document's
 /// secrets when their tags confirm they are ours.
-pub async fn discover(ctx: &Context, section: Option<&Secrets>) -> Result<Found> {
+pub async fn discover(ctx: &Context, doc: &Document, mismatches: &Mismatches) -> Result<Found> {
     let sm = Client::new(&ctx.sdk);
-    let mut found = Found::default();
-    for s in list_tagged(&sm, ctx).await? {
-        found.add(section, s.name(), s.arn(), s.deleted_date().is_some());
-    }
-    for out in section.into_iter().flat_map(Secrets::values) {
-        if out.arn.is_empty() || found.secrets.iter().any(|f| f.arn == out.arn) {
-            continue;
-        }
-        let described = match sm
-            .describe_secret()
-            .secret_id(&out.arn)
-            .send()
-            .await
-            .aws(format!("DescribeSecret {}", out.name))
-        {
-            Ok(d) => d,
-            Err(e) if retry::is_not_found(&e) => continue,
-            Err(e) => return Err(e),
-        };
-        if !owned(ctx, described.tags()) {
-            tracing::warn!(
-                "the document's secret {} is not tagged for {}/{}: left alone",
-                out.name,
-                ctx.stack,
-                ctx.env
-            );
-            continue;
-        }
-        found.add(
-            section,
-            described.name(),
-            described.arn(),
-            described.deleted_date().is_some(),
-        );
-    }
-    Ok(found)
-}
-
-/// Every secret tagged for this stack, scheduled ones included, checked by tag.
-async fn list_tagged(
-    sm: &Client,
-    ctx: &Context,
-) -> Result<Vec<aws_sdk_secretsmanager::types::SecretListEntry>> {
-    let filter =
-        |key: FilterNameStringType, value: &str| Filter::builder().key(key).values(value).build();
-    let pages = sm
-        .list_secrets()
-        .filters(filter(FilterNameStringType::TagKey, TAG_STACK))
-        .filters(filter(FilterNameStringType::TagValue, &ctx.stack))
-        .include_planned_deletion(true)
-        .into_paginator()
-        .send()
-        .try_collect()
-        .await
-        .aws("ListSecrets")?;
-    Ok(pages
+    let section: Secrets = doc.layer("secrets")?.unwrap_or_default();
+    let mut all: Vec<discover::Found> = discover::list_tagged(&sm, ctx)
+        .await?
         .iter()
-        .flat_map(|p| p.secret_list())
-        .filter(|s| owned(ctx, s.tags()))
-        .cloned()
-        .collect())
-}
-
-fn owned(ctx: &Context, tags: &[Tag]) -> bool {
-    ctx.owns(tags.iter().map(tag_pair))
-}
-
-fn tag_pair(t: &Tag) -> (&str, &str) {
-    (t.key().unwrap_or_default(), t.value().unwrap_or_default())
-}
-
-impl Found {
-    fn add(
-        &mut self,
-        section: Option<&Secrets>,
-        name: Option<&str>,
-        arn: Option<&str>,
-        scheduled: bool,
-    ) {
-        let arn = arn.unwrap_or_default().to_owned();
-        let name = name.map_or_else(|| arn.clone(), str::to_owned);
-        if arn.is_empty() || self.secrets.iter().any(|f| f.arn == arn) {
-            return;
+        .map(discover::found)
+        .collect();
+    let unseen: Vec<&str> = section
+        .values()
+        .map(|s| s.arn.as_str())
+        .filter(|arn| !arn.is_empty() && !all.iter().any(|f| f.arn == *arn))
+        .collect();
+    let described = bounded::try_all(
+        bounded::PER_SERVICE,
+        unseen.iter().map(|arn| discover::describe(&sm, arn)),
+    )
+    .await?;
+    for (arn, f) in unseen.iter().zip(described) {
+        let Some(f) = f else { continue };
+        mismatches.note(ctx, KIND, arn, pairs(&f.tags));
+        if ctx.owns(pairs(&f.tags)) {
+            all.push(f);
         }
-        self.secrets.push(FoundSecret {
-            recovery_window_days: recovery_window(section, &name, &arn),
-            name,
-            arn,
-            scheduled,
-        });
     }
-
-    /// Nothing left to delete (secrets already scheduled for deletion count as gone).
-    pub fn is_empty(&self) -> bool {
-        self.live().next().is_none()
-    }
-
-    fn live(&self) -> impl Iterator<Item = &FoundSecret> {
-        self.secrets.iter().filter(|s| !s.scheduled)
-    }
-
-    /// The deletions, in order (secrets depend on nothing of ours).
-    pub fn steps(&self, _ctx: &Context) -> Vec<Step> {
-        self.live()
-            .map(|s| Step {
-                layer: SECTION,
-                kind: KIND,
-                id: s.arn.clone(),
-                name: s.name.clone(),
-            })
-            .collect()
-    }
-
-    /// Deletes every live secret found (with its recovery window unless forced);
-    /// forced, also purges the ones already scheduled. Failures are recorded.
-    pub async fn delete_all(self, ctx: &Context, left: &Leftovers, force_without_recovery: bool) {
-        let sm = Client::new(&ctx.sdk);
-        let doomed = self
-            .secrets
-            .iter()
-            .filter(|s| force_without_recovery || !s.scheduled);
-        join_all(doomed.map(|s| {
-            let sm = &sm;
-            async move {
-                let ok = left
-                    .attempt(KIND, &s.name, delete(sm, s, force_without_recovery))
-                    .await;
-                if ok {
-                    ctx.report.deleted(KIND, &s.name);
-                }
-            }
-        }))
-        .await;
-    }
+    let secrets = all
+        .into_iter()
+        .map(|f| FoundSecret {
+            recovery_window_days: recovery_window(&section, &f.name, &f.arn),
+            name: f.name,
+            arn: f.arn,
+            scheduled: f.scheduled,
+        })
+        .collect();
+    Ok(Found { secrets })
 }
 
 /// The window the secret was brought up with: from the document (by ARN or
 /// name), else Secrets Manager's minimum.
-fn recovery_window(section: Option<&Secrets>, name: &str, arn: &str) -> u8 {
+fn recovery_window(section: &Secrets, name: &str, arn: &str) -> u8 {
     section
-        .and_then(|s| s.values().find(|out| out.arn == arn || out.name == name))
+        .values()
+        .find(|out| out.arn == arn || out.name == name)
         .map(|out| out.recovery_window_days)
         .filter(|days| (7..=30).contains(days))
         .unwrap_or(DEFAULT_RECOVERY_WINDOW_DAYS)
 }
 
-/// Schedules the deletion (or deletes at once). Gone, or already scheduled when
-/// not forcing, counts as done.
+impl FoundSecret {
+    fn change(&self) -> Change {
+        Change::new(TOOL, Action::Delete, KIND, &self.name).id(&self.arn)
+    }
+}
+
+/// Schedules the deletion (or deletes at once when forced). Gone counts as
+/// done; so does a secret already scheduled, when not forcing.
 async fn delete(sm: &Client, s: &FoundSecret, force: bool) -> Result<()> {
     let call = sm.delete_secret().secret_id(&s.arn);
     let call = if force {
@@ -193,60 +105,68 @@ async fn delete(sm: &Client, s: &FoundSecret, force: bool) -> Result<()> {
     } else {
         call.recovery_window_in_days(i64::from(s.recovery_window_days))
     };
-    match call.send().await.aws(format!("DeleteSecret {}", s.name)) {
+    match call.send().await {
         Ok(_) => Ok(()),
-        Err(e) if retry::is_not_found(&e) => Ok(()),
-        Err(e) if !force && already_scheduled(&e) => Ok(()),
-        Err(e) => Err(e),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|e| e.is_resource_not_found_exception()) =>
+        {
+            Ok(())
+        }
+        // AWS answers a second scheduled deletion with InvalidRequestException
+        // ("... marked for deletion"); other InvalidRequestExceptions are failures.
+        Err(e)
+            if !force
+                && e.as_service_error().is_some_and(|e| {
+                    e.is_invalid_request_exception()
+                        && e.message()
+                            .is_some_and(|m| m.contains("marked for deletion"))
+                }) =>
+        {
+            Ok(())
+        }
+        Err(e) => Err(aws_error(format!("DeleteSecret {}", s.name), e)),
     }
 }
 
-/// AWS answers a second scheduled deletion with InvalidRequestException ("...
-/// marked for deletion"); other InvalidRequestExceptions are real failures.
-fn already_scheduled(e: &Error) -> bool {
-    e.aws_code() == Some("InvalidRequestException") && {
-        let text = e.to_string();
-        text.contains("marked for deletion") || text.contains("marked deleted")
-    }
-}
-
-/// This layer, as teardown walks it (see `common::layer`).
+/// This layer, as teardown walks it.
 #[derive(Debug)]
 pub struct SecretsLayer;
 
 pub static LAYER: SecretsLayer = SecretsLayer;
 
-impl common::layer::Layer for SecretsLayer {
+impl Layer for SecretsLayer {
     fn tool(&self) -> &'static str {
-        "secrets-up"
+        TOOL
     }
 
     fn sections(&self) -> &'static [&'static str] {
         &["secrets"]
     }
 
-    fn check(&self, doc: &common::Document) -> Result<()> {
+    fn check(&self, doc: &Document) -> Result<()> {
         doc.layer::<Secrets>("secrets").map(drop)
     }
 
     fn discover<'a>(
         &'a self,
         ctx: &'a Context,
-        doc: &'a common::Document,
-        _mismatches: &'a common::owner::Mismatches,
-    ) -> futures_util::future::BoxFuture<'a, Result<Box<dyn common::layer::Owned>>> {
-        Box::pin(async move {
-            let secrets: Option<Secrets> = doc.layer("secrets")?;
-            Ok(Box::new(discover(ctx, secrets.as_ref()).await?) as Box<dyn common::layer::Owned>)
-        })
+        doc: &'a Document,
+        mismatches: &'a Mismatches,
+    ) -> BoxFuture<'a, Result<Box<dyn Owned>>> {
+        Box::pin(
+            async move { Ok(Box::new(discover(ctx, doc, mismatches).await?) as Box<dyn Owned>) },
+        )
     }
 }
 
-impl common::layer::Owned for Found {
-    fn plan(&self, ctx: &Context) -> Vec<common::plan::Change> {
-        self.steps(ctx)
+impl Owned for Found {
+    /// The live secrets' deletions (scheduled ones count as gone).
+    fn plan(&self, _ctx: &Context) -> Vec<Change> {
+        self.secrets
             .iter()
-            .map(|s| s.change("secrets-up"))
+            .filter(|s| !s.scheduled)
+            .map(FoundSecret::change)
             .collect()
     }
 
@@ -254,13 +174,24 @@ impl common::layer::Owned for Found {
         self: Box<Self>,
         ctx: &'a Context,
         left: &'a Leftovers,
-        opts: common::layer::TeardownOptions,
-    ) -> futures_util::future::BoxFuture<'a, ()> {
-        Box::pin(Found::delete_all(
-            *self,
-            ctx,
-            left,
-            opts.force_delete_secrets,
-        ))
+        opts: TeardownOptions,
+    ) -> BoxFuture<'a, ()> {
+        let force = opts.force_delete_secrets;
+        Box::pin(async move {
+            let sm = Client::new(&ctx.sdk);
+            let doomed = self.secrets.iter().filter(|s| force || !s.scheduled);
+            bounded::all(
+                bounded::PER_SERVICE,
+                doomed.map(|s| {
+                    let sm = &sm;
+                    async move {
+                        if left.attempt(KIND, &s.name, delete(sm, s, force)).await && !s.scheduled {
+                            ctx.report.change(s.change());
+                        }
+                    }
+                }),
+            )
+            .await;
+        })
     }
 }

@@ -19,8 +19,9 @@ fn help_says_what_it_reads_writes_and_how_values_come_in() {
         "never printed",
         "--value-file",
         "--value-env",
-        "never from the command line",
-        "--overwrite",
+        "--value-prompt",
+        "never from the document",
+        "same value again changes nothing",
         "teardown",
         "Exit codes",
         "5  invalid spec",
@@ -118,23 +119,86 @@ fn an_unset_environment_variable_is_a_spec_error_naming_it() {
 }
 
 #[test]
-fn both_a_file_and_a_variable_is_a_spec_error() {
+fn a_spec_that_still_names_a_value_source_is_refused_pointing_at_the_flags() {
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), "s3cr3t-from-a-spec-file").unwrap();
+    for (field, flag, value) in [
+        (
+            "value_file",
+            "--value-file",
+            file.path().display().to_string(),
+        ),
+        ("value_env", "--value-env", "HOME".to_owned()),
+    ] {
+        let spec = format!(r#"{{"db":{{"{field}":"{value}"}}}}"#);
+        let err = offline!().stdin(doc(&spec)).fails().code(5);
+        assert!(
+            err.starts_with(&format!("secrets-up: spec.secrets.db.{field}: ")),
+            "{err}"
+        );
+        assert!(
+            err.contains(flag) && err.contains("--value-prompt"),
+            "{err}"
+        );
+        assert!(!err.contains("s3cr3t"), "{err}");
+    }
+}
+
+#[test]
+fn one_value_source_per_secret() {
     let file = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(file.path(), "v").unwrap();
-    let spec = format!(
-        r#"{{"db":{{"value_file":"{}","value_env":"HOME"}}}}"#,
-        file.path().display()
-    );
-    let err = offline!().stdin(doc(&spec)).fails().code(5);
-    assert!(err.contains("not both"), "{err}");
-
     let err = offline!()
         .args(["-n", "--stack", "a", "--env", "dev"])
         .args(["--value-file", &format!("db={}", file.path().display())])
         .args(["--value-env", "db=HOME"])
         .fails()
-        .code(5);
-    assert!(err.contains("not both"), "{err}");
+        .code(2);
+    assert!(err.contains("two values"), "{err}");
+}
+
+#[test]
+fn fifos_devices_and_directories_are_refused_without_a_hang() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("pipe");
+    assert!(std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    for path in [
+        fifo.display().to_string(),
+        "/dev/zero".to_owned(),
+        dir.path().display().to_string(),
+    ] {
+        let start = std::time::Instant::now();
+        let err = offline!()
+            .args(["-n", "--stack", "a", "--env", "dev"])
+            .args(["--value-file", &format!("db={path}")])
+            .fails()
+            .code(5);
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(10),
+            "{path}"
+        );
+        assert!(err.contains(&path) && err.contains("regular file"), "{err}");
+    }
+}
+
+#[test]
+fn a_prompt_without_a_terminal_is_a_usage_error() {
+    // setsid: no controlling terminal, as in a CI job.
+    let out = std::process::Command::new("setsid")
+        .arg(testkit::tool_path("secrets-up"))
+        .args(["-n", "--stack", "a", "--env", "dev", "--value-prompt", "db"])
+        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+        .env("AWS_REGION", "us-east-1")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--value-prompt db needs a terminal"), "{err}");
 }
 
 #[test]
@@ -160,10 +224,13 @@ fn invalid_secret_names_are_spec_errors() {
 #[test]
 fn typos_in_the_spec_are_spec_errors() {
     let err = offline!()
-        .stdin(doc(r#"{"db":{"value_fiel":"x"}}"#))
+        .stdin(doc(r#"{"db":{"json_key":["x"]}}"#))
         .fails()
         .code(5);
-    assert!(err.contains("value_fiel"), "{err}");
+    assert!(
+        err.contains("json_key") && err.contains("did you mean json_keys"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -1,12 +1,16 @@
 //! `spec.secrets` (secrets-up's input): its types and the rules that need no
-//! value: names, recovery windows, descriptions, KMS keys, where a value comes
-//! from. Reading the values themselves is secrets-up's alone, so no other tool
-//! ever opens a secret's file or variable.
+//! value: names, recovery windows, descriptions, KMS keys.
+//!
+//! A secret's value never comes from the document: a document is input anyone
+//! in the pipe may have written, and a path or variable name in it would let
+//! it make secrets-up read any file or variable into a secret. Values come from
+//! the person running secrets-up, through its flags (`--value-file`,
+//! `--value-env`, `--value-prompt`). The former `value_file` and `value_env`
+//! fields are refused with a message saying so.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 
 use super::within;
 use crate::error::shown;
@@ -17,7 +21,7 @@ use crate::{naming, Error, Result};
 pub type SecretsSpec = BTreeMap<String, SecretSpec>;
 
 /// One entry of `spec.secrets`. Unknown fields are an error: a misspelt
-/// `value_file` must not silently create an empty secret.
+/// `json_keys` must not silently drop the keys' check.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SecretSpec {
@@ -30,15 +34,38 @@ pub struct SecretSpec {
     /// `-1` is answered by the range check in the same words as `31`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub recovery_window_days: Option<i64>,
-    /// A file holding the value (used as is, trailing newline included).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub value_file: Option<PathBuf>,
-    /// The name of an environment variable holding the value.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub value_env: Option<String>,
+    /// Retired: refused when present (see [`Retired`]); never written back.
+    #[serde(skip_serializing, deserialize_with = "retired_value_file")]
+    pub value_file: Option<Retired>,
+    /// Retired: refused when present (see [`Retired`]); never written back.
+    #[serde(skip_serializing, deserialize_with = "retired_value_env")]
+    pub value_env: Option<Retired>,
     /// The keys of the secret's JSON value, recorded for svc-up.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub json_keys: Option<Vec<String>>,
+}
+
+/// A field a secret's spec no longer takes: reading one is the error that says
+/// where values come from now. `null` reads as absent, like any field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Retired {}
+
+fn retired<'de, D: Deserializer<'de>>(d: D, flag: &str) -> Result<Option<Retired>, D::Error> {
+    match Option::<serde::de::IgnoredAny>::deserialize(d)? {
+        None => Ok(None),
+        Some(_) => Err(serde::de::Error::custom(format!(
+            "a secret's value no longer comes from the document: pass it to secrets-up with \
+             {flag} NAME=..., --value-env NAME=VAR or --value-prompt NAME, and remove this field"
+        ))),
+    }
+}
+
+fn retired_value_file<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Retired>, D::Error> {
+    retired(d, "--value-file")
+}
+
+fn retired_value_env<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Retired>, D::Error> {
+    retired(d, "--value-env")
 }
 
 /// Secrets Manager's limits.
@@ -85,24 +112,7 @@ pub fn check_one(short: &str, s: &SecretSpec) -> Result<()> {
             "{at}.json_keys: holds an empty key name"
         )));
     }
-    check_source(&at, short, s)
-}
-
-/// At most one source, and `value_env` a variable's name.
-fn check_source(at: &str, short: &str, s: &SecretSpec) -> Result<()> {
-    if s.value_file.is_some() && s.value_env.is_some() {
-        return Err(Error::spec(format!(
-            "{at}: secret '{}': give value_file or value_env, not both",
-            shown(short)
-        )));
-    }
-    match &s.value_env {
-        // Not echoed: a value typed where the variable's name belongs must not be printed.
-        Some(var) if !is_env_name(var) => Err(Error::spec(format!(
-            "{at}.value_env: must name an environment variable (letters, digits, '_'), not hold a value"
-        ))),
-        _ => Ok(()),
-    }
+    Ok(())
 }
 
 impl SecretSpec {
@@ -159,27 +169,42 @@ mod tests {
         }
         let e = super::super::read::<SecretsSpec>(
             "spec.secrets",
-            &serde_json::json!({"db": {"valu_file": "x"}}),
+            &serde_json::json!({"db": {"json_key": ["x"]}}),
         )
         .unwrap_err()
         .to_string();
         assert_eq!(
             e,
-            "spec.secrets.db.valu_file: unknown key; did you mean value_file?"
+            "spec.secrets.db.json_key: unknown key; did you mean json_keys?"
         );
     }
 
     #[test]
-    fn sources_are_checked_without_reading_or_echoing_them() {
-        let e = err(r#"{"db":{"value_file":"/x","value_env":"Y"}}"#);
-        assert!(e.contains("not both"), "{e}");
-        let e = err(r#"{"db":{"value_env":"p@ssw0rd!"}}"#);
-        assert!(
-            e.starts_with("spec.secrets.db.value_env: ") && !e.contains("p@ssw0rd"),
-            "{e}"
-        );
-        // A file that does not exist is secrets-up's to find: only it reads values.
-        assert!(check(&spec(r#"{"db":{"value_file":"/nonexistent/pw"}}"#)).is_ok());
+    fn values_are_never_read_from_the_document() {
+        for (field, flag) in [("value_file", "--value-file"), ("value_env", "--value-env")] {
+            for value in [
+                serde_json::json!("/run/secrets/db"),
+                serde_json::json!("DB_PASSWORD"),
+                serde_json::json!(3),
+            ] {
+                let e = super::super::read::<SecretsSpec>(
+                    "spec.secrets",
+                    &serde_json::json!({"db": {field: value}}),
+                )
+                .unwrap_err()
+                .to_string();
+                assert!(
+                    e.starts_with(&format!("spec.secrets.db.{field}: a secret's value no longer comes from the document")),
+                    "{e}"
+                );
+                assert!(e.contains(flag) && !e.contains("/run/secrets"), "{e}");
+            }
+            // `null` reads as absent, like every field.
+            let s: SecretsSpec =
+                super::super::read("spec.secrets", &serde_json::json!({"db": {field: null}}))
+                    .unwrap();
+            assert_eq!(s["db"], SecretSpec::default());
+        }
         assert!(err(r#"{"db":{"json_keys":["a",""]}}"#).contains("empty key"));
         assert!(err(r#"{"db":{"kms_key":"my key"}}"#).starts_with("spec.secrets.db.kms_key"));
     }

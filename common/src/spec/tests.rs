@@ -70,7 +70,7 @@ fn no_message_names_a_rust_type() {
         json!({"services": {"api": {"container_health_check": {"command": ["x"], "retries": 9999999999i64}}}}),
         json!({"network": {"subnet_prefix": 300}}),
         json!({"cluster": {"strategy": [{"provider": 1}]}}),
-        json!({"secrets": {"db": {"value_file": 3}}}),
+        json!({"secrets": {"db": {"recovery_window_days": "7"}}}),
         json!({"services": {"api": {"deployment": {"type": "blue-green", "rollback_on_alarms": "yes"}}}}),
     ] {
         let e = error(spec.clone());
