@@ -20,6 +20,7 @@ pub mod owner;
 pub mod plan;
 pub mod retry;
 pub mod runner;
+pub mod sdk;
 pub mod sections;
 pub mod spec;
 
