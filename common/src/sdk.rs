@@ -58,27 +58,35 @@ where
 }
 
 /// Runs `futures` with at most `limit` in flight, in order; the first error wins.
-pub async fn try_join_bounded<T, F>(
+///
+/// The futures are collected before the returned future starts, so the
+/// iterator (usually a `map` with a closure borrowing its items) is not held
+/// across an await: holding it makes rustc's `Send` check of a boxed caller
+/// fail with "FnOnce is not general enough".
+pub fn try_join_bounded<T, F>(
     futures: impl IntoIterator<Item = F>,
     limit: usize,
-) -> Result<Vec<T>>
+) -> impl std::future::Future<Output = Result<Vec<T>>>
 where
     F: std::future::Future<Output = Result<T>>,
 {
     use futures_util::stream::{self, StreamExt, TryStreamExt};
-    stream::iter(futures)
-        .buffered(limit.max(1))
-        .try_collect()
-        .await
+    let futures: Vec<F> = futures.into_iter().collect();
+    stream::iter(futures).buffered(limit.max(1)).try_collect()
 }
 
 /// Runs `futures` with at most `limit` in flight, to the end, in order.
-pub async fn join_bounded<T, F>(futures: impl IntoIterator<Item = F>, limit: usize) -> Vec<T>
+/// Collected first, like `try_join_bounded`'s.
+pub fn join_bounded<T, F>(
+    futures: impl IntoIterator<Item = F>,
+    limit: usize,
+) -> impl std::future::Future<Output = Vec<T>>
 where
     F: std::future::Future<Output = T>,
 {
     use futures_util::stream::{self, StreamExt};
-    stream::iter(futures).buffered(limit.max(1)).collect().await
+    let futures: Vec<F> = futures.into_iter().collect();
+    stream::iter(futures).buffered(limit.max(1)).collect()
 }
 
 #[cfg(test)]
