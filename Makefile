@@ -3,11 +3,14 @@
 #   make demo        the main job: a platform up and down on the local emulator
 #   make test        every test (installs the emulator into .venv first)
 #   make lint        rustfmt and clippy, as CI wants them
+#   make install     release tools, man pages and completions under PREFIX (/usr/local)
 #
 # The reference stacks (stacks/NAME.json, scripts/NAME.sh; docs/stacks.md):
 #
 #   make NAME ENV=dev         bring it up; its document goes to out/NAME-dev.json
 #   make NAME-down ENV=dev    tear it down: from that document, or by tag without one
+#
+#   make NAME-down ENV=prod CONFIRM=NAME/prod   a protected env (prod by default)
 #
 #   NAME is microservices, trading, payment-migration, payment-processing or ohi;
 #   REGION=... moves a stack out of its spec's region; OUT_DIR=DIR keeps the
@@ -29,7 +32,11 @@ STACKS := microservices trading payment-migration payment-processing ohi
 # The stack targets build the tools first, unless BIN names tools built elsewhere.
 TOOLS := $(if $(filter command line,$(origin BIN)),,build)
 
-.PHONY: build test lint emulator demo bench $(STACKS) $(STACKS:=-down)
+TOOL_NAMES := net-up ecr-up secrets-up cluster-up alb-up svc-up scale-up teardown
+PREFIX ?= /usr/local
+RELEASE := $(CARGO_TARGET_DIR)/release
+
+.PHONY: build test lint emulator demo bench install uninstall $(STACKS) $(STACKS:=-down)
 
 build:
 	cargo build --workspace
@@ -37,12 +44,37 @@ build:
 emulator:
 	scripts/local-aws install
 
+# One emulator for the whole run (tests/with-emulator), not one per test binary.
 test: emulator
-	cargo test --workspace
+	tests/with-emulator cargo test --workspace
 
 lint:
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
+
+# The tools, and what `<tool> --generate` makes of their clap definitions: man
+# pages and bash, zsh and fish completions.
+install:
+	cargo build --workspace --release
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
+	  $(DESTDIR)$(PREFIX)/share/bash-completion/completions \
+	  $(DESTDIR)$(PREFIX)/share/zsh/site-functions \
+	  $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d
+	@set -e; for t in $(TOOL_NAMES); do \
+	  install -m 755 $(RELEASE)/$$t $(DESTDIR)$(PREFIX)/bin/$$t; \
+	  $(RELEASE)/$$t --generate man > $(DESTDIR)$(PREFIX)/share/man/man1/$$t.1; \
+	  $(RELEASE)/$$t --generate bash > $(DESTDIR)$(PREFIX)/share/bash-completion/completions/$$t; \
+	  $(RELEASE)/$$t --generate zsh > $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_$$t; \
+	  $(RELEASE)/$$t --generate fish > $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/$$t.fish; \
+	done; echo "installed $(TOOL_NAMES) under $(DESTDIR)$(PREFIX)" >&2
+
+uninstall:
+	@for t in $(TOOL_NAMES); do \
+	  rm -f $(DESTDIR)$(PREFIX)/bin/$$t $(DESTDIR)$(PREFIX)/share/man/man1/$$t.1 \
+	    $(DESTDIR)$(PREFIX)/share/bash-completion/completions/$$t \
+	    $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_$$t \
+	    $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/$$t.fish; \
+	done
 
 demo: build
 	scripts/demo.sh
@@ -62,9 +94,9 @@ $(STACKS): $(TOOLS)
 $(STACKS:=-down): %-down: $(TOOLS)
 	@set -e; doc='$(OUT_DIR)/$*-$(ENV).json'; \
 	if [ -s "$$doc" ]; then \
-	  teardown < "$$doc" > /dev/null; rm "$$doc"; \
+	  teardown $(if $(CONFIRM),--confirm $(CONFIRM)) < "$$doc" > /dev/null; rm "$$doc"; \
 	else \
 	  region='$(REGION)'; region=$${region:-$$(jq -r '.region // empty' stacks/$*.json)}; \
-	  teardown -n --stack $* --env '$(ENV)' $${region:+--region "$$region"} > /dev/null; \
+	  teardown -n --stack $* --env '$(ENV)' $(if $(CONFIRM),--confirm $(CONFIRM)) $${region:+--region "$$region"} > /dev/null; \
 	fi; \
 	echo "$*/$(ENV) is down" >&2

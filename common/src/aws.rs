@@ -15,11 +15,39 @@ use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
 use aws_smithy_runtime_api::client::http::SharedHttpClient;
 
 /// The HTTPS client every SDK client shares: hyper 1 and rustls on ring, the one
-/// TLS stack the workspace compiles (see the workspace Cargo.toml).
+/// TLS stack the workspace compiles (see the workspace Cargo.toml), with at most
+/// `inflight::from_env()` calls in flight per AWS service.
 pub fn http_client() -> SharedHttpClient {
-    aws_smithy_http_client::Builder::new()
+    let https = aws_smithy_http_client::Builder::new()
         .tls_provider(Provider::Rustls(CryptoMode::Ring))
-        .build_https()
+        .build_https();
+    crate::inflight::bounded(https, crate::inflight::from_env())
+}
+
+/// A named profile (`AWS_PROFILE`) must exist: otherwise every later error
+/// (no region, no credentials) would blame something else.
+pub fn check_profile() -> crate::Result<()> {
+    let Ok(name) = std::env::var("AWS_PROFILE") else {
+        return Ok(());
+    };
+    if name.is_empty() || name == "default" {
+        return Ok(());
+    }
+    let home = std::env::var("HOME").unwrap_or_default();
+    let config = std::env::var("AWS_CONFIG_FILE").unwrap_or(format!("{home}/.aws/config"));
+    let creds =
+        std::env::var("AWS_SHARED_CREDENTIALS_FILE").unwrap_or(format!("{home}/.aws/credentials"));
+    let defines = |path: &str, header: &str| {
+        std::fs::read_to_string(path).is_ok_and(|text| text.lines().any(|l| l.trim() == header))
+    };
+    if defines(&config, &format!("[profile {name}]")) || defines(&creds, &format!("[{name}]")) {
+        return Ok(());
+    }
+    Err(crate::Error::Usage(format!(
+        "AWS_PROFILE is '{}', but no such profile is in {config} or {creds}: \
+         fix the name (aws configure list-profiles) or unset AWS_PROFILE",
+        crate::error::shown(&name)
+    )))
 }
 
 /// Resolves the region from the environment and the profile file only.

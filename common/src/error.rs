@@ -50,6 +50,9 @@ pub enum Error {
     /// Another run of this stack and env holds the lock.
     #[error("{0}")]
     Locked(String),
+    /// SIGINT or SIGTERM stopped the run between changes.
+    #[error("interrupted by {}: stopped between changes and wrote no document; a re-run resumes where this one stopped", .0.name())]
+    Interrupted(crate::interrupt::Signal),
 }
 
 /// The exit-code table. Stable: scripts depend on it.
@@ -81,6 +84,10 @@ pub const EXIT_CODES: &[(u8, &str)] = &[
         11,
         "locked: another run of this stack and env is in progress",
     ),
+    (
+        130,
+        "interrupted by SIGINT (143: SIGTERM); no document written, a re-run resumes",
+    ),
 ];
 
 impl Error {
@@ -97,6 +104,7 @@ impl Error {
             Error::Leftovers(_) => 9,
             Error::Refused(_) => 10,
             Error::Locked(_) => 11,
+            Error::Interrupted(s) => s.exit_code(),
         }
     }
 
@@ -153,6 +161,15 @@ where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
     let op = op.into();
+    if let Some(message) = credentials_problem(&err) {
+        return Error::Aws(AwsError {
+            op,
+            code: None,
+            message,
+            request_id: None,
+            transient: false,
+        });
+    }
     let transient = match &err {
         SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
             true
@@ -179,18 +196,18 @@ where
             } else {
                 "request could not be sent"
             };
-            (
-                None,
-                format!(
-                    "{why}: could not reach AWS (check AWS_ENDPOINT_URL, or start the emulator with scripts/local-aws start)"
-                ),
-                None,
-            )
+            (None, format!("{why}: {}", unreachable()), None)
         }
         SdkError::TimeoutError(_) => (None, "request timed out".to_owned(), None),
         other => (None, one_line(&error_chain(other)), None),
     };
     let code_transient = code.as_deref().is_some_and(is_throttling_code);
+    let message = match code.as_deref() {
+        Some("ExpiredToken" | "ExpiredTokenException" | "RequestExpired") => format!(
+            "{message}: your AWS credentials have expired; refresh them (e.g. aws sso login) and re-run"
+        ),
+        _ => message,
+    };
     Error::Aws(AwsError {
         op,
         code,
@@ -198,6 +215,43 @@ where
         request_id,
         transient: transient || code_transient,
     })
+}
+
+/// Where the calls went, for an error that says they did not arrive.
+fn unreachable() -> String {
+    match std::env::var("AWS_ENDPOINT_URL") {
+        Ok(url) if !url.is_empty() => format!(
+            "could not reach {url} (AWS_ENDPOINT_URL): is the emulator running? (eval \"$(scripts/local-aws start)\")"
+        ),
+        _ => "could not reach AWS: check the network and the region".to_owned(),
+    }
+}
+
+/// The credential chain's failure, if that is what stopped the call: said in
+/// the user's terms, with the fix, instead of a connection error.
+fn credentials_problem(err: &dyn std::error::Error) -> Option<String> {
+    use aws_credential_types::provider::error::CredentialsError;
+    let mut source: Option<&(dyn std::error::Error + 'static)> = err.source();
+    while let Some(e) = source {
+        if let Some(c) = e.downcast_ref::<CredentialsError>() {
+            let detail = one_line(&error_chain(c));
+            return Some(match c {
+                CredentialsError::CredentialsNotLoaded(_) => "no AWS credentials found: set AWS_PROFILE \
+                    (and `aws sso login` for an SSO profile) or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY; \
+                    for the emulator: eval \"$(scripts/local-aws start)\""
+                    .to_owned(),
+                CredentialsError::ProviderTimedOut(_) => {
+                    format!("loading AWS credentials timed out: {detail}")
+                }
+                CredentialsError::InvalidConfiguration(_) => {
+                    format!("the AWS credential configuration is invalid: {detail}")
+                }
+                _ => format!("could not load AWS credentials: {detail}"),
+            });
+        }
+        source = e.source();
+    }
+    None
 }
 
 fn is_throttling_code(code: &str) -> bool {
@@ -284,6 +338,7 @@ mod tests {
             Error::Leftovers(vec![]),
             Error::Refused(String::new()),
             Error::Locked(String::new()),
+            Error::Interrupted(crate::interrupt::Signal::Int),
         ];
         let mut codes: Vec<u8> = errors.iter().map(Error::exit_code).collect();
         codes.push(7);

@@ -10,12 +10,17 @@ pub mod document;
 #[cfg(feature = "ec2")]
 pub mod ec2;
 pub mod error;
+pub mod generate;
 #[cfg(feature = "iam")]
 pub mod iam;
+pub mod inflight;
+pub mod interrupt;
 pub mod json;
 pub mod layer;
 pub mod lock;
+pub mod logging;
 pub mod naming;
+pub mod output;
 pub mod owner;
 pub mod plan;
 pub mod retry;
@@ -23,6 +28,14 @@ pub mod runner;
 pub mod sdk;
 pub mod sections;
 pub mod spec;
+
+/// `0.1.0 (commit 0123456789ab)`: what `--version` prints after the tool's name.
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("FP_BUILD_COMMIT"),
+    ")"
+);
 
 pub use document::Document;
 pub use error::{AwsResultExt, Error, Result};

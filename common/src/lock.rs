@@ -115,7 +115,7 @@ pub async fn acquire(ctx: &Context, opts: Options) -> Result<Lock> {
             return Err(locked(ctx, &holder, now, opts));
         }
         if !said {
-            tracing::warn!(
+            tracing::info!(
                 "waiting up to {} for the lock held by {}",
                 human(opts.wait),
                 holder.describe(now)

@@ -10,16 +10,11 @@
 
 use std::collections::BTreeMap;
 use std::future::Future;
-use std::io::{IsTerminal, Read, Write};
+use std::io::{IsTerminal, Read};
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 
 use clap::{ArgAction, FromArgMatches};
-use tracing::Level;
-use tracing_subscriber::fmt::format::Writer;
-use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
-use tracing_subscriber::registry::LookupSpan;
-use tracing_subscriber::EnvFilter;
 
 use crate::document::Document;
 use crate::error::{one_line, shown, Error, Result};
@@ -50,6 +45,13 @@ pub struct CommonArgs {
     /// Nothing on stderr but errors
     #[arg(short, long, conflicts_with = "verbose")]
     pub quiet: bool,
+    /// Print a man page or shell completions for this tool, and exit
+    #[arg(long, value_name = "KIND", value_enum, hide = true)]
+    pub generate: Option<crate::generate::Kind>,
+    /// Write the document to FILE instead of stdout: atomically, and only when the
+    /// run succeeds (a failed or interrupted run leaves the previous FILE intact)
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<std::path::PathBuf>,
     /// Change nothing: discover, then append the changes a run would make to the
     /// document's "plan" array (ids still to be created are "planned:" placeholders)
     #[arg(long, visible_alias = "dry-run")]
@@ -314,6 +316,14 @@ where
     main_with(run, None)
 }
 
+/// The tool's clap command as users see it: its version with the build's git
+/// commit, and the exit-code table after the help.
+pub fn command<A: Tool>() -> clap::Command {
+    A::command()
+        .version(crate::VERSION)
+        .after_help(crate::error::exit_code_help())
+}
+
 /// A check of the document before the tool runs.
 type Check = fn(&Document) -> Result<crate::spec::Spec>;
 
@@ -323,16 +333,29 @@ where
     F: FnOnce(A, Context, Document) -> Fut,
     Fut: Future<Output = Result<Document>>,
 {
-    let cmd = A::command();
+    let cmd = command::<A>();
     let tool = cmd.get_name().to_owned();
-    let cmd = cmd.after_help(crate::error::exit_code_help());
     let args = match cmd.try_get_matches().and_then(|m| A::from_arg_matches(&m)) {
         Ok(args) => args,
         Err(e) => return clap_exit(&tool, e),
     };
-    init_logging(&tool, args.common());
-    match run_tool(&tool, args, run, check) {
-        Ok(doc) => write_stdout(&tool, &doc.to_json_pretty()),
+    if let Some(kind) = args.common().generate {
+        return match crate::generate::print(command::<A>(), kind) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => fail(&tool, &e),
+        };
+    }
+    crate::logging::init(&tool, args.common());
+    let output = args.common().output.clone();
+    let written = run_tool(&tool, args, run, check).and_then(|doc| {
+        let text = doc.to_json_pretty();
+        match &output {
+            Some(path) => crate::output::to_file(path, &text),
+            None => crate::output::to_stdout(&text),
+        }
+    });
+    match written {
+        Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(&tool, &e),
     }
 }
@@ -363,7 +386,7 @@ where
         ctx.plan_only |= read_only;
         let (report, held) = (ctx.report.clone(), ctx.held.clone());
         let (stack, env) = (ctx.stack.clone(), ctx.env.clone());
-        let result = run(args, ctx, doc).await;
+        let result = crate::interrupt::guard(run(args, ctx, doc)).await;
         if let Some(lock) = held.0.lock().await.take() {
             lock.release().await;
         }
@@ -428,6 +451,7 @@ fn read_stdin(common: &CommonArgs) -> Result<Document> {
 /// the document so every later tool sees the same.
 async fn resolve(tool: &str, common: &CommonArgs, doc: &mut Document) -> Result<Context> {
     check_identity(common, doc)?;
+    crate::aws::check_profile()?;
     let pick = |flag: &Option<String>, key: &str| {
         flag.clone().or_else(|| doc.get_str(key).map(str::to_owned))
     };
@@ -509,19 +533,6 @@ fn check_identity(common: &CommonArgs, doc: &Document) -> Result<()> {
     Ok(())
 }
 
-fn write_stdout(tool: &str, text: &str) -> ExitCode {
-    let mut out = std::io::stdout().lock();
-    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
-        Ok(()) => ExitCode::SUCCESS,
-        // The reader went away (`| head`): not our failure.
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
-        Err(e) => fail(
-            tool,
-            &Error::Io(format!("cannot write the document to stdout: {e}")),
-        ),
-    }
-}
-
 fn fail(tool: &str, e: &Error) -> ExitCode {
     eprintln!("{tool}: {}", one_line(&e.to_string()));
     ExitCode::from(e.exit_code())
@@ -543,78 +554,5 @@ fn clap_exit(tool: &str, e: clap::Error) -> ExitCode {
             let first = first.trim_start_matches("error: ");
             fail(tool, &Error::Usage(format!("{first} (see {tool} --help)")))
         }
-    }
-}
-
-/// Our crates, whose progress -v shows; everything else (the SDK) stays at warn.
-const OUR_CRATES: &[&str] = &[
-    "common",
-    "net_up",
-    "ecr_up",
-    "secrets_up",
-    "cluster_up",
-    "alb_up",
-    "svc_up",
-    "scale_up",
-    "teardown",
-];
-
-fn init_logging(tool: &str, common: &CommonArgs) {
-    let ours = match (common.quiet, common.verbose) {
-        (true, _) => "error",
-        (false, 0) if std::io::stderr().is_terminal() => "info",
-        (false, 0) => "warn",
-        (false, 1) => "info",
-        (false, 2) => "debug",
-        (false, _) => "trace",
-    };
-    // The SDK's own logs only at -vvv, and never above debug: request bodies stay out.
-    let sdk = if common.verbose >= 3 { "debug" } else { "warn" };
-    // FP_LOG overrides, but request signing never logs above info: its trace output
-    // carries a hash of the request body, which may hold a secret value.
-    let filter = std::env::var("FP_LOG")
-        .map(|f| format!("{f},aws_sigv4=info"))
-        .unwrap_or_else(|_| {
-            let mut f = sdk.to_owned();
-            for krate in OUR_CRATES {
-                f.push_str(&format!(",{krate}={ours}"));
-            }
-            f
-        });
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::new(filter))
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .event_format(LineFormat {
-            tool: tool.to_owned(),
-        })
-        .try_init();
-}
-
-/// `tool: message`, `tool: warning: message`: the same shape as errors.
-struct LineFormat {
-    tool: String,
-}
-
-impl<S, N> FormatEvent<S, N> for LineFormat
-where
-    S: tracing::Subscriber + for<'a> LookupSpan<'a>,
-    N: for<'a> FormatFields<'a> + 'static,
-{
-    fn format_event(
-        &self,
-        ctx: &FmtContext<'_, S, N>,
-        mut w: Writer<'_>,
-        event: &tracing::Event<'_>,
-    ) -> std::fmt::Result {
-        write!(w, "{}: ", self.tool)?;
-        match *event.metadata().level() {
-            Level::ERROR => write!(w, "error: ")?,
-            Level::WARN => write!(w, "warning: ")?,
-            Level::INFO => {}
-            Level::DEBUG | Level::TRACE => write!(w, "{}: ", event.metadata().target())?,
-        }
-        ctx.field_format().format_fields(w.by_ref(), event)?;
-        writeln!(w)
     }
 }

@@ -327,14 +327,14 @@ fn three_services_scale_converge_update_in_place_shrink_and_tear_down() {
         .args(["-n", "--stack", &stack, "--env", "dev", "--dry-run"])
         .succeeds()
         .json();
-    let layers: Vec<&str> = plan["plan"]
+    let tools: Vec<&str> = plan["plan"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|s| s["layer"].as_str().unwrap())
+        .map(|s| s["tool"].as_str().unwrap())
         .collect();
-    assert_eq!(&layers[..10], ["scaling"; 10], "{layers:?}");
-    assert!(!layers[10..].contains(&"scaling"), "{layers:?}");
+    assert_eq!(&tools[..10], ["scale-up"; 10], "{tools:?}");
+    assert!(!tools[10..].contains(&"scale-up"), "{tools:?}");
     em.tool("teardown")
         .args(["-n", "--stack", &stack, "--env", "dev"])
         .succeeds();

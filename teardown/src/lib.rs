@@ -33,6 +33,24 @@ pub struct Args {
     /// Delete secrets at once instead of scheduling them with their recovery window
     #[arg(long)]
     pub force_delete_secrets: bool,
+    /// Remove a protected stack/env (spec.protected; prod by default): name it exactly
+    #[arg(long, value_name = "STACK/ENV")]
+    pub confirm: Option<String>,
+}
+
+/// A protected stack/env goes only when `--confirm` names it exactly.
+fn check_protection(args: &Args, ctx: &Context, doc: &Document) -> Result<()> {
+    if ctx.plan_only || !common::spec::is_protected(doc, &ctx.env) {
+        return Ok(());
+    }
+    let wanted = format!("{}/{}", ctx.stack, ctx.env);
+    if args.confirm.as_deref() == Some(wanted.as_str()) {
+        return Ok(());
+    }
+    Err(common::Error::Spec(format!(
+        "{wanted} is protected (spec.protected, prod by default): nothing was deleted; \
+         to remove it, run teardown again with --confirm {wanted}"
+    )))
 }
 
 impl common::Tool for Args {
@@ -82,6 +100,7 @@ async fn discover(ctx: &Context, doc: &Document) -> Result<Vec<Vec<Box<dyn Owned
 }
 
 pub async fn run(args: Args, ctx: Context, mut doc: Document) -> Result<Document> {
+    check_protection(&args, &ctx, &doc)?;
     let stages = discover(&ctx, &doc).await?;
     let plan: Vec<Change> = stages.iter().flatten().flat_map(|o| o.plan(&ctx)).collect();
     if plan.is_empty() {

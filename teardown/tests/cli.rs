@@ -33,9 +33,68 @@ fn bad_input_is_refused_before_any_call() {
 
 /// `teardown -n --stack STACK --env ENV`, which must succeed.
 fn teardown_by_tag(em: &Emulator, stack: &str, env: &str) {
+    // prod is protected by default: its teardown names it.
     em.tool("teardown")
         .args(["-n", "--stack", stack, "--env", env])
+        .args(["--confirm", &format!("{stack}/{env}")])
         .succeeds();
+}
+
+#[test]
+fn a_protected_env_goes_only_when_confirmed_by_name() {
+    let em = Emulator::shared();
+    let stack = unique_stack("prot");
+    em.network(&stack, "prod");
+    let before = em.inventory("us-east-1", &stack, "prod");
+    assert!(!before.is_empty());
+    for confirm in [
+        None,
+        Some(format!("{stack}/dev")),
+        Some("other/prod".to_owned()),
+    ] {
+        let mut run = em
+            .tool("teardown")
+            .args(["-n", "--stack", &stack, "--env", "prod"]);
+        if let Some(c) = &confirm {
+            run = run.args(["--confirm", c]);
+        }
+        let err = run.fails().code(5);
+        assert!(err.contains(&format!("--confirm {stack}/prod")), "{err}");
+        assert_eq!(
+            em.inventory("us-east-1", &stack, "prod"),
+            before,
+            "nothing deleted"
+        );
+    }
+    // A plan needs no confirmation: it deletes nothing.
+    em.tool("teardown")
+        .args(["-n", "--stack", &stack, "--env", "prod", "--plan"])
+        .succeeds();
+    teardown_by_tag(em, &stack, "prod");
+    assert!(em.inventory("us-east-1", &stack, "prod").is_empty());
+}
+
+#[test]
+fn a_teardown_that_finds_nothing_says_where_it_looked() {
+    let em = Emulator::shared();
+    let stack = unique_stack("shpo");
+    let run = em
+        .tool("teardown")
+        .args([
+            "-n",
+            "--stack",
+            &stack,
+            "--env",
+            "dev",
+            "--region",
+            "eu-west-1",
+        ])
+        .succeeds();
+    let err = run.stderr();
+    assert!(
+        err.contains(&format!("found nothing of {stack}/dev in eu-west-1")),
+        "{err}"
+    );
 }
 
 #[test]

@@ -9,21 +9,49 @@ use std::time::{Duration, Instant};
 use crate::tool::Tool;
 use crate::{inventory, Session, CREDENTIALS};
 
-/// A running moto server, with the fault injector (tests/faults.py) in front;
-/// its default plan injects nothing. It exits when this value's stdin pipe
-/// closes, that is when the test process ends, however it ends.
+/// Names a running emulator (with the fault injector) for every test binary of
+/// a run to share, instead of each starting and warming up its own: `make test`
+/// sets it (tests/with-emulator).
+pub const SHARED_ENDPOINT: &str = "FP_TEST_EMULATOR";
+
+/// A moto server, with the fault injector (tests/faults.py) in front; its
+/// default plan injects nothing.
 #[derive(Debug)]
 pub struct Emulator {
     pub endpoint: String,
-    child: Mutex<Child>,
-    _stdin: ChildStdin,
+    /// The server, when this process started it: it exits when our end of
+    /// its stdin closes, that is when the test process ends, however it ends.
+    process: Option<(Mutex<Child>, ChildStdin)>,
 }
 
 impl Emulator {
-    /// The emulator shared by the tests of this binary.
+    /// The emulator shared by the tests of this binary: the run's, if
+    /// `FP_TEST_EMULATOR` names one, else one this binary starts.
     pub fn shared() -> &'static Emulator {
         static SHARED: OnceLock<Emulator> = OnceLock::new();
-        SHARED.get_or_init(Emulator::start)
+        SHARED.get_or_init(|| match std::env::var(SHARED_ENDPOINT) {
+            Ok(endpoint) if !endpoint.is_empty() => Emulator::attach(&endpoint),
+            _ => Emulator::start(),
+        })
+    }
+
+    /// An emulator some other process started. It must answer now: a test
+    /// never passes (or skips) without its emulator.
+    fn attach(endpoint: &str) -> Emulator {
+        let em = Emulator {
+            endpoint: endpoint.trim_end_matches('/').to_owned(),
+            process: None,
+        };
+        let addr = em.endpoint.trim_start_matches("http://").to_owned();
+        if let Err(e) = std::net::TcpStream::connect(&addr) {
+            panic!("{SHARED_ENDPOINT}={endpoint}: the emulator does not answer ({e})");
+        }
+        let state = em.control("GET", "/_faults/state", "");
+        assert!(
+            state.contains("\"tripped\""),
+            "{SHARED_ENDPOINT}={endpoint}: no fault injector answers there (got {state:?})"
+        );
+        em
     }
 
     /// A private emulator.
@@ -49,8 +77,7 @@ impl Emulator {
         let stdin = child.stdin.take().expect("piped stdin");
         Emulator {
             endpoint: endpoint.to_owned(),
-            child: Mutex::new(child),
-            _stdin: stdin,
+            process: Some((Mutex::new(child), stdin)),
         }
     }
 
@@ -140,7 +167,7 @@ impl Emulator {
 
 impl Drop for Emulator {
     fn drop(&mut self) {
-        if let Ok(mut child) = self.child.lock() {
+        if let Some((Ok(mut child), _)) = self.process.as_ref().map(|(c, s)| (c.lock(), s)) {
             let _ = child.kill();
             let _ = child.wait();
         }

@@ -23,7 +23,7 @@ pub mod inventory;
 mod session;
 mod tool;
 
-pub use emulator::{Emulator, Lane};
+pub use emulator::{Emulator, Lane, SHARED_ENDPOINT};
 pub use session::Session;
 pub use tool::{offline, tool_path, tools_dir, Failed, Run, Tool};
 
@@ -39,11 +39,23 @@ pub fn root() -> PathBuf {
         .to_path_buf()
 }
 
-/// A stack name no other test uses.
+/// A stack name no other test uses, in this process or in another test
+/// binary on the same emulator: the process id (five base-36 digits, so one
+/// process's names are never the start of another's), then a counter.
 pub fn unique_stack(prefix: &str) -> String {
     static N: AtomicU32 = AtomicU32::new(0);
     let n = N.fetch_add(1, Ordering::SeqCst);
-    format!("{prefix}{}x{n}", std::process::id() % 10_000)
+    format!("{prefix}{}x{n}", base36(std::process::id(), 5))
+}
+
+/// `n` in `width` base-36 digits (lowercase), its high digits dropped if longer.
+fn base36(mut n: u32, width: usize) -> String {
+    let mut digits = vec![b'0'; width];
+    for d in digits.iter_mut().rev() {
+        *d = b"0123456789abcdefghijklmnopqrstuvwxyz"[(n % 36) as usize];
+        n /= 36;
+    }
+    String::from_utf8(digits).expect("ASCII digits")
 }
 
 /// Kinds and counts, for assertions: `counts(&[("vpc", 1), ("subnet", 6)])`.

@@ -124,7 +124,7 @@ fn a_held_lock_is_named_and_refused_and_never_broken_while_alive() {
         let err = em
             .tool("net-up")
             .args(["-n", "--stack", &stack, "--env", "dev", "--nat", "none"])
-            .args(["--lock-wait", "1"])
+            .args(["--lock-wait", "1", "-q"])
             .args(extra)
             .fails()
             .code(11);

@@ -72,10 +72,15 @@ fn up(em: &Emulator, dir: &Path, stack: &str, env: &str, extra: &[&str]) -> Up {
 }
 
 fn down(em: &Emulator, dir: &Path, u: &Up) {
+    // prod is protected by default: its teardown names it.
     make(
         em,
         dir,
-        &[&format!("{}-down", u.stack), &format!("ENV={}", u.env)],
+        &[
+            &format!("{}-down", u.stack),
+            &format!("ENV={}", u.env),
+            &format!("CONFIRM={}/{}", u.stack, u.env),
+        ],
     )
     .succeeds();
     assert!(

@@ -68,6 +68,26 @@ pub struct Spec {
     pub services: ServicesSpec,
     #[serde(default, deserialize_with = "null_is_default")]
     pub discovery: DiscoverySpec,
+    /// The envs that are protected: teardown removes them only with `--confirm
+    /// STACK/ENV`, and their load balancer keeps deletion protection on.
+    /// [default `["prod"]`; `[]` protects none]
+    #[serde(default)]
+    pub protected: Option<Vec<String>>,
+}
+
+/// The envs protected when the spec says nothing.
+pub const DEFAULT_PROTECTED: &[&str] = &["prod"];
+
+/// Whether `env` is protected by `spec.protected` (read leniently: teardown
+/// reads no other part of the spec, and must not be stopped by a typo
+/// elsewhere in it). Unreadable means the default.
+pub fn is_protected(doc: &Document, env: &str) -> bool {
+    let listed = doc
+        .get("spec")
+        .and_then(|s| s.get("protected"))
+        .and_then(Value::as_array)
+        .map(|envs| envs.iter().filter_map(Value::as_str).any(|e| e == env));
+    listed.unwrap_or_else(|| DEFAULT_PROTECTED.contains(&env))
 }
 
 /// `"network": null` reads like an absent section (jq writes nulls freely).
@@ -100,6 +120,10 @@ impl Spec {
     /// env's values of the per-env tables. `doc` is read only for the names in
     /// `.secrets`: a service may reference a secret made by an earlier run.
     pub fn check(&self, doc: &Document) -> Result<()> {
+        for (i, env) in self.protected.iter().flatten().enumerate() {
+            crate::naming::check_env(env)
+                .map_err(|e| Error::Spec(format!("spec.protected[{i}]: {e}")))?;
+        }
         self.network.shape()?;
         self.ecr.check()?;
         secrets::check(&self.secrets)?;
