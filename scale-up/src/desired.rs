@@ -68,12 +68,24 @@ pub struct WantService {
     pub scale_out_cooldown: i32,
     pub policies: Vec<WantPolicy>,
     pub alarms: Vec<WantAlarm>,
+    /// The ECS service is only planned (plan mode, upstream placeholders):
+    /// nothing hangs on it yet, so everything of it is a create.
+    pub planned: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Desired {
     pub cluster: String,
     pub services: Vec<WantService>,
+}
+
+impl Desired {
+    /// Marks the services `planned` says are only planned upstream.
+    pub fn mark_planned(&mut self, planned: impl Fn(&str) -> bool) {
+        for s in &mut self.services {
+            s.planned = planned(&s.service);
+        }
+    }
 }
 
 /// A service's scaling, checked and resolved for the env.
@@ -152,6 +164,7 @@ pub fn build(
             policies: policies(ctx, c, alb)?,
             alarms: alarms(ctx, c),
             service: c.service.clone(),
+            planned: false,
         });
     }
     Ok(Desired { cluster, services })
@@ -254,4 +267,5 @@ fn label(lb_arn: &str, tg_arn: &str, service: &str) -> Result<Option<String>> {
 }
 
 #[cfg(test)]
+#[path = "desired_tests.rs"]
 mod tests;

@@ -319,7 +319,8 @@ pub async fn policies(
     }
     let names: Vec<String> = names.into_iter().collect();
     let calls = names.chunks(50).map(|chunk| async move {
-        c.aas
+        let found: Vec<ScalingPolicy> = c
+            .aas
             .describe_scaling_policies()
             .service_namespace(namespace())
             .scalable_dimension(dimension())
@@ -327,9 +328,10 @@ pub async fn policies(
             .into_paginator()
             .items()
             .send()
-            .try_collect::<Vec<ScalingPolicy>>()
+            .try_collect()
             .await
-            .aws("DescribeScalingPolicies")
+            .aws("DescribeScalingPolicies")?;
+        Ok(found)
     });
     let found = try_join_bounded(calls, IN_FLIGHT).await?;
     Ok(found

@@ -73,11 +73,12 @@ pub enum Op {
 }
 
 impl Op {
-    /// Targets, alarms and policy deletes first; policies need their target,
-    /// and a target goes after its policies.
+    /// Targets, alarm puts and policy deletes first; policies need their
+    /// target, and a target goes after its policies (alarm deletes with the
+    /// targets, so a teardown lists policies, targets, alarms).
     pub fn phase(&self) -> u8 {
         match self {
-            Op::PutPolicy { .. } | Op::DeregisterTarget { .. } => 1,
+            Op::PutPolicy { .. } | Op::DeregisterTarget { .. } | Op::DeleteAlarms { .. } => 1,
             _ => 0,
         }
     }

@@ -12,6 +12,7 @@ use aws_sdk_applicationautoscaling::types::{
     MetricType, PolicyType, ScalableDimension, ScalableTarget, ScalingPolicy, ServiceNamespace,
 };
 use serde_json::{json, Value};
+use common::layer::Owned;
 use testkit::{unique_stack, Emulator, Session};
 
 const REGION: &str = "us-east-1";
@@ -98,6 +99,29 @@ impl Sdk {
     }
 }
 
+/// The layer's teardown discovery; no id of `section` may be another stack's.
+fn find(s: &Session, section: Option<&common::sections::Scaling>) -> scale_up::teardown::Found {
+    let mismatches = common::owner::Mismatches::default();
+    let found = s
+        .block_on(scale_up::teardown::find(&s.ctx, section, &mismatches))
+        .unwrap();
+    mismatches.into_result(&s.ctx).expect("the document's ids are ours");
+    found
+}
+
+/// The change lines of a `-v` run's stderr (`+ kind name`, `~ ...`, `- ...`).
+fn change_lines(log: &str) -> Vec<String> {
+    log.lines()
+        .filter_map(|l| l.split_once("scale-up: ").map(|(_, rest)| rest))
+        .filter(|rest| ["+ ", "~ ", "- ", "-/+ "].iter().any(|m| rest.starts_with(m)))
+        .map(str::to_owned)
+        .collect()
+}
+
+fn changed(log: &str) -> bool {
+    !change_lines(log).is_empty()
+}
+
 fn counts(em: &Emulator, stack: &str) -> (usize, usize, usize) {
     let inv = em.inventory(REGION, stack, "dev").counts();
     let n = |k: &str| inv.get(k).copied().unwrap_or(0);
@@ -119,9 +143,9 @@ fn three_services_scale_converge_update_in_place_shrink_and_tear_down() {
         .stdin(doc.to_string())
         .succeeds();
     let (out, log) = (run.json(), run.stderr());
-    assert_eq!(log.matches("created scalable target").count(), 3, "{log}");
-    assert_eq!(log.matches("created scaling policy").count(), 6, "{log}");
-    assert_eq!(log.matches("created cloudwatch alarm").count(), 6, "{log}");
+    assert_eq!(log.matches("scale-up: + scalable target").count(), 3, "{log}");
+    assert_eq!(log.matches("scale-up: + scaling policy").count(), 6, "{log}");
+    assert_eq!(log.matches("scale-up: + cloudwatch alarm").count(), 6, "{log}");
     assert_eq!(counts(em, &stack), (3, 6, 6));
     // Every other key is untouched.
     for key in [
@@ -238,10 +262,7 @@ fn three_services_scale_converge_update_in_place_shrink_and_tear_down() {
         .stdin(out.to_string())
         .succeeds();
     let (again, log) = (run.json(), run.stderr());
-    assert!(
-        !log.contains("created") && !log.contains("updated") && !log.contains("deleted"),
-        "{log}"
-    );
+    assert!(!changed(&log), "{log}");
     assert_eq!(again, out);
     assert_eq!(counts(em, &stack), (3, 6, 6));
 
@@ -254,14 +275,10 @@ fn three_services_scale_converge_update_in_place_shrink_and_tear_down() {
         .stdin(bigger.to_string())
         .succeeds();
     let (after, log) = (run.json(), run.stderr());
-    assert_eq!(log.matches("scale-up: updated").count(), 1, "{log}");
-    assert!(log.contains("updated scalable target"), "{log}");
-    assert!(
-        log.contains("max 10 -> 12") && !log.contains("min 2"),
-        "{log}"
-    );
-    assert!(
-        !log.contains("created") && !log.contains("deleted"),
+    // Exactly one change: the target's max, in place.
+    assert_eq!(
+        change_lines(&log),
+        [format!("~ scalable target {rid} (max: 10 -> 12)")],
         "{log}"
     );
     let updated = sdk.target(&rid).unwrap();
@@ -287,9 +304,10 @@ fn three_services_scale_converge_update_in_place_shrink_and_tear_down() {
         .stdin(fewer.to_string())
         .succeeds();
     let (shrunk, log) = (run.json(), run.stderr());
-    assert!(log.contains("deleted scalable target"), "{log}");
-    assert_eq!(log.matches("deleted scaling policy").count(), 2, "{log}");
-    assert_eq!(log.matches("deleted cloudwatch alarm").count(), 2, "{log}");
+    assert_eq!(log.matches("scale-up: - scalable target").count(), 1, "{log}");
+    assert_eq!(log.matches("scale-up: - scaling policy").count(), 2, "{log}");
+    assert_eq!(log.matches("scale-up: - cloudwatch alarm").count(), 2, "{log}");
+    assert_eq!(change_lines(&log).len(), 5, "{log}");
     assert!(shrunk["scaling"].get("worker").is_none());
     let worker = format!("service/{cluster}/{stack}--worker--dev");
     assert!(sdk.target(&worker).is_none());
@@ -299,23 +317,18 @@ fn three_services_scale_converge_update_in_place_shrink_and_tear_down() {
     // Teardown through the library: policies, then targets, then alarms.
     let section: common::sections::Scaling =
         serde_json::from_value(shrunk["scaling"].clone()).unwrap();
-    let found = sdk
-        .s
-        .block_on(scale_up::teardown::discover(&sdk.s.ctx, Some(&section)))
-        .unwrap();
-    let kinds: Vec<&str> = found.steps(&sdk.s.ctx).iter().map(|s| s.kind).collect();
+    let found = find(&sdk.s, Some(&section));
+    let plan = found.plan(&sdk.s.ctx);
+    let kinds: Vec<&str> = plan.iter().map(|c| c.kind.as_str()).collect();
     let mut expected = vec!["scaling policy"; 4];
     expected.extend(["scalable target"; 2]);
     expected.extend(["cloudwatch alarm"; 4]);
     assert_eq!(kinds, expected);
     let left = common::plan::Leftovers::default();
-    sdk.s.block_on(found.delete_all(&sdk.s.ctx, &left));
+    sdk.s
+        .block_on(Box::new(found).destroy(&sdk.s.ctx, &left, Default::default()));
     left.into_result().expect("the scaling layer went away");
-    assert!(sdk
-        .s
-        .block_on(scale_up::teardown::discover(&sdk.s.ctx, Some(&section)))
-        .unwrap()
-        .is_empty());
+    assert!(find(&sdk.s, Some(&section)).is_empty(&sdk.s.ctx));
     assert_eq!(counts(em, &stack), (0, 0, 0));
 
     // Scaled again, then the teardown binary by --stack/--env alone: it plans
@@ -366,13 +379,11 @@ fn throttling_and_server_errors_are_retried_without_duplicates() {
 
     // The same faults on the layer's teardown.
     let sdk = Sdk::new(lane.session(&stack, "dev", REGION));
-    let found = sdk
-        .s
-        .block_on(scale_up::teardown::discover(&sdk.s.ctx, None))
-        .unwrap();
+    let found = find(&sdk.s, None);
     lane.set_faults(json!({"seed": 4, "throttle": 0.25, "server_error": 0.05}));
     let left = common::plan::Leftovers::default();
-    sdk.s.block_on(found.delete_all(&sdk.s.ctx, &left));
+    sdk.s
+        .block_on(Box::new(found).destroy(&sdk.s.ctx, &left, Default::default()));
     lane.set_faults(json!({}));
     left.into_result().expect("the scaling layer went away");
     assert_eq!(counts(em, &stack), (0, 0, 0));

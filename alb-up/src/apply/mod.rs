@@ -15,7 +15,7 @@ use std::sync::Mutex;
 use aws_sdk_elasticloadbalancingv2::types::{
     Action, ActionTypeEnum, Certificate, FixedResponseActionConfig, IpAddressType,
     LoadBalancerAttribute, LoadBalancerSchemeEnum, LoadBalancerTypeEnum, Matcher, ProtocolEnum,
-    RedirectActionConfig, RedirectActionStatusCodeEnum, RulePriorityPair, TargetGroupAttribute,
+    RedirectActionConfig, RedirectActionStatusCodeEnum, TargetGroupAttribute,
     TargetTypeEnum,
 };
 

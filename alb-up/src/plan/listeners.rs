@@ -353,8 +353,13 @@ fn ensure(
             json!(protocol.as_str()),
         ),
         ("certificate", json!(certificate), json!(tls.map(|t| &t.certificate))),
-        ("ssl_policy", json!(listener.ssl_policy()), json!(tls.map(|t| &t.policy))),
     ];
+    // An HTTP listener has no TLS policy (AWS shows none; the emulator shows
+    // its default): compared only when either side is HTTPS.
+    if tls.is_some() || listener.protocol() == Some(&ProtocolEnum::Https) {
+        let policy = ("ssl_policy", json!(listener.ssl_policy()), json!(tls.map(|t| &t.policy)));
+        fields.push(policy);
+    }
     let seen = Seen::of(listener.default_actions());
     if converged(&want.action, &seen, service, live) {
         if let Seen::Forward(arn) = &seen {

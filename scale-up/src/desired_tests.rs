@@ -1,0 +1,3 @@
+//! Unit tests of the desired state.
+
+use super::*;
