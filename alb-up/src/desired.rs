@@ -80,10 +80,6 @@ impl Desired {
             .iter()
             .find(|t| t.service == service && t.green == green)
     }
-
-    pub fn is_blue_green(&self, service: &str) -> bool {
-        self.blue_green.iter().any(|(s, _)| s == service)
-    }
 }
 
 /// The desired state for this stack and env.

@@ -53,13 +53,22 @@ impl common::Tool for Args {
 pub async fn run(_args: Args, ctx: Context, mut doc: Document) -> Result<Document> {
     let spec = Spec::validate(&doc)?;
     let checked = desired::read(&spec.services, &ctx.env);
-    let cluster: Option<Cluster> = doc.layer("cluster")?;
-    if cluster.is_none() && !checked.is_empty() {
-        return Err(Error::MissingLayer {
-            section: "cluster".into(),
-            tool: "cluster-up",
-        });
-    }
+    let cluster: Option<Cluster> = match doc.layer("cluster")? {
+        Some(c) => Some(c),
+        // Nothing to scale and no cluster: nothing scale-up made can exist
+        // either (a target hangs on a service in the cluster), so no call.
+        None if checked.is_empty() => {
+            tracing::info!("no service of spec.services has scaling: nothing to do");
+            doc.set_layer("scaling", &Scaling::default());
+            return Ok(doc);
+        }
+        None => {
+            return Err(Error::MissingLayer {
+                section: "cluster".into(),
+                tool: "cluster-up",
+            })
+        }
+    };
     let deployed: Option<Services> = doc.layer("services")?;
     let alb: Option<Alb> = doc.layer("alb")?;
     let scaling: Option<Scaling> = doc.layer("scaling")?;
