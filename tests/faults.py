@@ -14,7 +14,9 @@ The plan is set and read over HTTP by the test harness:
                           "server_error": 0.05,       # share answered 500
                           "dependency": {"DeleteSubnet": 2},  # first N attempts per resource refused
                           "not_found_after_create": true,     # first use of a new EC2 id answers NotFound
-                          "hang_after_mutations": 12}         # after the 12th mutating call, hang every call
+                          "hang_after_mutations": 12,         # after the 12th mutating call, hang every call
+                          "error": {"CreateLoadBalancer": {"times": 2, "code": "InvalidSecurityGroup",
+                                    "message": "...", "status": 400}}}  # first N calls of an action answer AWS's error
     GET  /_faults/state  {"calls": n, "mutations": n, "tripped": bool, "injected": {"throttle": n, ...},
                           "mutation_log": ["logs CreateLogGroup /fargate-pipes/locks/a/dev", ...]}
 
@@ -150,6 +152,12 @@ class FaultInjector:
                 if seen < limit:
                     code, message = DEPENDENCY_CODE.get(service, DEPENDENCY_CODE["ec2"])
                     return lane.count("dependency", (400, code, message))
+            error = plan.get("error", {}).get(action)
+            if error:
+                seen = lane.attempts.get(("error", action), 0)
+                lane.attempts[("error", action)] = seen + 1
+                if seen < error.get("times", 1):
+                    return lane.count("error", (error.get("status", 400), error["code"], error.get("message", error["code"])))
             # Only calls that act on the new id: a Describe filtered by an id that is
             # not visible yet answers an empty list on AWS, not an error.
             if plan.get("not_found_after_create") and service == "ec2" and mutating and not action.startswith("Create"):

@@ -600,3 +600,65 @@ fn blue_green_services_get_a_green_group_and_a_test_listener_and_stay_where_code
     assert!(test_ids.contains(&tg("pay")["green"]["arn"].as_str().unwrap()));
     teardown(em, &s, &stack, "dev", &fewer["alb"]);
 }
+
+/// Every mutating call of a lane's run is the stack's lock.
+fn only_the_lock(state: &Value, stack: &str, env: &str) {
+    let log = state["mutation_log"].as_array().unwrap();
+    let lock = format!("/fargate-pipes/locks/{stack}/{env}");
+    for m in log {
+        let m = m.as_str().unwrap();
+        assert!(
+            (m.starts_with("logs CreateLogGroup") || m.starts_with("logs DeleteLogGroup"))
+                && m.ends_with(&lock),
+            "a mutating call other than the lock's: {m} ({log:?})"
+        );
+    }
+}
+
+/// Issue 15: ELB may not see a security group made a moment ago and answers
+/// InvalidSecurityGroup; CreateLoadBalancer waits that out. Then: `--plan` on
+/// the built layer is empty, a no-op re-run makes no mutating call (counted),
+/// and a misspelt `servces` (no `spec.services`) prunes nothing.
+#[test]
+fn a_security_group_elb_cannot_see_yet_is_waited_out_then_reruns_change_nothing() {
+    let em = Emulator::shared();
+    let stack = unique_stack("albsg");
+    let doc = network_with_services(em, &stack, "dev");
+    let lane = em.lane();
+
+    let planned = lane.tool("alb-up").arg("--plan").stdin(doc.to_string()).succeeds().json();
+    assert_eq!(lane.fault_state()["mutation_log"], json!([]));
+    let creates = planned["plan"].as_array().unwrap();
+    assert!(creates.iter().all(|c| c["action"] == "create"), "{creates:?}");
+    assert_eq!(creates.len(), 6, "{creates:?}");
+
+    lane.set_faults(json!({"error": {"CreateLoadBalancer": {
+        "times": 2, "code": "InvalidSecurityGroup",
+        "message": "One or more security groups are invalid"}}}));
+    let out = lane.tool("alb-up").stdin(doc.to_string()).succeeds().json();
+    let state = lane.fault_state();
+    assert_eq!(state["injected"]["error"], 2, "{state}");
+    assert_eq!(alb_counts(&counts(em, &stack, "dev")), [1, 1, 2, 1]);
+
+    let again = lane.tool("alb-up").arg("--plan").stdin(out.to_string()).succeeds().json();
+    assert_eq!(again.get("plan").cloned().unwrap_or(json!([])), json!([]));
+
+    lane.set_faults(json!({}));
+    let run = lane.tool("alb-up").arg("-v").stdin(out.to_string()).succeeds();
+    assert_eq!(run.json()["alb"], out["alb"]);
+    let state = lane.fault_state();
+    only_the_lock(&state, &stack, "dev");
+    eprintln!("alb-up no-op re-run: {} calls", state["calls"]);
+
+    // `servces`: the spec is rejected (exit 5) before any change, and
+    // without `spec.services` nothing is pruned.
+    let mut typo = out.clone();
+    let services = typo["spec"].as_object_mut().unwrap().remove("services").unwrap();
+    typo["spec"]["servces"] = services;
+    lane.tool("alb-up").stdin(typo.to_string()).fails().code(5);
+    typo["spec"].as_object_mut().unwrap().remove("servces");
+    let run = lane.tool("alb-up").arg("-v").stdin(typo.to_string()).succeeds();
+    assert!(run.stderr().contains("nothing of the load balancer layer was pruned"), "{}", run.stderr());
+    assert_eq!(alb_counts(&counts(em, &stack, "dev")), [1, 1, 2, 1]);
+    em.tool("teardown").args(["-n", "--stack", &stack, "--env", "dev"]).succeeds();
+}

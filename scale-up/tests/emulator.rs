@@ -388,3 +388,137 @@ fn throttling_and_server_errors_are_retried_without_duplicates() {
     left.into_result().expect("the scaling layer went away");
     assert_eq!(counts(em, &stack), (0, 0, 0));
 }
+
+/// Every mutating call of a lane is the stack's lock (taken and released):
+/// a run that refuses changes nothing else.
+fn only_the_lock(state: &Value, stack: &str) {
+    let log = state["mutation_log"].as_array().unwrap();
+    let lock = format!("/fargate-pipes/locks/{stack}/dev");
+    for m in log {
+        let m = m.as_str().unwrap();
+        assert!(
+            (m.starts_with("logs CreateLogGroup") || m.starts_with("logs DeleteLogGroup"))
+                && m.ends_with(&lock),
+            "a mutating call other than the lock's: {m} ({log:?})"
+        );
+    }
+}
+
+/// `(action, kind, name)` of a document's plan entries.
+fn entries(doc: &Value) -> Vec<(String, String, String)> {
+    let mut v: Vec<_> = doc["plan"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .map(|c| {
+            let s = |k: &str| c[k].as_str().unwrap().to_owned();
+            (s("action"), s("kind"), s("name"))
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// `--plan` on a fresh layer lists every create and changes nothing; the
+/// apply then makes exactly those changes; `--plan` afterwards is empty; a
+/// no-op re-run makes no mutating call (and is counted).
+#[test]
+fn plan_then_apply_then_an_empty_plan_and_a_no_op_rerun() {
+    let em = Emulator::shared();
+    let stack = unique_stack("sclp");
+    let doc = platform(em, &stack);
+    let lane = em.lane();
+
+    let planned = lane.tool("scale-up").arg("--plan").stdin(doc.to_string()).succeeds().json();
+    let state = lane.fault_state();
+    assert_eq!(state["mutation_log"], json!([]), "{state}");
+    let plan = entries(&planned);
+    assert_eq!(plan.len(), 15, "{plan:?}");
+    assert!(plan.iter().all(|(a, _, _)| a == "create"), "{plan:?}");
+    assert_eq!(counts(em, &stack), (0, 0, 0));
+    assert!(planned["scaling"]["api"]["policies"]["cpu"]["arn"]
+        .as_str()
+        .unwrap()
+        .starts_with("planned:"));
+
+    // The apply's change lines are the plan's entries.
+    let run = lane.tool("scale-up").arg("-v").stdin(doc.to_string()).succeeds();
+    let out = run.json();
+    let mut applied: Vec<(String, String, String)> = change_lines(&run.stderr())
+        .iter()
+        .map(|l| {
+            let (mark, rest) = l.split_once(' ').unwrap();
+            let action = match mark {
+                "+" => "create",
+                "~" => "update",
+                "-" => "delete",
+                _ => "replace",
+            };
+            let (kind, name) = rest.rsplit_once(' ').unwrap();
+            (action.to_owned(), kind.to_owned(), name.to_owned())
+        })
+        .collect();
+    applied.sort();
+    assert_eq!(applied, plan);
+    assert_eq!(counts(em, &stack), (3, 6, 6));
+
+    let again = lane.tool("scale-up").arg("--plan").stdin(out.to_string()).succeeds().json();
+    assert_eq!(entries(&again), vec![], "{}", again["plan"]);
+
+    // A no-op re-run: no mutating call but the lock's.
+    lane.set_faults(json!({}));
+    let run = lane.tool("scale-up").arg("-v").stdin(out.to_string()).succeeds();
+    assert!(!changed(&run.stderr()), "{}", run.stderr());
+    let state = lane.fault_state();
+    only_the_lock(&state, &stack);
+    eprintln!("scale-up no-op re-run: {} calls", state["calls"]);
+    assert!(state["calls"].as_u64().unwrap() <= 25, "{state}");
+
+    // An absent spec.services prunes nothing.
+    let mut absent = out.clone();
+    absent["spec"].as_object_mut().unwrap().remove("services");
+    let run = lane.tool("scale-up").arg("-v").stdin(absent.to_string()).succeeds();
+    assert!(run.stderr().contains("nothing was pruned") || run.stderr().contains("no scaling was pruned"), "{}", run.stderr());
+    assert_eq!(counts(em, &stack), (3, 6, 6));
+    em.tool("teardown").args(["-n", "--stack", &stack, "--env", "dev"]).succeeds();
+}
+
+/// Issue 12, items 1 and 2, replayed: a document naming another stack's
+/// scalable target, cluster or ECS service changes nothing of it; the run
+/// stops naming it, with no mutating call but the lock's.
+#[test]
+fn documents_naming_another_stacks_scaling_change_nothing_of_it() {
+    let em = Emulator::shared();
+    let victim = unique_stack("sclv");
+    let vdoc = em.up("scale-up", &platform(em, &victim));
+    let target = vdoc["scaling"]["api"]["resource_id"].as_str().unwrap().to_owned();
+    let attacker = unique_stack("scla");
+
+    // teardown of another stack whose .scaling names the victim's target.
+    let lane = em.lane();
+    let doc = json!({"version": 1, "stack": attacker, "env": "dev", "region": REGION,
+                     "scaling": {"x": {"resource_id": target, "min": 0, "max": 0}}});
+    let err = lane.tool("teardown").arg("-n").stdin(doc.to_string()).fails().code(10);
+    assert!(err.contains(&target) && err.contains(&victim), "{err}");
+    only_the_lock(&lane.fault_state(), &attacker);
+    assert_eq!(counts(em, &victim), (3, 6, 6));
+
+    // scale-up of the attacker's own platform, its document pointing at the
+    // victim's cluster and ECS service.
+    let own = platform(em, &attacker);
+    let mut doc = own.clone();
+    doc["cluster"]["name"] = vdoc["cluster"]["name"].clone();
+    doc["services"]["api"]["service_name"] = vdoc["services"]["api"]["service_name"].clone();
+    let lane = em.lane();
+    let err = lane.tool("scale-up").stdin(doc.to_string()).fails().code(10);
+    let vcluster = vdoc["cluster"]["name"].as_str().unwrap();
+    assert!(err.contains(vcluster), "{err}");
+    only_the_lock(&lane.fault_state(), &attacker);
+    assert_eq!(counts(em, &victim), (3, 6, 6));
+    assert_eq!(counts(em, &attacker), (0, 0, 0));
+
+    for stack in [&victim, &attacker] {
+        em.tool("teardown").args(["-n", "--stack", stack, "--env", "dev"]).succeeds();
+    }
+}

@@ -94,11 +94,12 @@ fn a_fresh_stack_is_all_creates_in_dependency_order() {
     let kinds: Vec<&str> = changes.iter().map(|c| c.kind.as_str()).collect();
     assert_eq!(
         kinds,
-        [SECURITY_GROUP, TARGET_GROUP, TARGET_GROUP, LOAD_BALANCER, LISTENER, RULE],
+        [TARGET_GROUP, TARGET_GROUP, SECURITY_GROUP, LOAD_BALANCER, LISTENER, RULE],
         "{changes:?}"
     );
     assert!(matches!(p.out.lb, Ref::New(_)));
-    assert!(matches!(&p.out.target_groups["api"].arn, Ref::New(k) if k.name == "a--tg-api--dev"));
+    let api = &want.tgs[0].name;
+    assert!(matches!(&p.out.target_groups["api"].arn, Ref::New(k) if k.name == *api));
 }
 
 #[test]
@@ -153,7 +154,7 @@ fn a_removed_services_group_is_pruned_only_from_a_stated_spec() {
     let have = with_tgs(&before);
     let after = want_of(json!({"web": {"image": "y", "port": 3000, "route": {"default": true}}}));
     let ops = tg_ops(&after, &have, Prune::Yes).unwrap();
-    assert_eq!(lines(&ops), ["- target group a--tg-api--dev"]);
+    assert_eq!(lines(&ops), [format!("- target group {}", before.tgs[0].name)]);
     let ops = tg_ops(&after, &have, Prune::No).unwrap();
     assert!(ops.is_empty(), "{:?}", lines(&ops));
 }
@@ -164,7 +165,7 @@ fn a_group_of_our_name_tagged_for_another_stack_is_refused() {
     let mut have = with_tgs(&want);
     have.tgs[0] = found_tg(&want.tgs[0], ("payments", "prod"));
     let e = refused(tg_ops(&want, &have, Prune::Yes));
-    assert!(e.contains("a--tg-api--dev") && e.contains("payments/prod"), "{e}");
+    assert!(e.contains(&want.tgs[0].name) && e.contains("payments/prod"), "{e}");
     // Untagged: not ours either.
     have.tgs[0].tags.clear();
     refused(tg_ops(&want, &have, Prune::Yes));
@@ -186,21 +187,24 @@ fn two_groups_claiming_one_identity_are_refused_naming_both() {
     let mut have = with_tgs(&want);
     let mut twin = have.tgs[0].clone();
     twin.tg.target_group_arn = Some("arn:twin".into());
-    twin.tg.target_group_name = Some("a--tg-api--dev-x".into());
+    twin.tg.target_group_name = Some(format!("{}-x", want.tgs[0].name));
     have.tgs.push(twin);
     let e = refused(tg_ops(&want, &have, Prune::Yes));
-    assert!(e.contains("arn:twin") && e.contains("targetgroup/a--tg-api--dev/1"), "{e}");
+    assert!(e.contains("arn:twin") && e.contains(&format!("targetgroup/{}/1", want.tgs[0].name)), "{e}");
 }
 
 #[test]
 fn a_blue_green_service_gets_a_green_twin() {
     let want = want_of(json!({
         "pay": {"image": "x", "port": 8080, "route": {"paths": ["/pay/*"]},
-                "deployment": {"strategy": "blue-green"}}
+                "deployment": {"type": "blue-green"}}
     }));
     let p = plan(&ctx(), &want, &Actual::default(), Prune::Yes).unwrap();
+    let components: Vec<&str> = want.tgs.iter().map(|t| t.component.as_str()).collect();
+    assert_eq!(components, ["tg-pay", "tg-pay-green"]);
     let names: Vec<String> = p.changes(&ctx()).iter().map(|c| c.name.clone()).collect();
-    assert!(names.contains(&"a--tg-pay--dev".to_owned()), "{names:?}");
-    assert!(names.contains(&"a--tg-pay-green--dev".to_owned()), "{names:?}");
+    for t in &want.tgs {
+        assert!(names.contains(&t.name), "{names:?}");
+    }
     assert!(p.out.target_groups["pay"].green.is_some());
 }
