@@ -129,7 +129,11 @@ pub fn build(ctx: &Context, routing: &Routing, network: &Network) -> Desired {
         test_ingress: if routing.test_ingress.is_empty() {
             vec![network.cidr.clone()]
         } else {
-            routing.test_ingress.iter().map(ToString::to_string).collect()
+            routing
+                .test_ingress
+                .iter()
+                .map(ToString::to_string)
+                .collect()
         },
         tls: routing.certificate_arn.as_ref().map(|c| Tls {
             certificate: c.clone(),

@@ -164,7 +164,10 @@ async fn candidates_lbs(c: &Clients, ctx: &Context) -> Result<Vec<FoundLb>> {
         .aws("DescribeLoadBalancers")?;
     Ok(all
         .into_iter()
-        .filter(|l| l.load_balancer_name().is_some_and(|n| n.starts_with(&prefix)))
+        .filter(|l| {
+            l.load_balancer_name()
+                .is_some_and(|n| n.starts_with(&prefix))
+        })
         .map(|lb| FoundLb { lb, tags: vec![] })
         .collect())
 }
@@ -184,7 +187,10 @@ async fn candidates_tgs(c: &Clients, ctx: &Context) -> Result<Vec<FoundTg>> {
         .aws("DescribeTargetGroups")?;
     Ok(all
         .into_iter()
-        .filter(|t| t.target_group_name().is_some_and(|n| n.starts_with(&prefix)))
+        .filter(|t| {
+            t.target_group_name()
+                .is_some_and(|n| n.starts_with(&prefix))
+        })
         .map(|tg| FoundTg {
             tg,
             tags: vec![],
@@ -332,7 +338,11 @@ pub async fn listeners_and_rules(
     let arns: Vec<String> = listeners
         .iter()
         .filter_map(|l| l.listener_arn().map(str::to_owned))
-        .chain(rules.iter().filter_map(|(_, r)| r.rule_arn().map(str::to_owned)))
+        .chain(
+            rules
+                .iter()
+                .filter_map(|(_, r)| r.rule_arn().map(str::to_owned)),
+        )
         .collect();
     let mut tags = tags_of(&c.elb, &arns).await?;
     let listeners = listeners
@@ -347,7 +357,9 @@ pub async fn listeners_and_rules(
     let rules = rules
         .into_iter()
         .map(|(listener_arn, rule)| FoundRule {
-            tags: tags.remove(rule.rule_arn().unwrap_or_default()).unwrap_or_default(),
+            tags: tags
+                .remove(rule.rule_arn().unwrap_or_default())
+                .unwrap_or_default(),
             listener_arn,
             rule,
         })

@@ -130,8 +130,9 @@ pub async fn run(args: Args, ctx: Context, mut doc: Document) -> Result<Document
         discover::Actual::default()
     } else {
         let mismatches = Mismatches::default();
-        let actual = discover::discover(&c, &ctx, Some(&network.vpc_id), hints.as_ref(), &mismatches)
-            .await?;
+        let actual =
+            discover::discover(&c, &ctx, Some(&network.vpc_id), hints.as_ref(), &mismatches)
+                .await?;
         mismatches.into_result(&ctx)?;
         actual
     };

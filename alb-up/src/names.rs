@@ -56,7 +56,9 @@ pub fn test_listener_component(service: &str) -> String {
 
 /// The service a test listener's component names.
 pub fn test_listener_service(component: &str) -> Option<&str> {
-    component.strip_prefix(TEST_LISTENER).filter(|s| !s.is_empty())
+    component
+        .strip_prefix(TEST_LISTENER)
+        .filter(|s| !s.is_empty())
 }
 
 /// What every ELB name of this stack begins with: `elb_name` keeps at least
@@ -109,7 +111,10 @@ mod tests {
                 assert!(name.len() <= 32, "{name}");
             }
         }
-        assert_eq!(elb_prefix("abcdefghijklmnopqrstuv-x"), "abcdefghijklmnopqrstuv");
+        assert_eq!(
+            elb_prefix("abcdefghijklmnopqrstuv-x"),
+            "abcdefghijklmnopqrstuv"
+        );
     }
 
     #[test]

@@ -10,7 +10,11 @@ use crate::plan::{Out, Ref, LOAD_BALANCER};
 
 /// The section after apply: every id exists.
 pub fn applied(out: &Out, applied: &Applied) -> Result<Alb> {
-    let dns = out.dns.clone().or_else(|| applied.dns()).unwrap_or_default();
+    let dns = out
+        .dns
+        .clone()
+        .or_else(|| applied.dns())
+        .unwrap_or_default();
     section(out, dns, |r| applied.id(r))
 }
 

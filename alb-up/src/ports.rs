@@ -21,7 +21,10 @@ pub fn assign_test_ports(
     existing: &BTreeMap<String, u16>,
     taken: &BTreeSet<u16>,
 ) -> Result<BTreeMap<String, u16>> {
-    let mut used: BTreeSet<u16> = PRODUCTION_PORTS.into_iter().chain(taken.iter().copied()).collect();
+    let mut used: BTreeSet<u16> = PRODUCTION_PORTS
+        .into_iter()
+        .chain(taken.iter().copied())
+        .collect();
     let mut out = BTreeMap::new();
     for (name, p) in wanted {
         if let Some(p) = p {
@@ -114,9 +117,12 @@ mod tests {
         let first = assign_test_ports(&[("api", None), ("pay", None)], &none, &free).unwrap();
         assert_eq!((first["api"], first["pay"]), (8080, 8081));
         // "admin" sorts first but arrives later: the others keep theirs.
-        let second =
-            assign_test_ports(&[("admin", None), ("api", None), ("pay", None)], &first, &free)
-                .unwrap();
+        let second = assign_test_ports(
+            &[("admin", None), ("api", None), ("pay", None)],
+            &first,
+            &free,
+        )
+        .unwrap();
         assert_eq!(
             (second["api"], second["pay"], second["admin"]),
             (8080, 8081, 8082)

@@ -79,7 +79,9 @@ impl Grant {
             ),
             Peer::Cidr6(c) => b.ipv6_ranges(Ipv6Range::builder().cidr_ipv6(c).build()),
             Peer::Group(g) => b.user_id_group_pairs(UserIdGroupPair::builder().group_id(g).build()),
-            Peer::PrefixList(p) => b.prefix_list_ids(PrefixListId::builder().prefix_list_id(p).build()),
+            Peer::PrefixList(p) => {
+                b.prefix_list_ids(PrefixListId::builder().prefix_list_id(p).build())
+            }
         }
         .build()
     }
@@ -186,7 +188,8 @@ mod tests {
         let have = grants(&[perm, all]);
         assert_eq!(have.len(), 3);
         assert!(have.contains(&Grant::all_out()));
-        let want: BTreeMap<Grant, String> = [(Grant::tcp(80, 80, "0.0.0.0/0"), "HTTP".to_owned())].into();
+        let want: BTreeMap<Grant, String> =
+            [(Grant::tcp(80, 80, "0.0.0.0/0"), "HTTP".to_owned())].into();
         let d = Diff::new(&want, &have);
         assert!(d.add.is_empty());
         assert_eq!(

@@ -28,7 +28,7 @@ use common::sections::Alb;
 use common::{retry, AwsResultExt, Context, Document, Result};
 
 use crate::desired::DELETION_PROTECTION;
-use crate::discover::{self, Actual, Clients, FoundListener, FoundLb, FoundTg};
+use crate::discover::{self, Actual, Clients, FoundLb, FoundListener, FoundTg};
 use crate::names;
 use crate::plan::{LISTENER, LOAD_BALANCER, SECURITY_GROUP, TARGET_GROUP};
 
@@ -167,7 +167,12 @@ impl Owned for Found {
             gone(ctx, TARGET_GROUP, name, t.arn())
         }));
         out.extend(self.groups.iter().map(|g| {
-            gone(ctx, SECURITY_GROUP, &ctx.name(names::LB), g.group_id().unwrap_or_default())
+            gone(
+                ctx,
+                SECURITY_GROUP,
+                &ctx.name(names::LB),
+                g.group_id().unwrap_or_default(),
+            )
         }));
         out
     }
@@ -193,7 +198,11 @@ impl Found {
             self.listeners.iter().map(|l| async move {
                 let change = self.listener_change(ctx, l);
                 let ok = left
-                    .attempt(LISTENER, &change.name, crate::apply::delete_listener(&self.c.elb, l.arn()))
+                    .attempt(
+                        LISTENER,
+                        &change.name,
+                        crate::apply::delete_listener(&self.c.elb, l.arn()),
+                    )
                     .await;
                 if ok {
                     ctx.report.change(change);
@@ -206,7 +215,11 @@ impl Found {
             self.lbs.iter().map(|l| async move {
                 let name = l.lb.load_balancer_name().unwrap_or_default();
                 let ok = left
-                    .attempt(LOAD_BALANCER, name, delete_load_balancer(&self.c, l.arn(), name))
+                    .attempt(
+                        LOAD_BALANCER,
+                        name,
+                        delete_load_balancer(&self.c, l.arn(), name),
+                    )
                     .await;
                 ok.then(|| l.arn().to_owned())
             }),
@@ -230,7 +243,11 @@ impl Found {
             })
             .await;
         if waited {
-            for l in self.lbs.iter().filter(|l| arns.iter().any(|a| a == l.arn())) {
+            for l in self
+                .lbs
+                .iter()
+                .filter(|l| arns.iter().any(|a| a == l.arn()))
+            {
                 let name = l.lb.load_balancer_name().unwrap_or_default();
                 ctx.report.change(gone(ctx, LOAD_BALANCER, name, l.arn()));
             }
@@ -242,16 +259,21 @@ impl Found {
             self.tgs.iter().map(|t| async move {
                 let name = t.tg.target_group_name().unwrap_or_default();
                 let op = format!("DeleteTargetGroup {name}");
-                let call = retry::retry(&op, retry::Policy::dependency(), |_| false, || async {
-                    self.c
-                        .elb
-                        .delete_target_group()
-                        .target_group_arn(t.arn())
-                        .send()
-                        .await
-                        .map(drop)
-                        .wait_if(&op, |e| e.is_resource_in_use_exception())
-                });
+                let call = retry::retry(
+                    &op,
+                    retry::Policy::dependency(),
+                    |_| false,
+                    || async {
+                        self.c
+                            .elb
+                            .delete_target_group()
+                            .target_group_arn(t.arn())
+                            .send()
+                            .await
+                            .map(drop)
+                            .wait_if(&op, |e| e.is_resource_in_use_exception())
+                    },
+                );
                 if left.attempt(TARGET_GROUP, name, call).await {
                     ctx.report.change(gone(ctx, TARGET_GROUP, name, t.arn()));
                 }

@@ -7,8 +7,8 @@
 use std::collections::BTreeMap;
 
 use aws_sdk_elasticloadbalancingv2::types::{ActionTypeEnum, Listener, Rule};
-use serde_json::{json, Value};
 use common::layer::Owned;
+use serde_json::{json, Value};
 use testkit::{unique_stack, Emulator, Session, Tool};
 
 /// net-up for a two-AZ network without NAT, then seed 001's services.
@@ -98,12 +98,18 @@ fn alb_counts(c: &BTreeMap<String, usize>) -> [usize; 4] {
 
 /// The layer's teardown discovery, with the document's section as hints; no
 /// id of it may name another stack.
-fn find(s: &Session, ctx: &common::Context, section: &common::sections::Alb) -> alb_up::teardown::Found {
+fn find(
+    s: &Session,
+    ctx: &common::Context,
+    section: &common::sections::Alb,
+) -> alb_up::teardown::Found {
     let mismatches = common::owner::Mismatches::default();
     let found = s
         .block_on(alb_up::teardown::find(ctx, Some(section), &mismatches))
         .unwrap();
-    mismatches.into_result(ctx).expect("the document's ids are ours");
+    mismatches
+        .into_result(ctx)
+        .expect("the document's ids are ours");
     found
 }
 
@@ -626,10 +632,18 @@ fn a_security_group_elb_cannot_see_yet_is_waited_out_then_reruns_change_nothing(
     let doc = network_with_services(em, &stack, "dev");
     let lane = em.lane();
 
-    let planned = lane.tool("alb-up").arg("--plan").stdin(doc.to_string()).succeeds().json();
+    let planned = lane
+        .tool("alb-up")
+        .arg("--plan")
+        .stdin(doc.to_string())
+        .succeeds()
+        .json();
     assert_eq!(lane.fault_state()["mutation_log"], json!([]));
     let creates = planned["plan"].as_array().unwrap();
-    assert!(creates.iter().all(|c| c["action"] == "create"), "{creates:?}");
+    assert!(
+        creates.iter().all(|c| c["action"] == "create"),
+        "{creates:?}"
+    );
     assert_eq!(creates.len(), 6, "{creates:?}");
 
     lane.set_faults(json!({"error": {"CreateLoadBalancer": {
@@ -640,11 +654,20 @@ fn a_security_group_elb_cannot_see_yet_is_waited_out_then_reruns_change_nothing(
     assert_eq!(state["injected"]["error"], 2, "{state}");
     assert_eq!(alb_counts(&counts(em, &stack, "dev")), [1, 1, 2, 1]);
 
-    let again = lane.tool("alb-up").arg("--plan").stdin(out.to_string()).succeeds().json();
+    let again = lane
+        .tool("alb-up")
+        .arg("--plan")
+        .stdin(out.to_string())
+        .succeeds()
+        .json();
     assert_eq!(again.get("plan").cloned().unwrap_or(json!([])), json!([]));
 
     lane.set_faults(json!({}));
-    let run = lane.tool("alb-up").arg("-v").stdin(out.to_string()).succeeds();
+    let run = lane
+        .tool("alb-up")
+        .arg("-v")
+        .stdin(out.to_string())
+        .succeeds();
     assert_eq!(run.json()["alb"], out["alb"]);
     let state = lane.fault_state();
     only_the_lock(&state, &stack, "dev");
@@ -653,12 +676,27 @@ fn a_security_group_elb_cannot_see_yet_is_waited_out_then_reruns_change_nothing(
     // `servces`: the spec is rejected (exit 5) before any change, and
     // without `spec.services` nothing is pruned.
     let mut typo = out.clone();
-    let services = typo["spec"].as_object_mut().unwrap().remove("services").unwrap();
+    let services = typo["spec"]
+        .as_object_mut()
+        .unwrap()
+        .remove("services")
+        .unwrap();
     typo["spec"]["servces"] = services;
     lane.tool("alb-up").stdin(typo.to_string()).fails().code(5);
     typo["spec"].as_object_mut().unwrap().remove("servces");
-    let run = lane.tool("alb-up").arg("-v").stdin(typo.to_string()).succeeds();
-    assert!(run.stderr().contains("nothing of the load balancer layer was pruned"), "{}", run.stderr());
+    let run = lane
+        .tool("alb-up")
+        .arg("-v")
+        .stdin(typo.to_string())
+        .succeeds();
+    assert!(
+        run.stderr()
+            .contains("nothing of the load balancer layer was pruned"),
+        "{}",
+        run.stderr()
+    );
     assert_eq!(alb_counts(&counts(em, &stack, "dev")), [1, 1, 2, 1]);
-    em.tool("teardown").args(["-n", "--stack", &stack, "--env", "dev"]).succeeds();
+    em.tool("teardown")
+        .args(["-n", "--stack", &stack, "--env", "dev"])
+        .succeeds();
 }

@@ -18,7 +18,11 @@ use crate::discover::Clients;
 use crate::plan::{configuration, Op, Plan};
 
 /// Makes every change of the plan; returns `.scaling`.
-pub async fn apply(ctx: &Context, c: &Clients, plan: &Plan) -> Result<BTreeMap<String, ScalingOut>> {
+pub async fn apply(
+    ctx: &Context,
+    c: &Clients,
+    plan: &Plan,
+) -> Result<BTreeMap<String, ScalingOut>> {
     let mut put = BTreeMap::new();
     for phase in 0..=1 {
         let ops = plan.ops.iter().filter(|o| o.phase() == phase);
@@ -84,10 +88,21 @@ fn output(plan: &Plan, put: &BTreeMap<String, String>) -> Result<BTreeMap<String
                 .policies
                 .iter()
                 .map(|(key, (name, kept))| {
-                    let arn = kept.clone().or_else(|| put.get(name).cloned()).ok_or_else(|| {
-                        Error::Io(format!("internal: scaling policy {name} was neither kept nor put"))
-                    })?;
-                    Ok((key.clone(), ScalingPolicyOut { name: name.clone(), arn }))
+                    let arn = kept
+                        .clone()
+                        .or_else(|| put.get(name).cloned())
+                        .ok_or_else(|| {
+                            Error::Io(format!(
+                                "internal: scaling policy {name} was neither kept nor put"
+                            ))
+                        })?;
+                    Ok((
+                        key.clone(),
+                        ScalingPolicyOut {
+                            name: name.clone(),
+                            arn,
+                        },
+                    ))
                 })
                 .collect::<Result<_>>()?;
             Ok((
@@ -110,9 +125,10 @@ pub fn planned(plan: &Plan) -> BTreeMap<String, ScalingOut> {
         .ops
         .iter()
         .filter_map(|o| match o {
-            Op::PutPolicy { name, .. } => {
-                Some((name.clone(), common::plan::planned(crate::plan::POLICY, name)))
-            }
+            Op::PutPolicy { name, .. } => Some((
+                name.clone(),
+                common::plan::planned(crate::plan::POLICY, name),
+            )),
             _ => None,
         })
         .collect();

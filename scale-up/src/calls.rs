@@ -23,22 +23,27 @@ pub async fn register_target(
     tag: Option<&str>,
 ) -> Result<String> {
     let op = format!("RegisterScalableTarget {resource_id}");
-    let out = retry::retry(&op, retry::Policy::consistency(), is_target_not_ready, || {
-        let mut req = c
-            .aas
-            .register_scalable_target()
-            .service_namespace(namespace())
-            .scalable_dimension(dimension())
-            .resource_id(resource_id)
-            .min_capacity(min)
-            .max_capacity(max);
-        // Tags are taken only when the target is created.
-        for (k, v) in tag.map(|t| ctx.tags(t)).unwrap_or_default() {
-            req = req.tags(k, v);
-        }
-        let op = &op;
-        async move { req.send().await.aws(op) }
-    })
+    let out = retry::retry(
+        &op,
+        retry::Policy::consistency(),
+        is_target_not_ready,
+        || {
+            let mut req = c
+                .aas
+                .register_scalable_target()
+                .service_namespace(namespace())
+                .scalable_dimension(dimension())
+                .resource_id(resource_id)
+                .min_capacity(min)
+                .max_capacity(max);
+            // Tags are taken only when the target is created.
+            for (k, v) in tag.map(|t| ctx.tags(t)).unwrap_or_default() {
+                req = req.tags(k, v);
+            }
+            let op = &op;
+            async move { req.send().await.aws(op) }
+        },
+    )
     .await?;
     Ok(out.scalable_target_arn().unwrap_or(resource_id).to_owned())
 }
@@ -51,19 +56,24 @@ pub async fn put_policy(
     cfg: TargetTrackingScalingPolicyConfiguration,
 ) -> Result<String> {
     let op = format!("PutScalingPolicy {name}");
-    let out = retry::retry(&op, retry::Policy::consistency(), is_policy_not_ready, || async {
-        c.aas
-            .put_scaling_policy()
-            .policy_name(name)
-            .service_namespace(namespace())
-            .scalable_dimension(dimension())
-            .resource_id(resource_id)
-            .policy_type(PolicyType::TargetTrackingScaling)
-            .target_tracking_scaling_policy_configuration(cfg.clone())
-            .send()
-            .await
-            .aws(&op)
-    })
+    let out = retry::retry(
+        &op,
+        retry::Policy::consistency(),
+        is_policy_not_ready,
+        || async {
+            c.aas
+                .put_scaling_policy()
+                .policy_name(name)
+                .service_namespace(namespace())
+                .scalable_dimension(dimension())
+                .resource_id(resource_id)
+                .policy_type(PolicyType::TargetTrackingScaling)
+                .target_tracking_scaling_policy_configuration(cfg.clone())
+                .send()
+                .await
+                .aws(&op)
+        },
+    )
     .await?;
     Ok(out.policy_arn().to_owned())
 }
@@ -82,21 +92,20 @@ pub async fn put_alarm(
         .dimensions
         .iter()
         .map(|(n, v)| Dimension::builder().name(n).value(v).build());
-    let mut req = c
-        .cw
-        .put_metric_alarm()
-        .alarm_name(&a.name)
-        .alarm_description(shape.description)
-        .namespace("AWS/ECS")
-        .metric_name(shape.metric_name)
-        .set_dimensions(Some(dims.collect()))
-        .statistic(Statistic::Average)
-        .comparison_operator(ComparisonOperator::GreaterThanThreshold)
-        .threshold(a.threshold)
-        .period(a.period)
-        .evaluation_periods(a.evaluation_periods)
-        .set_alarm_actions(Some(a.actions.clone()))
-        .actions_enabled(true);
+    let mut req =
+        c.cw.put_metric_alarm()
+            .alarm_name(&a.name)
+            .alarm_description(shape.description)
+            .namespace("AWS/ECS")
+            .metric_name(shape.metric_name)
+            .set_dimensions(Some(dims.collect()))
+            .statistic(Statistic::Average)
+            .comparison_operator(ComparisonOperator::GreaterThanThreshold)
+            .threshold(a.threshold)
+            .period(a.period)
+            .evaluation_periods(a.evaluation_periods)
+            .set_alarm_actions(Some(a.actions.clone()))
+            .actions_enabled(true);
     for (k, v) in tag.map(|t| ctx.tags(t)).unwrap_or_default() {
         req = req.tags(Tag::builder().key(k).value(v).build());
     }

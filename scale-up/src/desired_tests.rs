@@ -72,8 +72,10 @@ fn only_scaling_is_read_and_sizes_follow_the_env() {
 fn names_come_from_the_stack_and_env_never_from_the_document() {
     let (deployed, alb) = upstream(false);
     let checked = read(
-        &services(json!({"api": {"scaling": {"min": 2, "max": 10, "cpu": 70, "requests": 500,
-            "alarms": {"memory": 90, "actions": ["arn:aws:sns:us-east-1:1:ops"]}}}})),
+        &services(
+            json!({"api": {"scaling": {"min": 2, "max": 10, "cpu": 70, "requests": 500,
+            "alarms": {"memory": 90, "actions": ["arn:aws:sns:us-east-1:1:ops"]}}}}),
+        ),
         "dev",
     );
     let want = build(&ctx(), &checked, Some(&deployed), Some(&alb)).unwrap();
@@ -92,7 +94,10 @@ fn names_come_from_the_stack_and_env_never_from_the_document() {
     );
     assert_eq!(api.alarms.len(), 1);
     assert_eq!(api.alarms[0].metric, AlarmMetric::Memory);
-    assert_eq!((api.alarms[0].period, api.alarms[0].evaluation_periods), (60, 2));
+    assert_eq!(
+        (api.alarms[0].period, api.alarms[0].evaluation_periods),
+        (60, 2)
+    );
 }
 
 #[test]
@@ -106,7 +111,11 @@ fn a_blue_green_service_gets_a_request_policy_per_target_group() {
     let policies = &want.services[0].policies;
     let keys: Vec<&str> = policies.iter().map(|p| p.key).collect();
     assert_eq!(keys, ["requests", "requests-green"]);
-    assert!(policies[1].label.as_deref().unwrap().ends_with("a--tg-api-green--dev/0123456789abcdef"));
+    assert!(policies[1]
+        .label
+        .as_deref()
+        .unwrap()
+        .ends_with("a--tg-api-green--dev/0123456789abcdef"));
     assert!(policies.iter().all(|p| p.target == 100.0));
 }
 
@@ -135,5 +144,8 @@ fn missing_upstream_is_named() {
     assert!(e.to_string().contains("no target group"), "{e}");
     let e = build(&ctx(), &checked[1..], Some(&deployed), None).unwrap_err();
     assert_eq!(e.exit_code(), 6, "{e}");
-    assert!(e.to_string().contains("services.web") && e.to_string().contains("svc-up"), "{e}");
+    assert!(
+        e.to_string().contains("services.web") && e.to_string().contains("svc-up"),
+        "{e}"
+    );
 }

@@ -148,7 +148,12 @@ pub async fn discover(
         if t.target.resource_id().starts_with(&prefix) {
             actual.targets.push(t);
         } else {
-            mismatches.note(ctx, "scalable target", t.target.resource_id(), pairs(&t.tags));
+            mismatches.note(
+                ctx,
+                "scalable target",
+                t.target.resource_id(),
+                pairs(&t.tags),
+            );
         }
     }
     actual.policies = policies(c, ctx, &actual.targets).await?;
@@ -163,13 +168,12 @@ pub async fn discover(
 }
 
 /// The clusters of these names that exist, with their tags.
-async fn clusters(
-    c: &Clients,
-    ours: &str,
-    hint: Option<&str>,
-) -> Result<BTreeMap<String, Tags>> {
+async fn clusters(c: &Clients, ours: &str, hint: Option<&str>) -> Result<BTreeMap<String, Tags>> {
     let mut names = vec![ours.to_owned()];
-    names.extend(hint.filter(|h| *h != ours && !common::plan::is_planned(h)).map(str::to_owned));
+    names.extend(
+        hint.filter(|h| *h != ours && !common::plan::is_planned(h))
+            .map(str::to_owned),
+    );
     let out = c
         .ecs
         .describe_clusters()
@@ -186,7 +190,12 @@ async fn clusters(
             let tags = cl
                 .tags()
                 .iter()
-                .map(|t| (t.key().unwrap_or_default().to_owned(), t.value().unwrap_or_default().to_owned()))
+                .map(|t| {
+                    (
+                        t.key().unwrap_or_default().to_owned(),
+                        t.value().unwrap_or_default().to_owned(),
+                    )
+                })
                 .collect();
             (cl.cluster_name().unwrap_or_default().to_owned(), tags)
         })
@@ -206,7 +215,13 @@ async fn services(
         .iter()
         .map(|s| s.ecs_service.clone())
         .collect();
-    names.extend(hints.services.iter().filter(|s| !common::plan::is_planned(s)).cloned());
+    names.extend(
+        hints
+            .services
+            .iter()
+            .filter(|s| !common::plan::is_planned(s))
+            .cloned(),
+    );
     let names: Vec<String> = names.into_iter().collect();
     let calls = names.chunks(10).map(|chunk| async move {
         let out = c
@@ -228,13 +243,22 @@ async fn services(
                 let tags = s
                     .tags()
                     .iter()
-                    .map(|t| (t.key().unwrap_or_default().to_owned(), t.value().unwrap_or_default().to_owned()))
+                    .map(|t| {
+                        (
+                            t.key().unwrap_or_default().to_owned(),
+                            t.value().unwrap_or_default().to_owned(),
+                        )
+                    })
                     .collect::<Tags>();
                 (s.service_name().unwrap_or_default().to_owned(), tags)
             })
             .collect::<Vec<_>>())
     });
-    Ok(try_join_bounded(calls, IN_FLIGHT).await?.into_iter().flatten().collect())
+    Ok(try_join_bounded(calls, IN_FLIGHT)
+        .await?
+        .into_iter()
+        .flatten()
+        .collect())
 }
 
 /// The scalable targets of this cluster's services (all of them when
@@ -245,8 +269,19 @@ async fn targets(
     scope: Scope<'_>,
     hints: &Hints,
 ) -> Result<Vec<ScalableTarget>> {
-    let mut ids: BTreeSet<String> = scope.want.services.iter().map(|s| s.resource_id.clone()).collect();
-    ids.extend(hints.resource_ids.iter().filter(|r| !common::plan::is_planned(r)).cloned());
+    let mut ids: BTreeSet<String> = scope
+        .want
+        .services
+        .iter()
+        .map(|s| s.resource_id.clone())
+        .collect();
+    ids.extend(
+        hints
+            .resource_ids
+            .iter()
+            .filter(|r| !common::plan::is_planned(r))
+            .cloned(),
+    );
     if scope.sweep {
         let prefix = format!("service/{cluster}/");
         let all = describe_targets(c, None).await?;
@@ -256,7 +291,11 @@ async fn targets(
             .collect());
     }
     let ids: Vec<String> = ids.into_iter().collect();
-    let found = try_join_bounded(ids.chunks(50).map(|chunk| describe_targets(c, Some(chunk))), IN_FLIGHT).await?;
+    let found = try_join_bounded(
+        ids.chunks(50).map(|chunk| describe_targets(c, Some(chunk))),
+        IN_FLIGHT,
+    )
+    .await?;
     Ok(found.into_iter().flatten().collect())
 }
 
@@ -314,7 +353,10 @@ pub async fn policies(
     let mut names = BTreeSet::new();
     for t in targets {
         if let Some(service) = service_of(ctx, t.target.resource_id()) {
-            names.extend(KEYS.iter().map(|k| crate::desired::policy_name(ctx, service, k)));
+            names.extend(
+                KEYS.iter()
+                    .map(|k| crate::desired::policy_name(ctx, service, k)),
+            );
         }
     }
     let names: Vec<String> = names.into_iter().collect();
@@ -343,13 +385,17 @@ pub async fn policies(
 
 /// The spec's service name of a resource id of this stack's cluster.
 pub fn service_of<'a>(ctx: &Context, resource_id: &'a str) -> Option<&'a str> {
-    let ecs = resource_id
-        .strip_prefix(&format!("service/{}/", ctx.name("cluster")))?;
+    let ecs = resource_id.strip_prefix(&format!("service/{}/", ctx.name("cluster")))?;
     naming::component_in(ecs, &ctx.stack, &ctx.env)
 }
 
 /// The alarms of our names (all of this stack's shape when sweeping), with tags.
-async fn alarms(c: &Clients, ctx: &Context, scope: Scope<'_>, hints: &Hints) -> Result<Vec<FoundAlarm>> {
+async fn alarms(
+    c: &Clients,
+    ctx: &Context,
+    scope: Scope<'_>,
+    hints: &Hints,
+) -> Result<Vec<FoundAlarm>> {
     let mut names: BTreeSet<String> = scope
         .want
         .services
@@ -376,32 +422,42 @@ async fn alarms(c: &Clients, ctx: &Context, scope: Scope<'_>, hints: &Hints) -> 
 /// Every metric alarm named `{stack}--...`.
 pub async fn alarms_by_prefix(c: &Clients, ctx: &Context) -> Result<Vec<MetricAlarm>> {
     let prefix = naming::name_prefix(&ctx.stack);
-    let pages: Vec<_> = c
-        .cw
-        .describe_alarms()
-        .alarm_name_prefix(&prefix)
-        .into_paginator()
-        .send()
-        .try_collect()
-        .await
-        .aws(format!("DescribeAlarms {prefix}*"))?;
-    Ok(pages.iter().flat_map(|p| p.metric_alarms()).cloned().collect())
-}
-
-async fn alarms_by_name(c: &Clients, names: &[String]) -> Result<Vec<MetricAlarm>> {
-    let calls = names.chunks(100).map(|chunk| async move {
-        let pages: Vec<_> = c
-            .cw
-            .describe_alarms()
-            .set_alarm_names(Some(chunk.to_vec()))
+    let pages: Vec<_> =
+        c.cw.describe_alarms()
+            .alarm_name_prefix(&prefix)
             .into_paginator()
             .send()
             .try_collect()
             .await
-            .aws("DescribeAlarms")?;
-        Ok(pages.iter().flat_map(|p| p.metric_alarms()).cloned().collect::<Vec<_>>())
+            .aws(format!("DescribeAlarms {prefix}*"))?;
+    Ok(pages
+        .iter()
+        .flat_map(|p| p.metric_alarms())
+        .cloned()
+        .collect())
+}
+
+async fn alarms_by_name(c: &Clients, names: &[String]) -> Result<Vec<MetricAlarm>> {
+    let calls = names.chunks(100).map(|chunk| async move {
+        let pages: Vec<_> =
+            c.cw.describe_alarms()
+                .set_alarm_names(Some(chunk.to_vec()))
+                .into_paginator()
+                .send()
+                .try_collect()
+                .await
+                .aws("DescribeAlarms")?;
+        Ok(pages
+            .iter()
+            .flat_map(|p| p.metric_alarms())
+            .cloned()
+            .collect::<Vec<_>>())
     });
-    Ok(try_join_bounded(calls, IN_FLIGHT).await?.into_iter().flatten().collect())
+    Ok(try_join_bounded(calls, IN_FLIGHT)
+        .await?
+        .into_iter()
+        .flatten()
+        .collect())
 }
 
 /// Each alarm's tags (an alarm gone meanwhile is left out).
@@ -409,20 +465,24 @@ pub async fn tag_alarms(c: &Clients, alarms: Vec<MetricAlarm>) -> Result<Vec<Fou
     let read = try_join_bounded(
         alarms.into_iter().map(|alarm| async move {
             let arn = alarm.alarm_arn().unwrap_or_default().to_owned();
-            let out = c
-                .cw
-                .list_tags_for_resource()
-                .resource_arn(&arn)
-                .send()
-                .await
-                .gone_if(format!("ListTagsForResource {arn}"), |e| {
-                    e.is_resource_not_found_exception()
-                })?;
+            let out =
+                c.cw.list_tags_for_resource()
+                    .resource_arn(&arn)
+                    .send()
+                    .await
+                    .gone_if(format!("ListTagsForResource {arn}"), |e| {
+                        e.is_resource_not_found_exception()
+                    })?;
             Ok(out.map(|o| FoundAlarm {
                 tags: o
                     .tags()
                     .iter()
-                    .map(|t| (t.key().unwrap_or_default().to_owned(), t.value().unwrap_or_default().to_owned()))
+                    .map(|t| {
+                        (
+                            t.key().unwrap_or_default().to_owned(),
+                            t.value().unwrap_or_default().to_owned(),
+                        )
+                    })
                     .collect(),
                 alarm,
             }))
@@ -435,7 +495,12 @@ pub async fn tag_alarms(c: &Clients, alarms: Vec<MetricAlarm>) -> Result<Vec<Fou
 
 /// The `.alb` ARNs a request-count policy reads: ours, each of its component,
 /// or a mismatch; gone is an error (the document is stale: re-run alb-up).
-async fn elb_hints(c: &Clients, ctx: &Context, hints: &Hints, mismatches: &Mismatches) -> Result<()> {
+async fn elb_hints(
+    c: &Clients,
+    ctx: &Context,
+    hints: &Hints,
+    mismatches: &Mismatches,
+) -> Result<()> {
     if hints.elb.is_empty() {
         return Ok(());
     }
@@ -451,7 +516,8 @@ async fn elb_hints(c: &Clients, ctx: &Context, hints: &Hints, mismatches: &Misma
         })?
         .ok_or_else(|| {
             Error::Document(
-                "the load balancer or a target group .alb names does not exist: re-run alb-up".into(),
+                "the load balancer or a target group .alb names does not exist: re-run alb-up"
+                    .into(),
             )
         })?;
     for d in out.tag_descriptions() {
@@ -462,9 +528,18 @@ async fn elb_hints(c: &Clients, ctx: &Context, hints: &Hints, mismatches: &Misma
             .map(|t| (t.key().unwrap_or_default(), t.value().unwrap_or_default()))
             .collect();
         mismatches.note(ctx, "load balancer resource", arn, tags.iter().copied());
-        let component = hints.elb.iter().find(|(a, _)| a == arn).map(|(_, c)| c.as_str());
+        let component = hints
+            .elb
+            .iter()
+            .find(|(a, _)| a == arn)
+            .map(|(_, c)| c.as_str());
         if ctx.owns(tags.iter().copied()) {
-            ctx.check_owned("load balancer resource", arn, tags.iter().copied(), component.unwrap_or(""))?;
+            ctx.check_owned(
+                "load balancer resource",
+                arn,
+                tags.iter().copied(),
+                component.unwrap_or(""),
+            )?;
         }
     }
     Ok(())

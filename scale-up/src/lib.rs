@@ -78,7 +78,13 @@ pub async fn run(_args: Args, ctx: Context, mut doc: Document) -> Result<Documen
     } else {
         Prune::No
     };
-    let hints = hints(&want, cluster.as_ref(), deployed.as_ref(), alb.as_ref(), scaling.as_ref());
+    let hints = hints(
+        &want,
+        cluster.as_ref(),
+        deployed.as_ref(),
+        alb.as_ref(),
+        scaling.as_ref(),
+    );
     ctx.lock().await?;
 
     let c = Clients::new(&ctx);
@@ -88,7 +94,12 @@ pub async fn run(_args: Args, ctx: Context, mut doc: Document) -> Result<Documen
         want.mark_planned(|_| true);
         Actual::default()
     } else {
-        want.mark_planned(|s| deployed.as_ref().and_then(|d| d.get(s)).is_none_or(|o| is_planned(&o.service_arn)));
+        want.mark_planned(|s| {
+            deployed
+                .as_ref()
+                .and_then(|d| d.get(s))
+                .is_none_or(|o| is_planned(&o.service_arn))
+        });
         let mismatches = Mismatches::default();
         let scope = Scope {
             want: &want,
@@ -121,7 +132,9 @@ fn hints(
     scaling: Option<&Scaling>,
 ) -> Hints {
     let mut h = Hints {
-        cluster: cluster.map(|c| c.name.clone()).filter(|n| *n != want.cluster),
+        cluster: cluster
+            .map(|c| c.name.clone())
+            .filter(|n| *n != want.cluster),
         ..Hints::default()
     };
     if let Some(services) = deployed {

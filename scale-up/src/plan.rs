@@ -173,10 +173,15 @@ fn check_parents(ctx: &Context, want: &Desired, have: &Actual) -> Result<()> {
     }
     for s in want.services.iter().filter(|s| !s.planned) {
         match have.services.get(&s.ecs_service) {
-            Some(tags) => ctx.check_owned("ecs service", &s.ecs_service, pairs(tags), &s.service)?,
+            Some(tags) => {
+                ctx.check_owned("ecs service", &s.ecs_service, pairs(tags), &s.service)?
+            }
             None => {
                 return Err(Error::MissingLayer {
-                    section: format!("services.{} (ECS service {} is not in AWS)", s.service, s.ecs_service),
+                    section: format!(
+                        "services.{} (ECS service {} is not in AWS)",
+                        s.service, s.ecs_service
+                    ),
                     tool: "svc-up",
                 })
             }
@@ -186,13 +191,22 @@ fn check_parents(ctx: &Context, want: &Desired, have: &Actual) -> Result<()> {
 }
 
 /// The service's existing target, checked ours.
-fn target_of<'a>(ctx: &Context, s: &WantService, have: &'a Actual) -> Result<Option<&'a FoundTarget>> {
+fn target_of<'a>(
+    ctx: &Context,
+    s: &WantService,
+    have: &'a Actual,
+) -> Result<Option<&'a FoundTarget>> {
     let found = have
         .targets
         .iter()
         .find(|t| t.target.resource_id() == s.resource_id);
     if let Some(t) = found {
-        ctx.check_owned(TARGET, &s.resource_id, pairs(&t.tags), &target_component(&s.service))?;
+        ctx.check_owned(
+            TARGET,
+            &s.resource_id,
+            pairs(&t.tags),
+            &target_component(&s.service),
+        )?;
     }
     Ok(found)
 }
@@ -247,7 +261,9 @@ fn plan_policies(
     for p in &s.policies {
         let found = on_target.iter().find(|h| h.policy_name() == p.name);
         let fields = found.map(|h| policy_fields(h, s, p)).unwrap_or_default();
-        let kept = found.filter(|_| fields.is_empty()).map(|h| h.policy_arn().to_owned());
+        let kept = found
+            .filter(|_| fields.is_empty())
+            .map(|h| h.policy_arn().to_owned());
         if kept.is_none() {
             let change = match found {
                 None => Change::new(&ctx.tool, Action::Create, POLICY, &p.name),
@@ -268,9 +284,15 @@ fn plan_policies(
         out.insert(p.key.to_owned(), (p.name.clone(), kept));
     }
     let wanted: BTreeSet<&str> = s.policies.iter().map(|p| p.name.as_str()).collect();
-    for h in on_target.iter().filter(|h| !wanted.contains(h.policy_name())) {
+    for h in on_target
+        .iter()
+        .filter(|h| !wanted.contains(h.policy_name()))
+    {
         if prune == Prune::No {
-            tracing::warn!("scaling policy {} is no longer wanted; kept (spec.services is not stated)", h.policy_name());
+            tracing::warn!(
+                "scaling policy {} is no longer wanted; kept (spec.services is not stated)",
+                h.policy_name()
+            );
             continue;
         }
         ops.push(delete_policy(ctx, &s.resource_id, h));
@@ -319,20 +341,44 @@ pub fn configuration(
 }
 
 /// Every field of a policy that differs from what is wanted: (field, from, to).
-fn policy_fields(h: &ScalingPolicy, s: &WantService, p: &WantPolicy) -> Vec<(&'static str, Value, Value)> {
+fn policy_fields(
+    h: &ScalingPolicy,
+    s: &WantService,
+    p: &WantPolicy,
+) -> Vec<(&'static str, Value, Value)> {
     let cfg = h.target_tracking_scaling_policy_configuration();
     let metric = cfg.and_then(|c| c.predefined_metric_specification());
     let fields = [
-        ("policy_type", json!(h.policy_type().as_str()), json!(PolicyType::TargetTrackingScaling.as_str())),
+        (
+            "policy_type",
+            json!(h.policy_type().as_str()),
+            json!(PolicyType::TargetTrackingScaling.as_str()),
+        ),
         (
             "metric",
             json!(metric.map(|m| m.predefined_metric_type().as_str())),
             json!(metric_type(p.tracked).as_str()),
         ),
-        ("resource_label", json!(metric.and_then(|m| m.resource_label())), json!(p.label)),
-        ("target_value", json!(cfg.map(|c| c.target_value())), json!(p.target)),
-        ("scale_in_cooldown", json!(cfg.and_then(|c| c.scale_in_cooldown())), json!(s.scale_in_cooldown)),
-        ("scale_out_cooldown", json!(cfg.and_then(|c| c.scale_out_cooldown())), json!(s.scale_out_cooldown)),
+        (
+            "resource_label",
+            json!(metric.and_then(|m| m.resource_label())),
+            json!(p.label),
+        ),
+        (
+            "target_value",
+            json!(cfg.map(|c| c.target_value())),
+            json!(p.target),
+        ),
+        (
+            "scale_in_cooldown",
+            json!(cfg.and_then(|c| c.scale_in_cooldown())),
+            json!(s.scale_in_cooldown),
+        ),
+        (
+            "scale_out_cooldown",
+            json!(cfg.and_then(|c| c.scale_out_cooldown())),
+            json!(s.scale_out_cooldown),
+        ),
         (
             "disable_scale_in",
             json!(cfg.map(|c| c.disable_scale_in().unwrap_or(false))),
@@ -344,7 +390,10 @@ fn policy_fields(h: &ScalingPolicy, s: &WantService, p: &WantPolicy) -> Vec<(&'s
             json!(false),
         ),
     ];
-    fields.into_iter().filter(|(_, from, to)| from != to).collect()
+    fields
+        .into_iter()
+        .filter(|(_, from, to)| from != to)
+        .collect()
 }
 
 /// The alarm: created with its tags, or put again when a field drifted.
@@ -357,9 +406,15 @@ fn plan_alarm(
     ops: &mut Vec<Op>,
 ) -> Result<()> {
     let component = alarm_component(&s.service, a.metric);
-    let found = have.alarms.iter().find(|f| f.alarm.alarm_name() == Some(a.name.as_str()));
+    let found = have
+        .alarms
+        .iter()
+        .find(|f| f.alarm.alarm_name() == Some(a.name.as_str()));
     let (tag, change) = match found {
-        None => (Some(component), Change::new(&ctx.tool, Action::Create, ALARM, &a.name)),
+        None => (
+            Some(component),
+            Change::new(&ctx.tool, Action::Create, ALARM, &a.name),
+        ),
         Some(f) => {
             ctx.check_owned(ALARM, &a.name, pairs(&f.tags), &component)?;
             let fields = alarm_fields(ctx, &want.cluster, s, a, f);
@@ -368,7 +423,12 @@ fn plan_alarm(
             }
             let c = Change::new(&ctx.tool, Action::Update, ALARM, &a.name)
                 .id(f.alarm.alarm_arn().unwrap_or(&a.name));
-            (None, fields.into_iter().fold(c, |c, (n, from, to)| c.field(n, from, to)))
+            (
+                None,
+                fields
+                    .into_iter()
+                    .fold(c, |c, (n, from, to)| c.field(n, from, to)),
+            )
         }
     };
     ops.push(Op::PutAlarm {
@@ -418,17 +478,30 @@ fn alarm_fields(
     let mut dims: Vec<(String, String)> = h
         .dimensions()
         .iter()
-        .map(|d| (d.name().unwrap_or_default().to_owned(), d.value().unwrap_or_default().to_owned()))
+        .map(|d| {
+            (
+                d.name().unwrap_or_default().to_owned(),
+                d.value().unwrap_or_default().to_owned(),
+            )
+        })
         .collect();
     dims.sort();
     let mut actions = h.alarm_actions().to_vec();
     actions.sort();
     let fields = [
-        ("description", json!(h.alarm_description()), json!(shape.description)),
+        (
+            "description",
+            json!(h.alarm_description()),
+            json!(shape.description),
+        ),
         ("namespace", json!(h.namespace()), json!("AWS/ECS")),
         ("metric", json!(h.metric_name()), json!(shape.metric_name)),
         ("dimensions", json!(dims), json!(shape.dimensions)),
-        ("statistic", json!(h.statistic().map(|s| s.as_str())), json!("Average")),
+        (
+            "statistic",
+            json!(h.statistic().map(|s| s.as_str())),
+            json!("Average"),
+        ),
         (
             "comparison",
             json!(h.comparison_operator().map(|c| c.as_str())),
@@ -436,24 +509,47 @@ fn alarm_fields(
         ),
         ("threshold", json!(h.threshold()), json!(a.threshold)),
         ("period", json!(h.period()), json!(a.period)),
-        ("evaluation_periods", json!(h.evaluation_periods()), json!(a.evaluation_periods)),
+        (
+            "evaluation_periods",
+            json!(h.evaluation_periods()),
+            json!(a.evaluation_periods),
+        ),
         ("actions", json!(actions), json!(a.actions)),
-        ("actions_enabled", json!(h.actions_enabled().unwrap_or(true)), json!(true)),
+        (
+            "actions_enabled",
+            json!(h.actions_enabled().unwrap_or(true)),
+            json!(true),
+        ),
     ];
-    fields.into_iter().filter(|(_, from, to)| from != to).collect()
+    fields
+        .into_iter()
+        .filter(|(_, from, to)| from != to)
+        .collect()
 }
 
 /// Targets of ours on this cluster that no scaled service asks for: their
 /// policies, then the target.
 fn prune_targets(ctx: &Context, want: &Desired, have: &Actual, ops: &mut Vec<Op>) -> Result<()> {
-    let wanted: BTreeSet<&str> = want.services.iter().map(|s| s.resource_id.as_str()).collect();
-    for t in have.targets.iter().filter(|t| !wanted.contains(t.target.resource_id())) {
+    let wanted: BTreeSet<&str> = want
+        .services
+        .iter()
+        .map(|s| s.resource_id.as_str())
+        .collect();
+    for t in have
+        .targets
+        .iter()
+        .filter(|t| !wanted.contains(t.target.resource_id()))
+    {
         let rid = t.target.resource_id();
         let Some(service) = crate::discover::service_of(ctx, rid) else {
             continue;
         };
         if !ctx.owns(pairs(&t.tags)) {
-            tracing::warn!("scalable target {rid} is not tagged for {}/{}: left alone", ctx.stack, ctx.env);
+            tracing::warn!(
+                "scalable target {rid} is not tagged for {}/{}: left alone",
+                ctx.stack,
+                ctx.env
+            );
             continue;
         }
         ctx.check_owned(TARGET, rid, pairs(&t.tags), &target_component(service))?;
@@ -489,10 +585,16 @@ fn prune_alarms(ctx: &Context, want: &Desired, have: &Actual, ops: &mut Vec<Op>)
         if wanted.contains(name) || !ctx.owns(pairs(&f.tags)) {
             continue;
         }
-        ctx.check_owned(ALARM, name, pairs(&f.tags), &alarm_component(&service, metric))?;
+        ctx.check_owned(
+            ALARM,
+            name,
+            pairs(&f.tags),
+            &alarm_component(&service, metric),
+        )?;
         names.push(name.to_owned());
         changes.push(
-            Change::new(&ctx.tool, Action::Delete, ALARM, name).id(f.alarm.alarm_arn().unwrap_or(name)),
+            Change::new(&ctx.tool, Action::Delete, ALARM, name)
+                .id(f.alarm.alarm_arn().unwrap_or(name)),
         );
     }
     if !names.is_empty() {

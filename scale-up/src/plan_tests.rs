@@ -64,7 +64,9 @@ fn target(rid: &str, (min, max): (i32, i32), tags: Tags) -> FoundTarget {
         .max_capacity(max)
         .role_arn("arn:aws:iam::1:role/r")
         .creation_time(DateTime::from_secs(0))
-        .scalable_target_arn(format!("arn:aws:application-autoscaling:us-east-1:1:scalable-target/{rid}"))
+        .scalable_target_arn(format!(
+            "arn:aws:application-autoscaling:us-east-1:1:scalable-target/{rid}"
+        ))
         .build()
         .unwrap();
     FoundTarget { target, tags }
@@ -118,7 +120,11 @@ fn up_to_date(want: &Desired) -> Actual {
         cluster: Some(tags("a", "dev", "cluster")),
         services: [(s.ecs_service.clone(), tags("a", "dev", "api"))].into(),
         targets: vec![target(RID, (s.min, s.max), tags("a", "dev", "api-scaling"))],
-        policies: s.policies.iter().map(|p| policy(RID, p, (300, 60))).collect(),
+        policies: s
+            .policies
+            .iter()
+            .map(|p| policy(RID, p, (300, 60)))
+            .collect(),
         alarms: vec![alarm(want, &s.alarms[0], tags("a", "dev", "api-cpu-high"))],
     }
 }
@@ -168,7 +174,10 @@ fn an_up_to_date_stack_plans_nothing_and_keeps_the_policy_arns() {
     let p = plan(&ctx(), &want, &up_to_date(&want), Prune::Yes).unwrap();
     assert!(p.ops.is_empty(), "{:?}", lines(&p));
     let out = &p.out["api"];
-    assert_eq!(out.policies["cpu"].1.as_deref(), Some("arn:policy/a--api-cpu--dev"));
+    assert_eq!(
+        out.policies["cpu"].1.as_deref(),
+        Some("arn:policy/a--api-cpu--dev")
+    );
     assert_eq!(out.alarms, ["a--api-cpu-high--dev"]);
 }
 
@@ -178,11 +187,27 @@ fn bounds_are_updated_in_place_field_by_field() {
     let have = up_to_date(&want);
     want.services[0].max = 12;
     let p = plan(&ctx(), &want, &have, Prune::Yes).unwrap();
-    assert_eq!(lines(&p), [format!("~ scalable target {RID} (max: 10 -> 12)")]);
-    assert!(matches!(&p.ops[0], Op::RegisterTarget { tag: None, min: 2, max: 12, .. }));
+    assert_eq!(
+        lines(&p),
+        [format!("~ scalable target {RID} (max: 10 -> 12)")]
+    );
+    assert!(matches!(
+        &p.ops[0],
+        Op::RegisterTarget {
+            tag: None,
+            min: 2,
+            max: 12,
+            ..
+        }
+    ));
     want.services[0].min = 1;
     let p = plan(&ctx(), &want, &have, Prune::Yes).unwrap();
-    assert_eq!(lines(&p), [format!("~ scalable target {RID} (max: 10 -> 12, min: 2 -> 1)")]);
+    assert_eq!(
+        lines(&p),
+        [format!(
+            "~ scalable target {RID} (max: 10 -> 12, min: 2 -> 1)"
+        )]
+    );
 }
 
 #[test]
@@ -192,9 +217,18 @@ fn every_policy_field_is_compared() {
     let cases: Vec<(&str, Box<dyn Fn(&mut WantService)>)> = vec![
         ("target_value", Box::new(|s| s.policies[0].target = 60.0)),
         ("scale_in_cooldown", Box::new(|s| s.scale_in_cooldown = 120)),
-        ("scale_out_cooldown", Box::new(|s| s.scale_out_cooldown = 30)),
-        ("metric", Box::new(|s| s.policies[0].tracked = Tracked::Memory)),
-        ("resource_label", Box::new(|s| s.policies[0].label = Some("app/x/1/targetgroup/y/2".into()))),
+        (
+            "scale_out_cooldown",
+            Box::new(|s| s.scale_out_cooldown = 30),
+        ),
+        (
+            "metric",
+            Box::new(|s| s.policies[0].tracked = Tracked::Memory),
+        ),
+        (
+            "resource_label",
+            Box::new(|s| s.policies[0].label = Some("app/x/1/targetgroup/y/2".into())),
+        ),
     ];
     for (field, change) in cases {
         let mut want = base.clone();
@@ -203,7 +237,11 @@ fn every_policy_field_is_compared() {
         let changes = p.changes();
         assert!(!changes.is_empty(), "{field}");
         for c in &changes {
-            assert_eq!((c.kind.as_str(), c.action), (POLICY, Action::Update), "{field}");
+            assert_eq!(
+                (c.kind.as_str(), c.action),
+                (POLICY, Action::Update),
+                "{field}"
+            );
             assert!(c.changes.contains_key(field), "{field}: {:?}", lines(&p));
         }
     }
@@ -222,7 +260,10 @@ fn a_policy_with_scale_in_disabled_or_another_type_is_put_again() {
     let l = lines(&p);
     assert_eq!(l.len(), 2, "{l:?}");
     assert!(l[0].contains("disable_scale_in: true -> false"), "{l:?}");
-    assert!(l[1].contains("policy_type: StepScaling -> TargetTrackingScaling"), "{l:?}");
+    assert!(
+        l[1].contains("policy_type: StepScaling -> TargetTrackingScaling"),
+        "{l:?}"
+    );
 }
 
 #[test]
@@ -241,8 +282,15 @@ fn every_alarm_field_is_compared() {
         let p = plan(&ctx(), &want, &have, Prune::Yes).unwrap();
         let changes = p.changes();
         assert_eq!(changes.len(), 1, "{field}");
-        assert_eq!((changes[0].kind.as_str(), changes[0].action), (ALARM, Action::Update));
-        assert!(changes[0].changes.contains_key(field), "{field}: {:?}", lines(&p));
+        assert_eq!(
+            (changes[0].kind.as_str(), changes[0].action),
+            (ALARM, Action::Update)
+        );
+        assert!(
+            changes[0].changes.contains_key(field),
+            "{field}: {:?}",
+            lines(&p)
+        );
     }
     // Drift made in the console: the dimension and the statistic.
     let mut have = up_to_date(&base);
@@ -277,9 +325,13 @@ fn a_foreign_cluster_or_ecs_service_is_refused() {
     let mut have = up_to_date(&want);
     have.cluster = Some(tags("payments", "prod", "cluster"));
     let e = refused(plan(&ctx(), &want, &have, Prune::Yes));
-    assert!(e.contains("ecs cluster") && e.contains("payments/prod"), "{e}");
+    assert!(
+        e.contains("ecs cluster") && e.contains("payments/prod"),
+        "{e}"
+    );
     let mut have = up_to_date(&want);
-    have.services.insert("a--api--dev".into(), tags("a", "prod", "api"));
+    have.services
+        .insert("a--api--dev".into(), tags("a", "prod", "api"));
     let e = refused(plan(&ctx(), &want, &have, Prune::Yes));
     assert!(e.contains("ecs service") && e.contains("a/prod"), "{e}");
 }
@@ -290,7 +342,10 @@ fn an_alarm_of_our_name_tagged_elsewhere_is_refused() {
     let mut have = up_to_date(&want);
     have.alarms[0].tags = tags("b", "dev", "api-cpu-high");
     let e = refused(plan(&ctx(), &want, &have, Prune::Yes));
-    assert!(e.contains("a--api-cpu-high--dev") && e.contains("b/dev"), "{e}");
+    assert!(
+        e.contains("a--api-cpu-high--dev") && e.contains("b/dev"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -338,7 +393,10 @@ fn a_dropped_policy_or_alarm_is_pruned_only_from_a_stated_spec() {
     let p = plan(&ctx(), &fewer, &have, Prune::Yes).unwrap();
     assert_eq!(
         lines(&p),
-        ["- scaling policy a--api-memory--dev", "- cloudwatch alarm a--api-cpu-high--dev"]
+        [
+            "- scaling policy a--api-memory--dev",
+            "- cloudwatch alarm a--api-cpu-high--dev"
+        ]
     );
     let p = plan(&ctx(), &fewer, &have, Prune::No).unwrap();
     assert!(p.ops.is_empty(), "{:?}", lines(&p));
@@ -370,7 +428,12 @@ fn alarm_names_are_recognised_only_in_our_shape() {
         parse_alarm_name(&ctx, "a--fraud-detector-memory-high--dev"),
         Some(("fraud-detector".to_owned(), AlarmMetric::Memory))
     );
-    for other in ["a--api-cpu-high--prod", "ab--api-cpu-high--dev", "a--api-latency-high--dev", "a--cpu-high--dev"] {
+    for other in [
+        "a--api-cpu-high--prod",
+        "ab--api-cpu-high--dev",
+        "a--api-latency-high--dev",
+        "a--cpu-high--dev",
+    ] {
         assert_eq!(parse_alarm_name(&ctx, other), None, "{other}");
     }
 }

@@ -64,7 +64,11 @@ pub struct Found {
 
 /// Finds the layer (reads only) and plans its removal. A target or alarm of
 /// ours whose tags name another component is refused (exit 10).
-pub async fn find(ctx: &Context, section: Option<&Scaling>, mismatches: &Mismatches) -> Result<Found> {
+pub async fn find(
+    ctx: &Context,
+    section: Option<&Scaling>,
+    mismatches: &Mismatches,
+) -> Result<Found> {
     let c = Clients::new(ctx);
     let nothing = Desired {
         cluster: ctx.name("cluster"),
@@ -109,6 +113,8 @@ impl Owned for Found {
 async fn attempt(ctx: &Context, c: &Clients, left: &Leftovers, op: &Op) {
     let first = op.changes().into_iter().next();
     let (kind, name) = first.map(|c| (c.kind, c.name)).unwrap_or_default();
-    left.attempt(&kind, &name, async { crate::apply::run(ctx, c, op).await.map(drop) })
-        .await;
+    left.attempt(&kind, &name, async {
+        crate::apply::run(ctx, c, op).await.map(drop)
+    })
+    .await;
 }

@@ -11,8 +11,8 @@
 use aws_sdk_applicationautoscaling::types::{
     MetricType, PolicyType, ScalableDimension, ScalableTarget, ScalingPolicy, ServiceNamespace,
 };
-use serde_json::{json, Value};
 use common::layer::Owned;
+use serde_json::{json, Value};
 use testkit::{unique_stack, Emulator, Session};
 
 const REGION: &str = "us-east-1";
@@ -105,7 +105,9 @@ fn find(s: &Session, section: Option<&common::sections::Scaling>) -> scale_up::t
     let found = s
         .block_on(scale_up::teardown::find(&s.ctx, section, &mismatches))
         .unwrap();
-    mismatches.into_result(&s.ctx).expect("the document's ids are ours");
+    mismatches
+        .into_result(&s.ctx)
+        .expect("the document's ids are ours");
     found
 }
 
@@ -113,7 +115,11 @@ fn find(s: &Session, section: Option<&common::sections::Scaling>) -> scale_up::t
 fn change_lines(log: &str) -> Vec<String> {
     log.lines()
         .filter_map(|l| l.split_once("scale-up: ").map(|(_, rest)| rest))
-        .filter(|rest| ["+ ", "~ ", "- ", "-/+ "].iter().any(|m| rest.starts_with(m)))
+        .filter(|rest| {
+            ["+ ", "~ ", "- ", "-/+ "]
+                .iter()
+                .any(|m| rest.starts_with(m))
+        })
         .map(str::to_owned)
         .collect()
 }
@@ -143,9 +149,21 @@ fn three_services_scale_converge_update_in_place_shrink_and_tear_down() {
         .stdin(doc.to_string())
         .succeeds();
     let (out, log) = (run.json(), run.stderr());
-    assert_eq!(log.matches("scale-up: + scalable target").count(), 3, "{log}");
-    assert_eq!(log.matches("scale-up: + scaling policy").count(), 6, "{log}");
-    assert_eq!(log.matches("scale-up: + cloudwatch alarm").count(), 6, "{log}");
+    assert_eq!(
+        log.matches("scale-up: + scalable target").count(),
+        3,
+        "{log}"
+    );
+    assert_eq!(
+        log.matches("scale-up: + scaling policy").count(),
+        6,
+        "{log}"
+    );
+    assert_eq!(
+        log.matches("scale-up: + cloudwatch alarm").count(),
+        6,
+        "{log}"
+    );
     assert_eq!(counts(em, &stack), (3, 6, 6));
     // Every other key is untouched.
     for key in [
@@ -304,9 +322,21 @@ fn three_services_scale_converge_update_in_place_shrink_and_tear_down() {
         .stdin(fewer.to_string())
         .succeeds();
     let (shrunk, log) = (run.json(), run.stderr());
-    assert_eq!(log.matches("scale-up: - scalable target").count(), 1, "{log}");
-    assert_eq!(log.matches("scale-up: - scaling policy").count(), 2, "{log}");
-    assert_eq!(log.matches("scale-up: - cloudwatch alarm").count(), 2, "{log}");
+    assert_eq!(
+        log.matches("scale-up: - scalable target").count(),
+        1,
+        "{log}"
+    );
+    assert_eq!(
+        log.matches("scale-up: - scaling policy").count(),
+        2,
+        "{log}"
+    );
+    assert_eq!(
+        log.matches("scale-up: - cloudwatch alarm").count(),
+        2,
+        "{log}"
+    );
     assert_eq!(change_lines(&log).len(), 5, "{log}");
     assert!(shrunk["scaling"].get("worker").is_none());
     let worker = format!("service/{cluster}/{stack}--worker--dev");
@@ -430,7 +460,12 @@ fn plan_then_apply_then_an_empty_plan_and_a_no_op_rerun() {
     let doc = platform(em, &stack);
     let lane = em.lane();
 
-    let planned = lane.tool("scale-up").arg("--plan").stdin(doc.to_string()).succeeds().json();
+    let planned = lane
+        .tool("scale-up")
+        .arg("--plan")
+        .stdin(doc.to_string())
+        .succeeds()
+        .json();
     let state = lane.fault_state();
     assert_eq!(state["mutation_log"], json!([]), "{state}");
     let plan = entries(&planned);
@@ -443,7 +478,11 @@ fn plan_then_apply_then_an_empty_plan_and_a_no_op_rerun() {
         .starts_with("planned:"));
 
     // The apply's change lines are the plan's entries.
-    let run = lane.tool("scale-up").arg("-v").stdin(doc.to_string()).succeeds();
+    let run = lane
+        .tool("scale-up")
+        .arg("-v")
+        .stdin(doc.to_string())
+        .succeeds();
     let out = run.json();
     let mut applied: Vec<(String, String, String)> = change_lines(&run.stderr())
         .iter()
@@ -463,12 +502,21 @@ fn plan_then_apply_then_an_empty_plan_and_a_no_op_rerun() {
     assert_eq!(applied, plan);
     assert_eq!(counts(em, &stack), (3, 6, 6));
 
-    let again = lane.tool("scale-up").arg("--plan").stdin(out.to_string()).succeeds().json();
+    let again = lane
+        .tool("scale-up")
+        .arg("--plan")
+        .stdin(out.to_string())
+        .succeeds()
+        .json();
     assert_eq!(entries(&again), vec![], "{}", again["plan"]);
 
     // A no-op re-run: no mutating call but the lock's.
     lane.set_faults(json!({}));
-    let run = lane.tool("scale-up").arg("-v").stdin(out.to_string()).succeeds();
+    let run = lane
+        .tool("scale-up")
+        .arg("-v")
+        .stdin(out.to_string())
+        .succeeds();
     assert!(!changed(&run.stderr()), "{}", run.stderr());
     let state = lane.fault_state();
     only_the_lock(&state, &stack);
@@ -478,10 +526,21 @@ fn plan_then_apply_then_an_empty_plan_and_a_no_op_rerun() {
     // An absent spec.services prunes nothing.
     let mut absent = out.clone();
     absent["spec"].as_object_mut().unwrap().remove("services");
-    let run = lane.tool("scale-up").arg("-v").stdin(absent.to_string()).succeeds();
-    assert!(run.stderr().contains("nothing was pruned") || run.stderr().contains("no scaling was pruned"), "{}", run.stderr());
+    let run = lane
+        .tool("scale-up")
+        .arg("-v")
+        .stdin(absent.to_string())
+        .succeeds();
+    assert!(
+        run.stderr().contains("nothing was pruned")
+            || run.stderr().contains("no scaling was pruned"),
+        "{}",
+        run.stderr()
+    );
     assert_eq!(counts(em, &stack), (3, 6, 6));
-    em.tool("teardown").args(["-n", "--stack", &stack, "--env", "dev"]).succeeds();
+    em.tool("teardown")
+        .args(["-n", "--stack", &stack, "--env", "dev"])
+        .succeeds();
 }
 
 /// Issue 12, items 1 and 2, replayed: a document naming another stack's
@@ -492,14 +551,21 @@ fn documents_naming_another_stacks_scaling_change_nothing_of_it() {
     let em = Emulator::shared();
     let victim = unique_stack("sclv");
     let vdoc = em.up("scale-up", &platform(em, &victim));
-    let target = vdoc["scaling"]["api"]["resource_id"].as_str().unwrap().to_owned();
+    let target = vdoc["scaling"]["api"]["resource_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let attacker = unique_stack("scla");
 
     // teardown of another stack whose .scaling names the victim's target.
     let lane = em.lane();
     let doc = json!({"version": 1, "stack": attacker, "env": "dev", "region": REGION,
                      "scaling": {"x": {"resource_id": target, "min": 0, "max": 0}}});
-    let err = lane.tool("teardown").arg("-n").stdin(doc.to_string()).fails().code(10);
+    let err = lane
+        .tool("teardown")
+        .stdin(doc.to_string())
+        .fails()
+        .code(10);
     assert!(err.contains(&target) && err.contains(&victim), "{err}");
     only_the_lock(&lane.fault_state(), &attacker);
     assert_eq!(counts(em, &victim), (3, 6, 6));
@@ -511,7 +577,11 @@ fn documents_naming_another_stacks_scaling_change_nothing_of_it() {
     doc["cluster"]["name"] = vdoc["cluster"]["name"].clone();
     doc["services"]["api"]["service_name"] = vdoc["services"]["api"]["service_name"].clone();
     let lane = em.lane();
-    let err = lane.tool("scale-up").stdin(doc.to_string()).fails().code(10);
+    let err = lane
+        .tool("scale-up")
+        .stdin(doc.to_string())
+        .fails()
+        .code(10);
     let vcluster = vdoc["cluster"]["name"].as_str().unwrap();
     assert!(err.contains(vcluster), "{err}");
     only_the_lock(&lane.fault_state(), &attacker);
@@ -519,6 +589,8 @@ fn documents_naming_another_stacks_scaling_change_nothing_of_it() {
     assert_eq!(counts(em, &attacker), (0, 0, 0));
 
     for stack in [&victim, &attacker] {
-        em.tool("teardown").args(["-n", "--stack", stack, "--env", "dev"]).succeeds();
+        em.tool("teardown")
+            .args(["-n", "--stack", stack, "--env", "dev"])
+            .succeeds();
     }
 }

@@ -15,8 +15,7 @@ use std::sync::Mutex;
 use aws_sdk_elasticloadbalancingv2::types::{
     Action, ActionTypeEnum, Certificate, FixedResponseActionConfig, IpAddressType,
     LoadBalancerAttribute, LoadBalancerSchemeEnum, LoadBalancerTypeEnum, Matcher, ProtocolEnum,
-    RedirectActionConfig, RedirectActionStatusCodeEnum, TargetGroupAttribute,
-    TargetTypeEnum,
+    RedirectActionConfig, RedirectActionStatusCodeEnum, TargetGroupAttribute, TargetTypeEnum,
 };
 
 use common::sdk::{try_join_bounded, SdkResultExt, IN_FLIGHT};
@@ -46,12 +45,18 @@ impl Applied {
     pub fn id(&self, r: &Ref) -> Result<String> {
         match r {
             Ref::Have(id) => Ok(id.clone()),
-            Ref::New(k) => self.ids.lock().expect("ids").get(k).cloned().ok_or_else(|| {
-                Error::Io(format!(
-                    "internal: {} {} is used before it was created",
-                    k.kind, k.name
-                ))
-            }),
+            Ref::New(k) => self
+                .ids
+                .lock()
+                .expect("ids")
+                .get(k)
+                .cloned()
+                .ok_or_else(|| {
+                    Error::Io(format!(
+                        "internal: {} {} is used before it was created",
+                        k.kind, k.name
+                    ))
+                }),
         }
     }
 
@@ -234,20 +239,25 @@ async fn modify_health_check(c: &Clients, arn: &str, w: &WantTg) -> Result<()> {
 /// Right after CreateTargetGroup the group may not be visible yet.
 async fn set_deregistration_delay(c: &Clients, arn: &str, w: &WantTg) -> Result<()> {
     let op = format!("ModifyTargetGroupAttributes {}", w.name);
-    retry::retry(&op, retry::Policy::consistency(), |_| false, || async {
-        c.elb
-            .modify_target_group_attributes()
-            .target_group_arn(arn)
-            .attributes(
-                TargetGroupAttribute::builder()
-                    .key(DEREGISTRATION_DELAY)
-                    .value(w.deregistration_delay.to_string())
-                    .build(),
-            )
-            .send()
-            .await
-            .wait_if(&op, |e| e.is_target_group_not_found_exception())
-    })
+    retry::retry(
+        &op,
+        retry::Policy::consistency(),
+        |_| false,
+        || async {
+            c.elb
+                .modify_target_group_attributes()
+                .target_group_arn(arn)
+                .attributes(
+                    TargetGroupAttribute::builder()
+                        .key(DEREGISTRATION_DELAY)
+                        .value(w.deregistration_delay.to_string())
+                        .build(),
+                )
+                .send()
+                .await
+                .wait_if(&op, |e| e.is_target_group_not_found_exception())
+        },
+    )
     .await?;
     Ok(())
 }
@@ -256,14 +266,19 @@ async fn set_deregistration_delay(c: &Clients, arn: &str, w: &WantTg) -> Result<
 /// deleted in an earlier phase; AWS may answer ResourceInUse a moment longer).
 async fn delete_target_group(c: &Clients, arn: &str) -> Result<()> {
     let op = format!("DeleteTargetGroup {arn}");
-    retry::retry(&op, retry::Policy::dependency(), |_| false, || async {
-        c.elb
-            .delete_target_group()
-            .target_group_arn(arn)
-            .send()
-            .await
-            .wait_if(&op, |e| e.is_resource_in_use_exception())
-    })
+    retry::retry(
+        &op,
+        retry::Policy::dependency(),
+        |_| false,
+        || async {
+            c.elb
+                .delete_target_group()
+                .target_group_arn(arn)
+                .send()
+                .await
+                .wait_if(&op, |e| e.is_resource_in_use_exception())
+        },
+    )
     .await?;
     Ok(())
 }
@@ -284,22 +299,27 @@ async fn create_load_balancer(
     } else {
         LoadBalancerSchemeEnum::InternetFacing
     };
-    let out = retry::retry(&op, retry::Policy::consistency(), |_| false, || async {
-        c.elb
-            .create_load_balancer()
-            .name(&want.name)
-            .r#type(LoadBalancerTypeEnum::Application)
-            .scheme(scheme.clone())
-            .ip_address_type(IpAddressType::Ipv4)
-            .set_subnets(Some(want.subnets.clone()))
-            .security_groups(group)
-            .set_tags(Some(names::tags(ctx, names::LB)))
-            .send()
-            .await
-            .wait_if(&op, |e| {
-                e.is_invalid_security_group_exception() || e.is_subnet_not_found_exception()
-            })
-    })
+    let out = retry::retry(
+        &op,
+        retry::Policy::consistency(),
+        |_| false,
+        || async {
+            c.elb
+                .create_load_balancer()
+                .name(&want.name)
+                .r#type(LoadBalancerTypeEnum::Application)
+                .scheme(scheme.clone())
+                .ip_address_type(IpAddressType::Ipv4)
+                .set_subnets(Some(want.subnets.clone()))
+                .security_groups(group)
+                .set_tags(Some(names::tags(ctx, names::LB)))
+                .send()
+                .await
+                .wait_if(&op, |e| {
+                    e.is_invalid_security_group_exception() || e.is_subnet_not_found_exception()
+                })
+        },
+    )
     .await?;
     let lb = out.load_balancers().first().ok_or_else(|| missing(&op))?;
     let arn = lb.load_balancer_arn().unwrap_or_default().to_owned();
@@ -325,15 +345,20 @@ async fn set_lb_attributes(
         .iter()
         .map(|(k, v)| LoadBalancerAttribute::builder().key(k).value(v).build())
         .collect();
-    retry::retry(&op, retry::Policy::consistency(), |_| false, || async {
-        c.elb
-            .modify_load_balancer_attributes()
-            .load_balancer_arn(arn)
-            .set_attributes(Some(attributes.clone()))
-            .send()
-            .await
-            .wait_if(&op, |e| e.is_load_balancer_not_found_exception())
-    })
+    retry::retry(
+        &op,
+        retry::Policy::consistency(),
+        |_| false,
+        || async {
+            c.elb
+                .modify_load_balancer_attributes()
+                .load_balancer_arn(arn)
+                .set_attributes(Some(attributes.clone()))
+                .send()
+                .await
+                .wait_if(&op, |e| e.is_load_balancer_not_found_exception())
+        },
+    )
     .await?;
     Ok(())
 }
@@ -354,15 +379,20 @@ async fn update_load_balancer(c: &Clients, op: &Op, applied: &Applied) -> Result
     if let Some(group) = group {
         let group = applied.id(group)?;
         let op = format!("SetSecurityGroups {name}");
-        retry::retry(&op, retry::Policy::consistency(), |_| false, || async {
-            c.elb
-                .set_security_groups()
-                .load_balancer_arn(arn)
-                .security_groups(&group)
-                .send()
-                .await
-                .wait_if(&op, |e| e.is_invalid_security_group_exception())
-        })
+        retry::retry(
+            &op,
+            retry::Policy::consistency(),
+            |_| false,
+            || async {
+                c.elb
+                    .set_security_groups()
+                    .load_balancer_arn(arn)
+                    .security_groups(&group)
+                    .send()
+                    .await
+                    .wait_if(&op, |e| e.is_invalid_security_group_exception())
+            },
+        )
         .await?;
     }
     if let Some(subnets) = subnets {
@@ -409,22 +439,28 @@ async fn create_listener(
     let op = format!("CreateListener {}", w.name);
     let (protocol, certificates, policy) = tls_parts(w);
     let default = action(&w.action, applied)?;
-    let out = retry::retry(&op, retry::Policy::consistency(), |_| false, || async {
-        c.elb
-            .create_listener()
-            .load_balancer_arn(lb)
-            .port(i32::from(w.port))
-            .protocol(protocol.clone())
-            .default_actions(default.clone())
-            .set_certificates(certificates.clone())
-            .set_ssl_policy(policy.clone())
-            .set_tags(Some(names::tags(ctx, &w.component)))
-            .send()
-            .await
-            .wait_if(&op, |e| {
-                e.is_load_balancer_not_found_exception() || e.is_target_group_not_found_exception()
-            })
-    })
+    let out = retry::retry(
+        &op,
+        retry::Policy::consistency(),
+        |_| false,
+        || async {
+            c.elb
+                .create_listener()
+                .load_balancer_arn(lb)
+                .port(i32::from(w.port))
+                .protocol(protocol.clone())
+                .default_actions(default.clone())
+                .set_certificates(certificates.clone())
+                .set_ssl_policy(policy.clone())
+                .set_tags(Some(names::tags(ctx, &w.component)))
+                .send()
+                .await
+                .wait_if(&op, |e| {
+                    e.is_load_balancer_not_found_exception()
+                        || e.is_target_group_not_found_exception()
+                })
+        },
+    )
     .await?;
     Ok(out
         .listeners()
@@ -434,23 +470,33 @@ async fn create_listener(
         .to_owned())
 }
 
-async fn modify_listener(c: &Clients, arn: &str, w: &WantListener, applied: &Applied) -> Result<()> {
+async fn modify_listener(
+    c: &Clients,
+    arn: &str,
+    w: &WantListener,
+    applied: &Applied,
+) -> Result<()> {
     let op = format!("ModifyListener {}", w.name);
     let (protocol, certificates, policy) = tls_parts(w);
     let default = action(&w.action, applied)?;
-    retry::retry(&op, retry::Policy::consistency(), |_| false, || async {
-        c.elb
-            .modify_listener()
-            .listener_arn(arn)
-            .port(i32::from(w.port))
-            .protocol(protocol.clone())
-            .default_actions(default.clone())
-            .set_certificates(certificates.clone())
-            .set_ssl_policy(policy.clone())
-            .send()
-            .await
-            .wait_if(&op, |e| e.is_target_group_not_found_exception())
-    })
+    retry::retry(
+        &op,
+        retry::Policy::consistency(),
+        |_| false,
+        || async {
+            c.elb
+                .modify_listener()
+                .listener_arn(arn)
+                .port(i32::from(w.port))
+                .protocol(protocol.clone())
+                .default_actions(default.clone())
+                .set_certificates(certificates.clone())
+                .set_ssl_policy(policy.clone())
+                .send()
+                .await
+                .wait_if(&op, |e| e.is_target_group_not_found_exception())
+        },
+    )
     .await?;
     Ok(())
 }

@@ -29,20 +29,25 @@ pub async fn create(ctx: &Context, c: &Clients, op: &Op, applied: &Applied) -> R
     };
     let (listener, target) = (applied.id(listener)?, applied.id(target)?);
     let what = format!("CreateRule {name}");
-    let out = retry::retry(&what, retry::Policy::consistency(), |_| false, || async {
-        c.elb
-            .create_rule()
-            .listener_arn(&listener)
-            .priority(*priority as i32)
-            .set_conditions(Some(rule_conditions(conditions)))
-            .actions(forward(&target))
-            .set_tags(Some(names::tags(ctx, component)))
-            .send()
-            .await
-            .wait_if(&what, |e| {
-                e.is_listener_not_found_exception() || e.is_target_group_not_found_exception()
-            })
-    })
+    let out = retry::retry(
+        &what,
+        retry::Policy::consistency(),
+        |_| false,
+        || async {
+            c.elb
+                .create_rule()
+                .listener_arn(&listener)
+                .priority(*priority as i32)
+                .set_conditions(Some(rule_conditions(conditions)))
+                .actions(forward(&target))
+                .set_tags(Some(names::tags(ctx, component)))
+                .send()
+                .await
+                .wait_if(&what, |e| {
+                    e.is_listener_not_found_exception() || e.is_target_group_not_found_exception()
+                })
+        },
+    )
     .await?;
     Ok(out
         .rules()
@@ -64,16 +69,21 @@ pub async fn modify(c: &Clients, op: &Op, applied: &Applied) -> Result<()> {
     };
     let target = applied.id(target)?;
     let what = format!("ModifyRule {}", change.name);
-    retry::retry(&what, retry::Policy::consistency(), |_| false, || async {
-        c.elb
-            .modify_rule()
-            .rule_arn(arn)
-            .set_conditions(Some(rule_conditions(conditions)))
-            .actions(forward(&target))
-            .send()
-            .await
-            .wait_if(&what, |e| e.is_target_group_not_found_exception())
-    })
+    retry::retry(
+        &what,
+        retry::Policy::consistency(),
+        |_| false,
+        || async {
+            c.elb
+                .modify_rule()
+                .rule_arn(arn)
+                .set_conditions(Some(rule_conditions(conditions)))
+                .actions(forward(&target))
+                .send()
+                .await
+                .wait_if(&what, |e| e.is_target_group_not_found_exception())
+        },
+    )
     .await?;
     Ok(())
 }
@@ -103,7 +113,9 @@ pub async fn delete(c: &Clients, arn: &str) -> Result<()> {
         .rule_arn(arn)
         .send()
         .await
-        .gone_if(format!("DeleteRule {arn}"), |e| e.is_rule_not_found_exception())?;
+        .gone_if(format!("DeleteRule {arn}"), |e| {
+            e.is_rule_not_found_exception()
+        })?;
     Ok(())
 }
 

@@ -46,32 +46,42 @@ pub async fn rules(c: &Clients, id: &str, name: &str, ingress: &Diff, egress: &D
     let not_yet = |code: Option<&str>| code == Some("InvalidGroup.NotFound");
     if !add_in.is_empty() {
         let op = format!("AuthorizeSecurityGroupIngress {name}");
-        retry::retry(&op, retry::Policy::consistency(), |_| false, || async {
-            c.ec2
-                .authorize_security_group_ingress()
-                .group_id(id)
-                .set_ip_permissions(Some(add_in.clone()))
-                .send()
-                .await
-                .map(drop)
-                .gone_if(&op, |e| e.code() == Some("InvalidPermission.Duplicate"))
-                .map_err(|e| mark(e, not_yet))
-        })
+        retry::retry(
+            &op,
+            retry::Policy::consistency(),
+            |_| false,
+            || async {
+                c.ec2
+                    .authorize_security_group_ingress()
+                    .group_id(id)
+                    .set_ip_permissions(Some(add_in.clone()))
+                    .send()
+                    .await
+                    .map(drop)
+                    .gone_if(&op, |e| e.code() == Some("InvalidPermission.Duplicate"))
+                    .map_err(|e| mark(e, not_yet))
+            },
+        )
         .await?;
     }
     if !add_out.is_empty() {
         let op = format!("AuthorizeSecurityGroupEgress {name}");
-        retry::retry(&op, retry::Policy::consistency(), |_| false, || async {
-            c.ec2
-                .authorize_security_group_egress()
-                .group_id(id)
-                .set_ip_permissions(Some(add_out.clone()))
-                .send()
-                .await
-                .map(drop)
-                .gone_if(&op, |e| e.code() == Some("InvalidPermission.Duplicate"))
-                .map_err(|e| mark(e, not_yet))
-        })
+        retry::retry(
+            &op,
+            retry::Policy::consistency(),
+            |_| false,
+            || async {
+                c.ec2
+                    .authorize_security_group_egress()
+                    .group_id(id)
+                    .set_ip_permissions(Some(add_out.clone()))
+                    .send()
+                    .await
+                    .map(drop)
+                    .gone_if(&op, |e| e.code() == Some("InvalidPermission.Duplicate"))
+                    .map_err(|e| mark(e, not_yet))
+            },
+        )
         .await?;
     }
     if !drop_in.is_empty() {

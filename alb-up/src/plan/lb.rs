@@ -20,7 +20,12 @@ use crate::names;
 pub fn find<'a>(ctx: &Context, want: &Desired, have: &'a Actual) -> Result<Option<&'a FoundLb>> {
     for l in &have.lbs {
         if l.lb.load_balancer_name() == Some(want.lb.name.as_str()) {
-            ctx.check_owned(LOAD_BALANCER, &want.lb.name, names::pairs(&l.tags), names::LB)?;
+            ctx.check_owned(
+                LOAD_BALANCER,
+                &want.lb.name,
+                names::pairs(&l.tags),
+                names::LB,
+            )?;
         }
     }
     let ours = by_component(ctx, &have.lbs, |l| &l.tags);

@@ -18,8 +18,8 @@ use serde_json::json;
 
 use common::{Context, Error, Result};
 
-use super::{by_component, delete, duplicates, shown, update, Forward, Key, Op, Prune, Ref};
 use super::LISTENER;
+use super::{by_component, delete, duplicates, shown, update, Forward, Key, Op, Prune, Ref};
 use crate::desired::{Desired, Tls};
 use crate::discover::{Actual, FoundListener, FoundRule};
 use crate::names;
@@ -130,9 +130,9 @@ impl Live {
         for (service, (_, green)) in &live.arns {
             let Some(green) = green else { continue };
             let rule = names::rule_component(service);
-            let to_green = forwards
-                .iter()
-                .any(|(component, arn)| arn == green && (component.starts_with("listener-") || *component == rule));
+            let to_green = forwards.iter().any(|(component, arn)| {
+                arn == green && (component.starts_with("listener-") || *component == rule)
+            });
             if to_green {
                 live.green.insert(service.clone());
             }
@@ -204,7 +204,11 @@ pub fn test_ports(
     let mut existing = BTreeMap::new();
     let mut taken = BTreeSet::new();
     for l in &have.listeners {
-        let port = l.listener.port().and_then(|p| u16::try_from(p).ok()).unwrap_or(0);
+        let port = l
+            .listener
+            .port()
+            .and_then(|p| u16::try_from(p).ok())
+            .unwrap_or(0);
         let component = names::our_component(ctx, &l.tags);
         match component.and_then(names::test_listener_service) {
             Some(s) if wanted.contains(s) => {
@@ -276,7 +280,13 @@ pub fn plan(
         None => plan_one(names::HTTP, 80, None, default.0.clone(), default.1)?,
     };
     let https = match &want.tls {
-        Some(tls) => Some(plan_one(names::HTTPS, 443, Some(tls), default.0, default.1)?),
+        Some(tls) => Some(plan_one(
+            names::HTTPS,
+            443,
+            Some(tls),
+            default.0,
+            default.1,
+        )?),
         None => None,
     };
     let mut tests = BTreeMap::new();
@@ -309,7 +319,11 @@ fn refuse_foreign(
     }
     ports.extend(test_ports.values());
     for l in &have.listeners {
-        let port = l.listener.port().and_then(|p| u16::try_from(p).ok()).unwrap_or(0);
+        let port = l
+            .listener
+            .port()
+            .and_then(|p| u16::try_from(p).ok())
+            .unwrap_or(0);
         if ports.contains(&port) && names::our_component(ctx, &l.tags).is_none() {
             let name = format!("{} (port {port})", l.arn());
             ctx.check_owned(LISTENER, &name, names::pairs(&l.tags), "listener")?;
@@ -344,7 +358,10 @@ fn ensure(
         ProtocolEnum::Http
     };
     let tls = want.tls.as_ref();
-    let certificate = listener.certificates().first().and_then(|c| c.certificate_arn());
+    let certificate = listener
+        .certificates()
+        .first()
+        .and_then(|c| c.certificate_arn());
     let mut fields = vec![
         ("port", json!(listener.port()), json!(want.port)),
         (
@@ -352,12 +369,20 @@ fn ensure(
             json!(listener.protocol().map(|p| p.as_str())),
             json!(protocol.as_str()),
         ),
-        ("certificate", json!(certificate), json!(tls.map(|t| &t.certificate))),
+        (
+            "certificate",
+            json!(certificate),
+            json!(tls.map(|t| &t.certificate)),
+        ),
     ];
     // An HTTP listener has no TLS policy (AWS shows none; the emulator shows
     // its default): compared only when either side is HTTPS.
     if tls.is_some() || listener.protocol() == Some(&ProtocolEnum::Https) {
-        let policy = ("ssl_policy", json!(listener.ssl_policy()), json!(tls.map(|t| &t.policy)));
+        let policy = (
+            "ssl_policy",
+            json!(listener.ssl_policy()),
+            json!(tls.map(|t| &t.policy)),
+        );
         fields.push(policy);
     }
     let seen = Seen::of(listener.default_actions());
@@ -367,15 +392,18 @@ fn ensure(
             want.action = Forward::To(Ref::Have(arn.clone()));
         }
     } else {
-        fields.push(("default_action", json!(seen.text()), json!(text(&want.action))));
+        fields.push((
+            "default_action",
+            json!(seen.text()),
+            json!(text(&want.action)),
+        ));
     }
     fields.retain(|(_, from, to)| from != to);
     if !fields.is_empty() {
-        let change = fields
-            .into_iter()
-            .fold(update(ctx, LISTENER, &want.name, l.arn()), |c, (n, f, t)| {
-                c.field(n, f, t)
-            });
+        let change = fields.into_iter().fold(
+            update(ctx, LISTENER, &want.name, l.arn()),
+            |c, (n, f, t)| c.field(n, f, t),
+        );
         ops.push(Op::UpdateListener {
             arn: l.arn().to_owned(),
             want,
@@ -404,7 +432,9 @@ fn remove_stale(
         for l in found {
             let name = ctx.name(component);
             if prune == Prune::No {
-                tracing::warn!("listener {name} is no longer wanted; kept (spec.services is not stated)");
+                tracing::warn!(
+                    "listener {name} is no longer wanted; kept (spec.services is not stated)"
+                );
                 continue;
             }
             ctx.check_owned(LISTENER, &name, names::pairs(&l.tags), component)?;

@@ -206,7 +206,12 @@ impl Op {
     /// The changes this op records once done (or planned).
     pub fn changes(&self, ctx: &Context) -> Vec<Change> {
         if let Some(key) = self.creates() {
-            return vec![Change::new(&ctx.tool, ChangeAction::Create, key.kind, &key.name)];
+            return vec![Change::new(
+                &ctx.tool,
+                ChangeAction::Create,
+                key.kind,
+                &key.name,
+            )];
         }
         match self {
             Op::SecurityGroupRules { change, .. } => change.iter().cloned().collect(),

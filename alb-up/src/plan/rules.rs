@@ -73,7 +73,8 @@ pub fn plan(
             [one] => {
                 ctx.check_owned(RULE, &name, names::pairs(&one.tags), &component)?;
                 if priority(one) != Some(p) {
-                    let change = update(ctx, RULE, &name, one.arn()).field("priority", priority(one), p);
+                    let change =
+                        update(ctx, RULE, &name, one.arn()).field("priority", priority(one), p);
                     moves.push((one.arn().to_owned(), p, change));
                 }
                 ops.extend(compare(ctx, w, one, &name, live));
@@ -107,7 +108,9 @@ fn priorities(
 ) -> Result<BTreeMap<String, u32>> {
     let mut remembered = BTreeMap::new();
     for (component, rules) in ours {
-        let Some(service) = names::rule_service(component) else { continue };
+        let Some(service) = names::rule_service(component) else {
+            continue;
+        };
         if let Some(p) = rules.iter().filter_map(|r| priority(r)).min() {
             remembered.insert(service.to_owned(), p);
         }
@@ -178,14 +181,18 @@ fn remove_unrouted(
     ops: &mut Vec<Op>,
 ) -> Result<()> {
     for (component, rules) in ours {
-        let Some(service) = names::rule_service(component) else { continue };
+        let Some(service) = names::rule_service(component) else {
+            continue;
+        };
         if want.ruled.iter().any(|w| w.service == service) {
             continue;
         }
         let name = ctx.name(component);
         for r in rules {
             if prune == Prune::No {
-                tracing::warn!("listener rule {name} is no longer wanted; kept (spec.services is not stated)");
+                tracing::warn!(
+                    "listener rule {name} is no longer wanted; kept (spec.services is not stated)"
+                );
                 continue;
             }
             ctx.check_owned(RULE, &name, names::pairs(&r.tags), component)?;

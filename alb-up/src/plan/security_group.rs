@@ -25,9 +25,17 @@ pub fn plan(
     ops: &mut Vec<Op>,
 ) -> Result<Ref> {
     let name = ctx.name(names::LB);
-    let taken = have.groups.iter().filter(|g| g.group_name() == Some(name.as_str()));
+    let taken = have
+        .groups
+        .iter()
+        .filter(|g| g.group_name() == Some(name.as_str()));
     for g in taken {
-        ctx.check_owned(SECURITY_GROUP, &name, common::ec2::pairs(g.tags()), names::LB)?;
+        ctx.check_owned(
+            SECURITY_GROUP,
+            &name,
+            common::ec2::pairs(g.tags()),
+            names::LB,
+        )?;
     }
     let ours: Vec<_> = have
         .groups
@@ -48,7 +56,12 @@ pub fn plan(
             (group, BTreeSet::new(), BTreeSet::from([Grant::all_out()]))
         }
         [g] => {
-            ctx.check_owned(SECURITY_GROUP, &name, common::ec2::pairs(g.tags()), names::LB)?;
+            ctx.check_owned(
+                SECURITY_GROUP,
+                &name,
+                common::ec2::pairs(g.tags()),
+                names::LB,
+            )?;
             let id = g.group_id().unwrap_or_default().to_owned();
             (
                 Ref::Have(id),
@@ -69,10 +82,18 @@ pub fn plan(
         let mut c = update(ctx, SECURITY_GROUP, &name, id);
         let keys = |m: &BTreeMap<Grant, String>| m.keys().cloned().collect::<BTreeSet<_>>();
         if !diff_in.is_empty() {
-            c = c.field("ingress", json!(texts(&have_in)), json!(texts(&keys(&ingress))));
+            c = c.field(
+                "ingress",
+                json!(texts(&have_in)),
+                json!(texts(&keys(&ingress))),
+            );
         }
         if !diff_out.is_empty() {
-            c = c.field("egress", json!(texts(&have_out)), json!(texts(&keys(&egress))));
+            c = c.field(
+                "egress",
+                json!(texts(&have_out)),
+                json!(texts(&keys(&egress))),
+            );
         }
         c
     });

@@ -31,7 +31,10 @@ pub fn plan(
     let mut refs = BTreeMap::new();
     for w in &want.tgs {
         refuse_taken(ctx, have, w)?;
-        let found = ours.get(&w.component).map(Vec::as_slice).unwrap_or_default();
+        let found = ours
+            .get(&w.component)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
         let r = match found {
             [] => {
                 ops.push(Op::CreateTargetGroup(w.clone()));
@@ -55,7 +58,9 @@ pub fn plan(
         for t in found {
             let name = t.tg.target_group_name().unwrap_or_default();
             if prune == Prune::No {
-                tracing::warn!("target group {name} is no longer routed; kept (spec.services is not stated)");
+                tracing::warn!(
+                    "target group {name} is no longer routed; kept (spec.services is not stated)"
+                );
                 continue;
             }
             ctx.check_owned(TARGET_GROUP, name, names::pairs(&t.tags), component)?;
@@ -96,11 +101,31 @@ fn compare(ctx: &Context, want: &Desired, w: &WantTg, t: &FoundTg) -> Result<Opt
     let h = &w.health;
     let tg = &t.tg;
     let checks = [
-        ("health_check.path", json!(tg.health_check_path()), json!(h.path)),
-        ("health_check.interval", json!(tg.health_check_interval_seconds()), json!(h.interval)),
-        ("health_check.timeout", json!(tg.health_check_timeout_seconds()), json!(h.timeout)),
-        ("health_check.healthy", json!(tg.healthy_threshold_count()), json!(h.healthy)),
-        ("health_check.unhealthy", json!(tg.unhealthy_threshold_count()), json!(h.unhealthy)),
+        (
+            "health_check.path",
+            json!(tg.health_check_path()),
+            json!(h.path),
+        ),
+        (
+            "health_check.interval",
+            json!(tg.health_check_interval_seconds()),
+            json!(h.interval),
+        ),
+        (
+            "health_check.timeout",
+            json!(tg.health_check_timeout_seconds()),
+            json!(h.timeout),
+        ),
+        (
+            "health_check.healthy",
+            json!(tg.healthy_threshold_count()),
+            json!(h.healthy),
+        ),
+        (
+            "health_check.unhealthy",
+            json!(tg.unhealthy_threshold_count()),
+            json!(h.unhealthy),
+        ),
         (
             "health_check.matcher",
             json!(tg.matcher().and_then(|m| m.http_code())),
@@ -124,13 +149,15 @@ fn compare(ctx: &Context, want: &Desired, w: &WantTg, t: &FoundTg) -> Result<Opt
             w.deregistration_delay,
         );
     }
-    Ok((health || deregistration_delay).then(|| Op::UpdateTargetGroup {
-        arn: t.arn().to_owned(),
-        want: w.clone(),
-        health,
-        deregistration_delay,
-        change,
-    }))
+    Ok(
+        (health || deregistration_delay).then(|| Op::UpdateTargetGroup {
+            arn: t.arn().to_owned(),
+            want: w.clone(),
+            health,
+            deregistration_delay,
+            change,
+        }),
+    )
 }
 
 /// `.alb.target_groups`: each routed service's group, green twin and test listener.

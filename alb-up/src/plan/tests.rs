@@ -43,7 +43,10 @@ fn two_services() -> Desired {
 fn found_tg(w: &WantTg, (stack, env): (&str, &str)) -> FoundTg {
     let h = &w.health;
     let tg = TargetGroup::builder()
-        .target_group_arn(format!("arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/{}/1", w.name))
+        .target_group_arn(format!(
+            "arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/{}/1",
+            w.name
+        ))
         .target_group_name(&w.name)
         .vpc_id(&w.vpc_id)
         .port(i32::from(w.port))
@@ -58,7 +61,10 @@ fn found_tg(w: &WantTg, (stack, env): (&str, &str)) -> FoundTg {
     FoundTg {
         tg,
         tags: names::tags(&owner, &w.component),
-        attributes: BTreeMap::from([(DEREGISTRATION_DELAY.to_owned(), w.deregistration_delay.to_string())]),
+        attributes: BTreeMap::from([(
+            DEREGISTRATION_DELAY.to_owned(),
+            w.deregistration_delay.to_string(),
+        )]),
     }
 }
 
@@ -76,7 +82,10 @@ fn tg_ops(want: &Desired, have: &Actual, prune: Prune) -> Result<Vec<Op>> {
 }
 
 fn lines(ops: &[Op]) -> Vec<String> {
-    ops.iter().flat_map(|o| o.changes(&ctx())).map(|c| c.line()).collect()
+    ops.iter()
+        .flat_map(|o| o.changes(&ctx()))
+        .map(|c| c.line())
+        .collect()
 }
 
 fn refused(r: Result<impl std::fmt::Debug>) -> String {
@@ -90,11 +99,21 @@ fn a_fresh_stack_is_all_creates_in_dependency_order() {
     let want = two_services();
     let p = plan(&ctx(), &want, &Actual::default(), Prune::Yes).unwrap();
     let changes = p.changes(&ctx());
-    assert!(changes.iter().all(|c| c.action == ChangeAction::Create), "{changes:?}");
+    assert!(
+        changes.iter().all(|c| c.action == ChangeAction::Create),
+        "{changes:?}"
+    );
     let kinds: Vec<&str> = changes.iter().map(|c| c.kind.as_str()).collect();
     assert_eq!(
         kinds,
-        [TARGET_GROUP, TARGET_GROUP, SECURITY_GROUP, LOAD_BALANCER, LISTENER, RULE],
+        [
+            TARGET_GROUP,
+            TARGET_GROUP,
+            SECURITY_GROUP,
+            LOAD_BALANCER,
+            LISTENER,
+            RULE
+        ],
         "{changes:?}"
     );
     assert!(matches!(p.out.lb, Ref::New(_)));
@@ -114,14 +133,27 @@ fn every_target_group_field_is_compared_and_updated_in_place() {
     let want = two_services();
     type Drift = fn(&mut FoundTg);
     let cases: [(&str, Drift); 7] = [
-        ("health_check.path", |t| t.tg.health_check_path = Some("/old".into())),
-        ("health_check.interval", |t| t.tg.health_check_interval_seconds = Some(99)),
-        ("health_check.timeout", |t| t.tg.health_check_timeout_seconds = Some(29)),
-        ("health_check.healthy", |t| t.tg.healthy_threshold_count = Some(9)),
-        ("health_check.unhealthy", |t| t.tg.unhealthy_threshold_count = Some(9)),
-        ("health_check.matcher", |t| t.tg.matcher = Some(Matcher::builder().http_code("302").build())),
+        ("health_check.path", |t| {
+            t.tg.health_check_path = Some("/old".into())
+        }),
+        ("health_check.interval", |t| {
+            t.tg.health_check_interval_seconds = Some(99)
+        }),
+        ("health_check.timeout", |t| {
+            t.tg.health_check_timeout_seconds = Some(29)
+        }),
+        ("health_check.healthy", |t| {
+            t.tg.healthy_threshold_count = Some(9)
+        }),
+        ("health_check.unhealthy", |t| {
+            t.tg.unhealthy_threshold_count = Some(9)
+        }),
+        ("health_check.matcher", |t| {
+            t.tg.matcher = Some(Matcher::builder().http_code("302").build())
+        }),
         ("deregistration_delay", |t| {
-            t.attributes.insert(DEREGISTRATION_DELAY.into(), "300".into());
+            t.attributes
+                .insert(DEREGISTRATION_DELAY.into(), "300".into());
         }),
     ];
     for (field, drift) in cases {
@@ -129,11 +161,21 @@ fn every_target_group_field_is_compared_and_updated_in_place() {
         drift(&mut have.tgs[0]);
         let ops = tg_ops(&want, &have, Prune::Yes).unwrap();
         assert_eq!(ops.len(), 1, "{field}: {:?}", lines(&ops));
-        let Op::UpdateTargetGroup { change, health, deregistration_delay, .. } = &ops[0] else {
+        let Op::UpdateTargetGroup {
+            change,
+            health,
+            deregistration_delay,
+            ..
+        } = &ops[0]
+        else {
             panic!("{field}: {ops:?}");
         };
         assert_eq!(change.changes.keys().collect::<Vec<_>>(), [field]);
-        assert_eq!(*deregistration_delay, field == "deregistration_delay", "{field}");
+        assert_eq!(
+            *deregistration_delay,
+            field == "deregistration_delay",
+            "{field}"
+        );
         assert_eq!(*health, field != "deregistration_delay", "{field}");
     }
 }
@@ -154,7 +196,10 @@ fn a_removed_services_group_is_pruned_only_from_a_stated_spec() {
     let have = with_tgs(&before);
     let after = want_of(json!({"web": {"image": "y", "port": 3000, "route": {"default": true}}}));
     let ops = tg_ops(&after, &have, Prune::Yes).unwrap();
-    assert_eq!(lines(&ops), [format!("- target group {}", before.tgs[0].name)]);
+    assert_eq!(
+        lines(&ops),
+        [format!("- target group {}", before.tgs[0].name)]
+    );
     let ops = tg_ops(&after, &have, Prune::No).unwrap();
     assert!(ops.is_empty(), "{:?}", lines(&ops));
 }
@@ -165,7 +210,10 @@ fn a_group_of_our_name_tagged_for_another_stack_is_refused() {
     let mut have = with_tgs(&want);
     have.tgs[0] = found_tg(&want.tgs[0], ("payments", "prod"));
     let e = refused(tg_ops(&want, &have, Prune::Yes));
-    assert!(e.contains(&want.tgs[0].name) && e.contains("payments/prod"), "{e}");
+    assert!(
+        e.contains(&want.tgs[0].name) && e.contains("payments/prod"),
+        "{e}"
+    );
     // Untagged: not ours either.
     have.tgs[0].tags.clear();
     refused(tg_ops(&want, &have, Prune::Yes));
@@ -190,7 +238,10 @@ fn two_groups_claiming_one_identity_are_refused_naming_both() {
     twin.tg.target_group_name = Some(format!("{}-x", want.tgs[0].name));
     have.tgs.push(twin);
     let e = refused(tg_ops(&want, &have, Prune::Yes));
-    assert!(e.contains("arn:twin") && e.contains(&format!("targetgroup/{}/1", want.tgs[0].name)), "{e}");
+    assert!(
+        e.contains("arn:twin") && e.contains(&format!("targetgroup/{}/1", want.tgs[0].name)),
+        "{e}"
+    );
 }
 
 #[test]
