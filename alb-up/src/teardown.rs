@@ -140,14 +140,14 @@ async fn groups(c: &Clients, ctx: &Context) -> Result<Vec<SecurityGroup>> {
         .collect())
 }
 
-fn gone(ctx: &Context, kind: &str, name: &str, id: &str) -> Change {
-    Change::new(&ctx.tool, Action::Delete, kind, name).id(id)
+fn gone(kind: &str, name: &str, id: &str) -> Change {
+    Change::new(crate::plan::TOOL, Action::Delete, kind, name).id(id)
 }
 
 impl Found {
     fn listener_change(&self, ctx: &Context, l: &FoundListener) -> Change {
         let component = names::our_component(ctx, &l.tags).unwrap_or(LISTENER);
-        gone(ctx, LISTENER, &ctx.name(component), l.arn())
+        gone(LISTENER, &ctx.name(component), l.arn())
     }
 }
 
@@ -160,15 +160,14 @@ impl Owned for Found {
             .collect();
         out.extend(self.lbs.iter().map(|l| {
             let name = l.lb.load_balancer_name().unwrap_or_default();
-            gone(ctx, LOAD_BALANCER, name, l.arn())
+            gone(LOAD_BALANCER, name, l.arn())
         }));
         out.extend(self.tgs.iter().map(|t| {
             let name = t.tg.target_group_name().unwrap_or_default();
-            gone(ctx, TARGET_GROUP, name, t.arn())
+            gone(TARGET_GROUP, name, t.arn())
         }));
         out.extend(self.groups.iter().map(|g| {
             gone(
-                ctx,
                 SECURITY_GROUP,
                 &ctx.name(names::LB),
                 g.group_id().unwrap_or_default(),
@@ -249,7 +248,7 @@ impl Found {
                 .filter(|l| arns.iter().any(|a| a == l.arn()))
             {
                 let name = l.lb.load_balancer_name().unwrap_or_default();
-                ctx.report.change(gone(ctx, LOAD_BALANCER, name, l.arn()));
+                ctx.report.change(gone(LOAD_BALANCER, name, l.arn()));
             }
         }
     }
@@ -275,7 +274,7 @@ impl Found {
                     },
                 );
                 if left.attempt(TARGET_GROUP, name, call).await {
-                    ctx.report.change(gone(ctx, TARGET_GROUP, name, t.arn()));
+                    ctx.report.change(gone(TARGET_GROUP, name, t.arn()));
                 }
             }),
             IN_FLIGHT,
@@ -294,7 +293,7 @@ impl Found {
                 .attempt(SECURITY_GROUP, &name, common::ec2::delete_group(ec2, id))
                 .await
             {
-                ctx.report.change(gone(ctx, SECURITY_GROUP, &name, id));
+                ctx.report.change(gone(SECURITY_GROUP, &name, id));
             }
         }
     }

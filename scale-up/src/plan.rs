@@ -24,6 +24,8 @@ use crate::desired::{
 };
 use crate::discover::{pairs, Actual, FoundAlarm, FoundTarget};
 
+/// The `tool` of every change of this layer, whoever runs it (teardown too).
+pub const TOOL: &str = "scale-up";
 pub const TARGET: &str = "scalable target";
 pub const POLICY: &str = "scaling policy";
 pub const ALARM: &str = "cloudwatch alarm";
@@ -136,8 +138,8 @@ pub fn plan(ctx: &Context, want: &Desired, have: &Actual, prune: Prune) -> Resul
     check_parents(ctx, want, have)?;
     for s in &want.services {
         let target = target_of(ctx, s, have)?;
-        plan_target(ctx, s, target, &mut ops);
-        let policies = plan_policies(ctx, s, have, prune, &mut ops);
+        plan_target(s, target, &mut ops);
+        let policies = plan_policies(s, have, prune, &mut ops);
         for a in &s.alarms {
             plan_alarm(ctx, want, s, a, have, &mut ops)?;
         }
@@ -211,19 +213,19 @@ fn target_of<'a>(
     Ok(found)
 }
 
-fn plan_target(ctx: &Context, s: &WantService, found: Option<&FoundTarget>, ops: &mut Vec<Op>) {
+fn plan_target(s: &WantService, found: Option<&FoundTarget>, ops: &mut Vec<Op>) {
     let rid = &s.resource_id;
     let (tag, change) = match found {
         None => (
             Some(target_component(&s.service)),
-            Change::new(&ctx.tool, Action::Create, TARGET, rid),
+            Change::new(TOOL, Action::Create, TARGET, rid),
         ),
         Some(t) => {
             let (min, max) = (t.target.min_capacity(), t.target.max_capacity());
             if (min, max) == (s.min, s.max) {
                 return;
             }
-            let mut c = Change::new(&ctx.tool, Action::Update, TARGET, rid)
+            let mut c = Change::new(TOOL, Action::Update, TARGET, rid)
                 .id(t.target.scalable_target_arn().unwrap_or(rid));
             if min != s.min {
                 c = c.field("min", min, s.min);
@@ -246,7 +248,6 @@ fn plan_target(ctx: &Context, s: &WantService, found: Option<&FoundTarget>, ops:
 /// The service's policies: each put where missing or drifted; ours it no
 /// longer asks for deleted (when pruning). Returns key to (name, kept ARN).
 fn plan_policies(
-    ctx: &Context,
     s: &WantService,
     have: &Actual,
     prune: Prune,
@@ -266,9 +267,9 @@ fn plan_policies(
             .map(|h| h.policy_arn().to_owned());
         if kept.is_none() {
             let change = match found {
-                None => Change::new(&ctx.tool, Action::Create, POLICY, &p.name),
+                None => Change::new(TOOL, Action::Create, POLICY, &p.name),
                 Some(h) => fields.into_iter().fold(
-                    Change::new(&ctx.tool, Action::Update, POLICY, &p.name).id(h.policy_arn()),
+                    Change::new(TOOL, Action::Update, POLICY, &p.name).id(h.policy_arn()),
                     |c, (f, from, to)| c.field(f, from, to),
                 ),
             };
@@ -295,16 +296,16 @@ fn plan_policies(
             );
             continue;
         }
-        ops.push(delete_policy(ctx, &s.resource_id, h));
+        ops.push(delete_policy(&s.resource_id, h));
     }
     out
 }
 
-fn delete_policy(ctx: &Context, resource_id: &str, p: &ScalingPolicy) -> Op {
+fn delete_policy(resource_id: &str, p: &ScalingPolicy) -> Op {
     Op::DeletePolicy {
         resource_id: resource_id.to_owned(),
         name: p.policy_name().to_owned(),
-        change: Change::new(&ctx.tool, Action::Delete, POLICY, p.policy_name()).id(p.policy_arn()),
+        change: Change::new(TOOL, Action::Delete, POLICY, p.policy_name()).id(p.policy_arn()),
     }
 }
 
@@ -413,7 +414,7 @@ fn plan_alarm(
     let (tag, change) = match found {
         None => (
             Some(component),
-            Change::new(&ctx.tool, Action::Create, ALARM, &a.name),
+            Change::new(TOOL, Action::Create, ALARM, &a.name),
         ),
         Some(f) => {
             ctx.check_owned(ALARM, &a.name, pairs(&f.tags), &component)?;
@@ -421,7 +422,7 @@ fn plan_alarm(
             if fields.is_empty() {
                 return Ok(());
             }
-            let c = Change::new(&ctx.tool, Action::Update, ALARM, &a.name)
+            let c = Change::new(TOOL, Action::Update, ALARM, &a.name)
                 .id(f.alarm.alarm_arn().unwrap_or(&a.name));
             (
                 None,
@@ -557,11 +558,11 @@ fn prune_targets(ctx: &Context, want: &Desired, have: &Actual, ops: &mut Vec<Op>
             ctx.check_owned("ecs service", &ctx.name(service), pairs(tags), service)?;
         }
         for p in have.policies.iter().filter(|p| p.resource_id() == rid) {
-            ops.push(delete_policy(ctx, rid, p));
+            ops.push(delete_policy(rid, p));
         }
         ops.push(Op::DeregisterTarget {
             resource_id: rid.to_owned(),
-            change: Change::new(&ctx.tool, Action::Delete, TARGET, rid)
+            change: Change::new(TOOL, Action::Delete, TARGET, rid)
                 .id(t.target.scalable_target_arn().unwrap_or(rid)),
         });
     }
@@ -593,8 +594,7 @@ fn prune_alarms(ctx: &Context, want: &Desired, have: &Actual, ops: &mut Vec<Op>)
         )?;
         names.push(name.to_owned());
         changes.push(
-            Change::new(&ctx.tool, Action::Delete, ALARM, name)
-                .id(f.alarm.alarm_arn().unwrap_or(name)),
+            Change::new(TOOL, Action::Delete, ALARM, name).id(f.alarm.alarm_arn().unwrap_or(name)),
         );
     }
     if !names.is_empty() {

@@ -214,7 +214,8 @@ fn bounds_are_updated_in_place_field_by_field() {
 fn every_policy_field_is_compared() {
     let base = want();
     let have = up_to_date(&base);
-    let cases: Vec<(&str, Box<dyn Fn(&mut WantService)>)> = vec![
+    type Edit = Box<dyn Fn(&mut WantService)>;
+    let cases: Vec<(&str, Edit)> = vec![
         ("target_value", Box::new(|s| s.policies[0].target = 60.0)),
         ("scale_in_cooldown", Box::new(|s| s.scale_in_cooldown = 120)),
         (
@@ -270,7 +271,8 @@ fn a_policy_with_scale_in_disabled_or_another_type_is_put_again() {
 fn every_alarm_field_is_compared() {
     let base = want();
     let have = up_to_date(&base);
-    let cases: Vec<(&str, Box<dyn Fn(&mut WantAlarm)>)> = vec![
+    type Edit = Box<dyn Fn(&mut WantAlarm)>;
+    let cases: Vec<(&str, Edit)> = vec![
         ("threshold", Box::new(|a| a.threshold = 95.0)),
         ("period", Box::new(|a| a.period = 300)),
         ("evaluation_periods", Box::new(|a| a.evaluation_periods = 5)),

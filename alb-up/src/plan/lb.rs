@@ -59,7 +59,7 @@ pub fn plan(
     let name = lb.load_balancer_name().unwrap_or(&want.lb.name);
     ctx.check_owned(LOAD_BALANCER, name, names::pairs(&found.tags), names::LB)?;
     check_fixed(want, found)?;
-    if let Some(op) = compare(ctx, want, have, found, group) {
+    if let Some(op) = compare(want, have, found, group) {
         ops.push(op);
     }
     let dns = (
@@ -98,16 +98,10 @@ fn check_fixed(want: &Desired, found: &FoundLb) -> Result<()> {
 }
 
 /// The one update (security groups, subnets, IP address type, attributes) it needs.
-fn compare(
-    ctx: &Context,
-    want: &Desired,
-    have: &Actual,
-    found: &FoundLb,
-    group: &Ref,
-) -> Option<Op> {
+fn compare(want: &Desired, have: &Actual, found: &FoundLb, group: &Ref) -> Option<Op> {
     let lb = &found.lb;
     let name = lb.load_balancer_name().unwrap_or(&want.lb.name);
-    let mut change = update(ctx, LOAD_BALANCER, name, found.arn());
+    let mut change = update(LOAD_BALANCER, name, found.arn());
     let groups = lb.security_groups().to_vec();
     let set_group = groups != [shown(group)];
     if set_group {

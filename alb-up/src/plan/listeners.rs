@@ -273,7 +273,7 @@ pub fn plan(
             tls: tls.cloned(),
             action,
         };
-        Ok::<_, Error>(ensure(ctx, one(component)?, lb, w, service, live, ops)?)
+        ensure(ctx, one(component)?, lb, w, service, live, ops)
     };
     let http = match &want.tls {
         Some(_) => plan_one(names::HTTP, 80, None, Forward::RedirectToHttps, None)?,
@@ -400,10 +400,11 @@ fn ensure(
     }
     fields.retain(|(_, from, to)| from != to);
     if !fields.is_empty() {
-        let change = fields.into_iter().fold(
-            update(ctx, LISTENER, &want.name, l.arn()),
-            |c, (n, f, t)| c.field(n, f, t),
-        );
+        let change = fields
+            .into_iter()
+            .fold(update(LISTENER, &want.name, l.arn()), |c, (n, f, t)| {
+                c.field(n, f, t)
+            });
         ops.push(Op::UpdateListener {
             arn: l.arn().to_owned(),
             want,
@@ -441,7 +442,7 @@ fn remove_stale(
             ops.push(Op::DeleteListener {
                 arn: l.arn().to_owned(),
                 early,
-                change: delete(ctx, LISTENER, &name, l.arn()),
+                change: delete(LISTENER, &name, l.arn()),
             });
         }
     }

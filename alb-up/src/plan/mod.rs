@@ -162,6 +162,8 @@ pub enum Op {
     },
 }
 
+/// The `tool` of every change of this layer, whoever runs it (teardown too).
+pub const TOOL: &str = "alb-up";
 pub const SECURITY_GROUP: &str = "security group";
 pub const TARGET_GROUP: &str = "target group";
 pub const LOAD_BALANCER: &str = "load balancer";
@@ -204,14 +206,9 @@ impl Op {
     }
 
     /// The changes this op records once done (or planned).
-    pub fn changes(&self, ctx: &Context) -> Vec<Change> {
+    pub fn changes(&self, _ctx: &Context) -> Vec<Change> {
         if let Some(key) = self.creates() {
-            return vec![Change::new(
-                &ctx.tool,
-                ChangeAction::Create,
-                key.kind,
-                &key.name,
-            )];
+            return vec![Change::new(TOOL, ChangeAction::Create, key.kind, &key.name)];
         }
         match self {
             Op::SecurityGroupRules { change, .. } => change.iter().cloned().collect(),
@@ -343,10 +340,10 @@ fn shown(r: &Ref) -> String {
     }
 }
 
-fn update(ctx: &Context, kind: &str, name: &str, id: &str) -> Change {
-    Change::new(&ctx.tool, ChangeAction::Update, kind, name).id(id)
+fn update(kind: &str, name: &str, id: &str) -> Change {
+    Change::new(TOOL, ChangeAction::Update, kind, name).id(id)
 }
 
-fn delete(ctx: &Context, kind: &str, name: &str, id: &str) -> Change {
-    Change::new(&ctx.tool, ChangeAction::Delete, kind, name).id(id)
+fn delete(kind: &str, name: &str, id: &str) -> Change {
+    Change::new(TOOL, ChangeAction::Delete, kind, name).id(id)
 }

@@ -54,7 +54,7 @@ pub fn plan(
             ctx.check_owned(RULE, &name, names::pairs(&r.tags), &component)?;
             ops.push(Op::DeleteRule {
                 arn: r.arn().to_owned(),
-                change: delete(ctx, RULE, &name, r.arn()),
+                change: delete(RULE, &name, r.arn()),
             });
         }
         let p = priorities[&w.service];
@@ -73,11 +73,10 @@ pub fn plan(
             [one] => {
                 ctx.check_owned(RULE, &name, names::pairs(&one.tags), &component)?;
                 if priority(one) != Some(p) {
-                    let change =
-                        update(ctx, RULE, &name, one.arn()).field("priority", priority(one), p);
+                    let change = update(RULE, &name, one.arn()).field("priority", priority(one), p);
                     moves.push((one.arn().to_owned(), p, change));
                 }
-                ops.extend(compare(ctx, w, one, &name, live));
+                ops.extend(compare(w, one, &name, live));
                 Ref::Have(one.arn().to_owned())
             }
             many => {
@@ -133,15 +132,9 @@ fn priorities(
 
 /// The update a kept rule needs: its conditions, or a target that is not the
 /// service's (either group of a blue/green service is).
-fn compare(
-    ctx: &Context,
-    w: &crate::desired::WantRule,
-    r: &FoundRule,
-    name: &str,
-    live: &Live,
-) -> Option<Op> {
+fn compare(w: &crate::desired::WantRule, r: &FoundRule, name: &str, live: &Live) -> Option<Op> {
     let have = conditions_of(r.rule.conditions());
-    let mut change = update(ctx, RULE, name, r.arn());
+    let mut change = update(RULE, name, r.arn());
     let mut changed = false;
     if have.as_ref() != Some(&w.conditions) {
         changed = true;
@@ -198,7 +191,7 @@ fn remove_unrouted(
             ctx.check_owned(RULE, &name, names::pairs(&r.tags), component)?;
             ops.push(Op::DeleteRule {
                 arn: r.arn().to_owned(),
-                change: delete(ctx, RULE, &name, r.arn()),
+                change: delete(RULE, &name, r.arn()),
             });
         }
     }

@@ -79,7 +79,7 @@ pub fn plan(
         return Ok(group);
     }
     let change = group.have().map(|id| {
-        let mut c = update(ctx, SECURITY_GROUP, &name, id);
+        let mut c = update(SECURITY_GROUP, &name, id);
         let keys = |m: &BTreeMap<Grant, String>| m.keys().cloned().collect::<BTreeSet<_>>();
         if !diff_in.is_empty() {
             c = c.field(

@@ -66,7 +66,7 @@ pub fn plan(
             ctx.check_owned(TARGET_GROUP, name, names::pairs(&t.tags), component)?;
             ops.push(Op::DeleteTargetGroup {
                 arn: t.arn().to_owned(),
-                change: delete(ctx, TARGET_GROUP, name, t.arn()),
+                change: delete(TARGET_GROUP, name, t.arn()),
             });
         }
     }
@@ -97,7 +97,7 @@ fn compare(ctx: &Context, want: &Desired, w: &WantTg, t: &FoundTg) -> Result<Opt
             want.vpc_id
         )));
     }
-    let mut change = update(ctx, TARGET_GROUP, &w.name, t.arn());
+    let mut change = update(TARGET_GROUP, &w.name, t.arn());
     let h = &w.health;
     let tg = &t.tg;
     let checks = [

@@ -51,10 +51,10 @@ fn found_tg(w: &WantTg, (stack, env): (&str, &str)) -> FoundTg {
         .vpc_id(&w.vpc_id)
         .port(i32::from(w.port))
         .health_check_path(&h.path)
-        .health_check_interval_seconds(h.interval as i32)
-        .health_check_timeout_seconds(h.timeout as i32)
-        .healthy_threshold_count(h.healthy as i32)
-        .unhealthy_threshold_count(h.unhealthy as i32)
+        .health_check_interval_seconds(h.interval)
+        .health_check_timeout_seconds(h.timeout)
+        .healthy_threshold_count(h.healthy)
+        .unhealthy_threshold_count(h.unhealthy)
         .matcher(Matcher::builder().http_code(&h.matcher).build())
         .build();
     let owner = Context::offline("alb-up", stack, env, "us-east-1");
