@@ -128,8 +128,10 @@ fn teardown(em: &Emulator, s: &Session, stack: &str, env: &str, alb: &Value) {
     left.into_result()
         .expect("the ALB layer went away completely");
     assert!(find(s, &ctx, &section).is_empty(&ctx));
+    // prod is protected: teardown wants it named.
+    let confirm = format!("{stack}/{env}");
     em.tool("teardown")
-        .args(["-n", "--stack", stack, "--env", env])
+        .args(["-n", "--stack", stack, "--env", env, "--confirm", &confirm])
         .succeeds();
     assert!(
         em.inventory("us-east-1", stack, env).is_empty(),
