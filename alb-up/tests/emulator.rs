@@ -702,3 +702,42 @@ fn a_security_group_elb_cannot_see_yet_is_waited_out_then_reruns_change_nothing(
         .args(["-n", "--stack", &stack, "--env", "dev"])
         .succeeds();
 }
+
+/// Issue 12, replayed on this layer: a document whose `.alb` holds another
+/// stack's ids. teardown and alb-up both stop, naming whose they are, with no
+/// mutating call but the lock's, and the other stack keeps everything.
+#[test]
+fn a_document_naming_another_stacks_load_balancer_changes_nothing_of_it() {
+    let em = Emulator::shared();
+    let victim = unique_stack("albv");
+    let vdoc = alb_up(em, &network_with_services(em, &victim, "dev"))
+        .succeeds()
+        .json();
+    let before = alb_counts(&counts(em, &victim, "dev"));
+    let attacker = unique_stack("alba");
+
+    let lane = em.lane();
+    let doc = json!({"version": 1, "stack": attacker, "env": "dev", "region": "us-east-1",
+                     "alb": vdoc["alb"]});
+    let err = lane
+        .tool("teardown")
+        .stdin(doc.to_string())
+        .fails()
+        .code(10);
+    assert!(err.contains(&format!("{victim}/dev")), "{err}");
+    only_the_lock(&lane.fault_state(), &attacker, "dev");
+
+    let mut own = network_with_services(em, &attacker, "dev");
+    own["alb"] = vdoc["alb"].clone();
+    let lane = em.lane();
+    let err = lane.tool("alb-up").stdin(own.to_string()).fails().code(10);
+    assert!(err.contains(&format!("{victim}/dev")), "{err}");
+    only_the_lock(&lane.fault_state(), &attacker, "dev");
+    assert_eq!(alb_counts(&counts(em, &victim, "dev")), before);
+
+    for stack in [&victim, &attacker] {
+        em.tool("teardown")
+            .args(["-n", "--stack", stack, "--env", "dev"])
+            .succeeds();
+    }
+}
