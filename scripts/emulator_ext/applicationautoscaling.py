@@ -16,6 +16,10 @@ scale-up relies on each of these, so the emulator must behave like AWS:
   PutScalingPolicy, creates the policy anyway.
 * Deregistering a target deletes its scaling policies (and their alarms), as
   AWS does; moto leaves them behind.
+* DescribeScalableTargets pages on: moto's NextToken is the last index of the
+  page (always "49"), so past two pages the same page comes back and targets
+  after the hundredth are never listed; scale-up's sweep (pruning, teardown)
+  reads every ECS target of the region.
 """
 import json
 
@@ -128,6 +132,17 @@ def install():
         token = str(start + size) if start + size < len(policies) else None
         return json.dumps({"ScalingPolicies": [responses._build_policy(p) for p in page], "NextToken": token})
 
+    def describe_scalable_targets(self):
+        backend = self.applicationautoscaling_backend
+        targets = backend.describe_scalable_targets(
+            self._get_param("ServiceNamespace"), self._get_param("ResourceIds"),
+            self._get_param("ScalableDimension"))
+        start = int(self._get_param("NextToken") or 0)
+        size = self._get_int_param("MaxResults") or 50
+        page = targets[start:start + size]
+        token = str(start + size) if start + size < len(targets) else None
+        return json.dumps({"ScalableTargets": [responses._build_target(t) for t in page], "NextToken": token})
+
     def list_tags_for_resource(self):
         backend = self.applicationautoscaling_backend
         arn = self._get_param("ResourceARN")
@@ -154,6 +169,7 @@ def install():
 
     Response.register_scalable_target = register_with_tags
     Response.describe_scaling_policies = describe_scaling_policies
+    Response.describe_scalable_targets = describe_scalable_targets
     Response.list_tags_for_resource = list_tags_for_resource
     Response.tag_resource = tag_resource
     Response.untag_resource = untag_resource
