@@ -259,3 +259,58 @@ fn a_blue_green_service_gets_a_green_twin() {
     }
     assert!(p.out.target_groups["pay"].green.is_some());
 }
+
+fn blue_green_with(alb: common::spec::AlbSpec) -> Desired {
+    let services = common::spec::read(
+        "spec.services",
+        &json!({"pay": {"image": "x", "port": 8080, "route": {"default": true},
+                        "deployment": {"type": "blue-green"}}}),
+    )
+    .unwrap();
+    let routing = common::spec::alb::plan(&alb, &services, "dev").unwrap();
+    desired::build(&ctx(), &routing, &network())
+}
+
+#[test]
+fn with_a_certificate_http_redirects_and_every_other_listener_is_https() {
+    let want = blue_green_with(common::spec::AlbSpec {
+        certificate_arn: Some("arn:aws:acm:us-east-1:1:certificate/x".into()),
+        ..Default::default()
+    });
+    let p = plan(&ctx(), &want, &Actual::default(), Prune::Yes).unwrap();
+    let listeners: Vec<&WantListener> = p
+        .ops
+        .iter()
+        .filter_map(|o| match o {
+            Op::CreateListener { want, .. } => Some(want),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(listeners.len(), 3, "{listeners:?}");
+    for l in listeners {
+        if l.port == 80 {
+            assert_eq!(
+                (l.tls.as_ref(), &l.action),
+                (None, &Forward::RedirectToHttps)
+            );
+        } else {
+            let tls = l.tls.as_ref().expect("HTTPS");
+            assert_eq!(
+                tls.certificate, "arn:aws:acm:us-east-1:1:certificate/x",
+                "{l:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn test_listeners_are_reachable_only_from_the_vpc_unless_the_spec_names_cidrs() {
+    let want = blue_green_with(Default::default());
+    assert_eq!(want.test_ingress, ["10.0.0.0/16"]);
+    assert_eq!(want.ingress, ["0.0.0.0/0"]);
+    let want = blue_green_with(common::spec::AlbSpec {
+        test_ingress_cidrs: Some(vec!["192.0.2.0/24".into()]),
+        ..Default::default()
+    });
+    assert_eq!(want.test_ingress, ["192.0.2.0/24"]);
+}
