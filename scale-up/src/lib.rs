@@ -110,7 +110,7 @@ pub async fn run(_args: Args, ctx: Context, mut doc: Document) -> Result<Documen
         actual
     };
     let plan = plan::plan(&ctx, &want, &actual, prune)?;
-    let out = if ctx.plan_only {
+    let mut out = if ctx.plan_only {
         for change in plan.changes() {
             ctx.report.change(change);
         }
@@ -118,6 +118,13 @@ pub async fn run(_args: Args, ctx: Context, mut doc: Document) -> Result<Documen
     } else {
         apply::apply(&ctx, &c, &plan).await?
     };
+    if prune == Prune::No {
+        // Nothing was pruned: what the document said of services no longer
+        // asked for is still so in AWS.
+        for (service, o) in scaling.iter().flat_map(|s| s.iter()) {
+            out.entry(service.clone()).or_insert_with(|| o.clone());
+        }
+    }
     doc.set_layer("scaling", &Scaling(out));
     Ok(doc)
 }

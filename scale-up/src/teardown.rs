@@ -104,7 +104,11 @@ impl Owned for Found {
             // does not stop its target's (deregistering takes it along).
             for phase in 0..=1 {
                 let ops = self.plan.ops.iter().filter(|o| o.phase() == phase);
-                common::sdk::join_bounded(ops.map(|op| attempt(ctx, &self.c, left, op)), 8).await;
+                common::sdk::join_bounded(
+                    ops.map(|op| attempt(ctx, &self.c, left, op)),
+                    common::sdk::IN_FLIGHT,
+                )
+                .await;
             }
         })
     }

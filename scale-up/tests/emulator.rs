@@ -531,6 +531,11 @@ fn plan_then_apply_then_an_empty_plan_and_a_no_op_rerun() {
         .arg("-v")
         .stdin(absent.to_string())
         .succeeds();
+    assert_eq!(
+        run.json()["scaling"],
+        out["scaling"],
+        "kept, so still in the document"
+    );
     assert!(
         run.stderr().contains("nothing was pruned")
             || run.stderr().contains("no scaling was pruned"),
