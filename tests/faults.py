@@ -15,10 +15,24 @@ The plan is set and read over HTTP by the test harness:
                           "dependency": {"DeleteSubnet": 2},  # first N attempts per resource refused
                           "not_found_after_create": true,     # first use of a new EC2 id answers NotFound
                           "hang_after_mutations": 12,         # after the 12th mutating call, hang every call
-                          "error": {"CreateLoadBalancer": {"times": 2, "code": "InvalidSecurityGroup",
-                                    "message": "...", "status": 400}}}  # first N calls of an action answer AWS's error
+                          "answer": {"CreateLogGroup": {"status": 400, "code": "AccessDeniedException",
+                                                        "message": "...", "times": 2, "match": "/ecs/",
+                                                        "each": true},
+                                     "DescribeAccountAttributes": {"status": 200, "body": "<xml .../>"}},
+                                     # AWS's own answer to an action, on a path moto forgives: an error
+                                     # (code, message) or a body, for the first `times` calls (every call
+                                     # without it), only calls whose body holds `match` if given; with
+                                     # `each`, `times` counts per request body (per resource)
+                          "latency_ms": 50,                   # every call takes this long, like an AWS round trip
+                          "max_in_flight": 16}                # more calls at once to one service: "Rate exceeded"
     GET  /_faults/state  {"calls": n, "mutations": n, "tripped": bool, "injected": {"throttle": n, ...},
-                          "mutation_log": ["logs CreateLogGroup /fargate-pipes/locks/a/dev", ...]}
+                          "mutation_log": ["logs CreateLogGroup /fargate-pipes/locks/a/dev", ...],
+                          "calls_by_service": {"ec2": n, ...}, "peak_in_flight": n,
+                          "peak_in_flight_by_service": {"ec2": n, ...}, "sequential": n}
+
+`sequential` counts the calls that started while no other call was in flight:
+at a fixed latency, the part of a run's wall time that concurrency could not
+hide. The benchmark (scripts/bench.sh) reads these counters.
 
 `mutation_log` names every mutating call let through, with the first resource
 name or id in its body, so tests can prove an attack changed nothing foreign.
@@ -37,6 +51,7 @@ import json
 import random
 import re
 import threading
+import time
 import urllib.parse
 
 READ_PREFIXES = ("Describe", "List", "Get", "BatchGet", "Search", "Lookup", "Check", "Validate")
@@ -83,14 +98,98 @@ class Lane:
         self.fresh_ids = set()
         self.injected = {}
         self.mutation_log = []
+        self.by_service = {}
+        self.in_flight = {}
+        self.peak = 0
+        self.peak_by_service = {}
+        self.sequential = 0
+        self.timing = Timing(plan.get("timing"))
 
     def state(self):
         return {"calls": self.calls, "mutations": self.mutations, "tripped": self.tripped,
-                "injected": dict(self.injected), "mutation_log": list(self.mutation_log)}
+                "injected": dict(self.injected), "mutation_log": list(self.mutation_log),
+                "calls_by_service": dict(self.by_service), "peak_in_flight": self.peak,
+                "peak_in_flight_by_service": dict(self.peak_by_service), "sequential": self.sequential}
+
+    def enter(self, service):
+        """Counts a call in flight; the throttling answer when it is one too many."""
+        total = sum(self.in_flight.values())
+        if total == 0:
+            self.sequential += 1
+        now = self.in_flight.get(service, 0) + 1
+        self.in_flight[service] = now
+        self.by_service[service] = self.by_service.get(service, 0) + 1
+        self.peak = max(self.peak, total + 1)
+        self.peak_by_service[service] = max(self.peak_by_service.get(service, 0), now)
+        limit = self.plan.get("max_in_flight")
+        if limit and now > limit:
+            return self.count("over_limit", throttling(service))
+        return None
+
+    def leave(self, service):
+        self.in_flight[service] -= 1
 
     def count(self, kind, fault):
         self.injected[kind] = self.injected.get(kind, 0) + 1
         return fault
+
+
+# How long AWS takes, in seconds, before a new resource is ready: what the timing
+# model scales. NAT gateways are `pending`, load balancers `provisioning`, Cloud
+# Map namespace operations `PENDING` until then.
+AWS_SECONDS = {"nat": 90, "alb": 150, "namespace": 45}
+NAT_ID = re.compile(rb"<natGatewayId>(nat-[0-9a-f]+)</natGatewayId>")
+LB_ARN = re.compile(rb"<LoadBalancerArn>([^<]+)</LoadBalancerArn>")
+OPERATION_ID = re.compile(rb'"OperationId"\s*:\s*"([^"]+)"')
+
+
+class Timing:
+    """The timing model: plan {"timing": {"scale": 1/30}} (or seconds per kind,
+    {"nat": 3}) makes new resources answer as not ready yet for that long, so
+    the tools' waits and their polling can be measured locally."""
+
+    def __init__(self, plan):
+        plan = plan or {}
+        scale = plan.get("scale", 1.0)
+        self.seconds = {k: plan.get(k, v * scale) for k, v in AWS_SECONDS.items()} if plan else {}
+        self.ready_at = {}
+
+    def born(self, action, payload):
+        kind, pattern = {"CreateNatGateway": ("nat", NAT_ID), "CreateLoadBalancer": ("alb", LB_ARN),
+                         "CreatePrivateDnsNamespace": ("namespace", OPERATION_ID),
+                         "CreatePublicDnsNamespace": ("namespace", OPERATION_ID),
+                         "CreateHttpNamespace": ("namespace", OPERATION_ID)}.get(action, (None, None))
+        if kind and self.seconds:
+            for found in pattern.findall(payload):
+                self.ready_at[found] = time.monotonic() + self.seconds[kind]
+
+    def young(self, ident):
+        return time.monotonic() < self.ready_at.get(ident, 0)
+
+    def answer(self, action, body):
+        if not self.ready_at:
+            return body
+        if action == "DescribeNatGateways":
+            return self.hold(body, NAT_ID, b"<state>available</state>", b"<state>pending</state>")
+        if action == "DescribeLoadBalancers":
+            return self.hold(body, LB_ARN, b"<Code>active</Code>", b"<Code>provisioning</Code>")
+        if action == "GetOperation":
+            return self.hold(body, re.compile(rb'"Id"\s*:\s*"([^"]+)"'), b'"SUCCESS"', b'"PENDING"')
+        return body
+
+    def hold(self, body, ident, ready, waiting):
+        """Each resource's `ready` marker after its id, while the resource is young."""
+        out, last = [], 0
+        matches = list(ident.finditer(body))
+        for i, m in enumerate(matches):
+            end = matches[i + 1].start() if i + 1 < len(matches) else len(body)
+            part = body[m.start():end]
+            if self.young(m.group(1)):
+                part = part.replace(ready, waiting, 1)
+            out += [body[last:m.start()], part]
+            last = end
+        out.append(body[last:])
+        return b"".join(out)
 
 
 class FaultInjector:
@@ -121,17 +220,36 @@ class FaultInjector:
                     self.changed.wait()
             return respond_error(start_response, service, 500, "InternalError", "released after a simulated crash",
                                  cbor=is_cbor(environ))
-        if fault is not None:
-            return respond_error(start_response, service, *fault, cbor=is_cbor(environ))
+        with self.lock:
+            fault = lane.enter(service) or fault
+        try:
+            latency = lane.plan.get("latency_ms")
+            if latency:
+                time.sleep(latency / 1000)
+            if fault is not None and fault[0] == "body":
+                return respond_body(start_response, service, fault[1], fault[2])
+            if fault is not None:
+                return respond_error(start_response, service, *fault, cbor=is_cbor(environ))
+            return self.forward(lane, environ, start_response, action)
+        finally:
+            with self.lock:
+                lane.leave(service)
+
+    def forward(self, lane, environ, start_response, action):
+        """The emulator's answer, seen through the timing model."""
         captured = {}
 
         def capture(status, headers, exc_info=None):
-            captured["status"] = status
-            return start_response(status, headers, exc_info)
+            captured.update(status=status, headers=headers, exc_info=exc_info)
+            return lambda _data: None
 
-        chunks = list(self.app(environ, capture))
-        self.after(lane, action, captured.get("status", ""), b"".join(chunks))
-        return chunks
+        body = b"".join(self.app(environ, capture))
+        status = captured.get("status", "")
+        self.after(lane, action, status, body)
+        body = lane.timing.answer(action, body)
+        headers = [(k, str(len(body)) if k.lower() == "content-length" else v) for k, v in captured.get("headers", [])]
+        start_response(status, headers, captured.get("exc_info"))
+        return [body]
 
     def decide(self, lane, service, action, body):
         plan = lane.plan
@@ -144,6 +262,9 @@ class FaultInjector:
                 return lane.count("throttle", throttling(service))
             if plan.get("server_error") and lane.rng.random() < plan["server_error"]:
                 return lane.count("server_error", (500, "InternalError", "We encountered an internal error. Please try again."))
+            answer = self.answer(lane, action, body)
+            if answer is not None:
+                return answer
             limit = plan.get("dependency", {}).get(action, 0)
             if limit:
                 key = (action, body)
@@ -152,12 +273,6 @@ class FaultInjector:
                 if seen < limit:
                     code, message = DEPENDENCY_CODE.get(service, DEPENDENCY_CODE["ec2"])
                     return lane.count("dependency", (400, code, message))
-            error = plan.get("error", {}).get(action)
-            if error:
-                seen = lane.attempts.get(("error", action), 0)
-                lane.attempts[("error", action)] = seen + 1
-                if seen < error.get("times", 1):
-                    return lane.count("error", (error.get("status", 400), error["code"], error.get("message", error["code"])))
             # Only calls that act on the new id: a Describe filtered by an id that is
             # not visible yet answers an empty list on AWS, not an error.
             if plan.get("not_found_after_create") and service == "ec2" and mutating and not action.startswith("Create"):
@@ -178,7 +293,25 @@ class FaultInjector:
                 lane.mutation_log.append(f"{service} {action} {resource_hint(body)}".strip())
             return None
 
+    def answer(self, lane, action, body):
+        """The plan's canned answer to this call, while its `times` last (called
+        with the lock held)."""
+        spec = lane.plan.get("answer", {}).get(action)
+        if spec is None or spec.get("match", "") not in body.decode("utf-8", "replace"):
+            return None
+        key = ("answer", action, body if spec.get("each") else b"")
+        seen = lane.attempts.get(key, 0)
+        if "times" in spec and seen >= spec["times"]:
+            return None
+        lane.attempts[key] = seen + 1
+        if "body" in spec:
+            return lane.count("answer", ("body", spec.get("status", 200), spec["body"]))
+        return lane.count("answer", (spec.get("status", 400), spec["code"], spec.get("message", spec["code"])))
+
     def after(self, lane, action, status, payload):
+        if status.startswith("2"):
+            with self.lock:
+                lane.timing.born(action, payload)
         if lane.plan.get("not_found_after_create") and action.startswith(("Create", "Allocate")) and status.startswith("2"):
             with self.lock:
                 for new_id in EC2_ID.findall(payload.decode("utf-8", "replace")):
@@ -253,6 +386,15 @@ def throttling(service):
 
 def is_cbor(environ):
     return environ.get("HTTP_SMITHY_PROTOCOL") == "rpc-v2-cbor"
+
+
+def respond_body(start_response, service, status, body):
+    """A canned successful answer, in the protocol's content type."""
+    xml = service in ("ec2", "elasticloadbalancing", "iam", "sts", "autoscaling", "monitoring")
+    data = body if isinstance(body, bytes) else (body if isinstance(body, str) else json.dumps(body)).encode()
+    start_response(f"{status} OK", [("Content-Type", "text/xml" if xml else "application/x-amz-json-1.1"),
+                                    ("Content-Length", str(len(data))), ("x-amzn-RequestId", "fault-injected")])
+    return [data]
 
 
 def respond_error(start_response, service, status, code, message, cbor=False):

@@ -128,7 +128,7 @@ fn teardown(em: &Emulator, s: &Session, stack: &str, env: &str, alb: &Value) {
     left.into_result()
         .expect("the ALB layer went away completely");
     assert!(find(s, &ctx, &section).is_empty(&ctx));
-    // prod is protected: teardown wants it named.
+    // prod is protected: the sweep names the stack/env it may remove.
     let confirm = format!("{stack}/{env}");
     em.tool("teardown")
         .args(["-n", "--stack", stack, "--env", env, "--confirm", &confirm])
@@ -648,12 +648,12 @@ fn a_security_group_elb_cannot_see_yet_is_waited_out_then_reruns_change_nothing(
     );
     assert_eq!(creates.len(), 6, "{creates:?}");
 
-    lane.set_faults(json!({"error": {"CreateLoadBalancer": {
-        "times": 2, "code": "InvalidSecurityGroup",
+    lane.set_faults(json!({"answer": {"CreateLoadBalancer": {
+        "times": 2, "status": 400, "code": "InvalidSecurityGroup",
         "message": "One or more security groups are invalid"}}}));
     let out = lane.tool("alb-up").stdin(doc.to_string()).succeeds().json();
     let state = lane.fault_state();
-    assert_eq!(state["injected"]["error"], 2, "{state}");
+    assert_eq!(state["injected"]["answer"], 2, "{state}");
     assert_eq!(alb_counts(&counts(em, &stack, "dev")), [1, 1, 2, 1]);
 
     let again = lane

@@ -23,6 +23,7 @@ pub mod naming;
 pub mod output;
 pub mod owner;
 pub mod plan;
+pub mod progress;
 pub mod retry;
 pub mod runner;
 pub mod sdk;

@@ -96,9 +96,12 @@ pub async fn acquire(ctx: &Context, opts: Options) -> Result<Lock> {
         run: run_id(),
     };
     let start = std::time::Instant::now();
-    let mut said = false;
+    let mut waiting = None;
     loop {
         if lock.try_create(ctx).await? {
+            if let Some(w) = waiting {
+                crate::progress::Waiting::done(w);
+            }
             tracing::debug!("took the lock {}", lock.name);
             return Ok(lock);
         }
@@ -114,14 +117,15 @@ pub async fn acquire(ctx: &Context, opts: Options) -> Result<Lock> {
         if start.elapsed() >= opts.wait {
             return Err(locked(ctx, &holder, now, opts));
         }
-        if !said {
-            tracing::info!(
-                "waiting up to {} for the lock held by {}",
-                human(opts.wait),
-                holder.describe(now)
-            );
-            said = true;
-        }
+        waiting
+            .get_or_insert_with(|| {
+                crate::progress::waiting(format!(
+                    "the lock held by {} (at most {})",
+                    holder.describe(now),
+                    human(opts.wait)
+                ))
+            })
+            .tick();
         tokio::time::sleep(POLL).await;
     }
 }

@@ -50,9 +50,10 @@ pub fn init(tool: &str, common: &CommonArgs) {
             }
             f
         });
+    crate::progress::init(common.quiet);
     let _ = tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::new(filter))
-        .with_writer(std::io::stderr)
+        .with_writer(|| Stderr)
         .with_ansi(std::io::stderr().is_terminal())
         .event_format(LineFormat {
             tool: tool.to_owned(),
@@ -100,4 +101,18 @@ fn time_of_day() -> String {
         .ok()
         .and_then(|t| t.get(11..19).map(str::to_owned))
         .unwrap_or_default()
+}
+
+/// stderr, through `progress`: a log line goes above the live spinners.
+struct Stderr;
+
+impl std::io::Write for Stderr {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        crate::progress::write_stderr(buf)?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
 }

@@ -171,10 +171,13 @@ where
     Fut: Future<Output = Result<Option<T>>>,
 {
     let start = Instant::now();
+    let mut waiting = crate::progress::waiting(what);
     loop {
         if let Some(v) = check().await? {
+            waiting.done();
             return Ok(v);
         }
+        waiting.tick();
         if start.elapsed() >= max {
             return Err(Error::Timeout {
                 what: what.to_owned(),
