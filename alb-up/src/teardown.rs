@@ -78,6 +78,24 @@ pub struct Found {
     pub groups: Vec<SecurityGroup>,
 }
 
+/// `find` for callers outside teardown (other layers' tests): a document id
+/// of another stack's is refused here (exit 10) instead of collected.
+pub async fn discover(ctx: &Context, hints: Option<&Alb>) -> Result<Found> {
+    let mismatches = Mismatches::default();
+    let found = find(ctx, hints, &mismatches).await?;
+    mismatches.into_result(ctx)?;
+    Ok(found)
+}
+
+impl Found {
+    /// `Owned::destroy` with the default options, for the same callers.
+    pub async fn delete_all(self, ctx: &Context, left: &Leftovers) {
+        Box::new(self)
+            .destroy(ctx, left, TeardownOptions::default())
+            .await
+    }
+}
+
 /// Finds the layer by tag, and checks the document's ids.
 pub async fn find(ctx: &Context, hints: Option<&Alb>, mismatches: &Mismatches) -> Result<Found> {
     let c = Clients::new(ctx);
