@@ -14,16 +14,23 @@
 
 use clap::Parser;
 
+use common::owner::Mismatches;
+use common::plan::is_planned;
 use common::sections::{Alb, Network};
-use common::spec::Spec;
+use common::spec::{AlbSpec, Spec};
 use common::{CommonArgs, Context, Document, Error, Result};
 
-mod converge;
-mod elb;
-pub mod spec;
+mod apply;
+mod desired;
+mod discover;
+mod names;
+mod output;
+mod plan;
+mod ports;
+mod sg;
 pub mod teardown;
 
-use spec::AlbSpec;
+use plan::Prune;
 
 /// Build the load balancer: ALB, its security group, listeners, target groups, routing rules.
 ///
@@ -105,12 +112,40 @@ pub async fn run(args: Args, ctx: Context, mut doc: Document) -> Result<Document
     spec.alb = args.apply(spec.alb);
     // The flags' values are checked like the spec's, with the whole spec.
     spec.check(&doc)?;
-    let plan = spec::plan(&spec.alb, &spec.services, &ctx.env)?;
-    check_network(&network, plan.internal)?;
+    let routing = common::spec::alb::plan(&spec.alb, &spec.services, &ctx.env)?;
+    check_network(&network, routing.internal)?;
     doc.set_spec("alb", &spec.alb);
+    let want = desired::build(&ctx, &routing, &network);
+    let prune = if common::spec::stated(&doc, "services") {
+        Prune::Yes
+    } else {
+        Prune::No
+    };
+    let hints: Option<Alb> = doc.layer("alb")?;
     ctx.lock().await?;
 
-    let alb: Alb = converge::converge(&ctx, &network, &plan).await?;
+    let c = discover::Clients::new(&ctx);
+    let actual = if is_planned(&network.vpc_id) {
+        // The VPC is still to be created: nothing of this layer can exist in it.
+        discover::Actual::default()
+    } else {
+        let mismatches = Mismatches::default();
+        let actual =
+            discover::discover(&c, &ctx, Some(&network.vpc_id), hints.as_ref(), &mismatches)
+                .await?;
+        mismatches.into_result(&ctx)?;
+        actual
+    };
+    let plan = plan::plan(&ctx, &want, &actual, prune)?;
+    let alb = if ctx.plan_only {
+        for change in plan.changes(&ctx) {
+            ctx.report.change(change);
+        }
+        output::planned_section(&plan.out)
+    } else {
+        let applied = apply::apply(&ctx, &c, &plan).await?;
+        output::applied(&plan.out, &applied)?
+    };
     doc.set_layer("alb", &alb);
     Ok(doc)
 }

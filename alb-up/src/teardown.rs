@@ -1,346 +1,47 @@
-//! Removing the load balancer layer: discovery by tag (and from the document),
-//! then deletion in the order AWS demands.
+//! Removing the load balancer layer (`LAYER`, walked by `teardown`).
 //!
-//! Deletion protection is turned off first (teardown was asked for by name). A
-//! target group stays "in use" until the listeners and rules that forward to it
-//! are gone, and those go with the load balancer, so the load balancer is
-//! deleted and waited for before the target groups. Its security group goes
-//! last: the ALB's network interfaces hold it until they are released.
+//! Found by tag: the load balancers and target groups whose tags say this
+//! stack, env and one of alb-up's components (`alb`, `tg-*`), the listeners of
+//! those load balancers tagged ours, and the `alb` security group. The
+//! document's `.alb` ids are hints: one whose tags name another stack or env
+//! is a mismatch, which stops the whole teardown before anything is deleted.
+//!
+//! The order is AWS's: deletion protection off (teardown was asked for by
+//! name), the listeners (their rules go with them), the load balancer, a wait
+//! until it is gone (until then its target groups are "in use" and its network
+//! interfaces hold the security group), the target groups, and last the
+//! security group, after the references other groups hold to it (svc-up's
+//! service groups name it) are revoked.
 
 use std::time::Duration;
 
 use aws_sdk_ec2::types::SecurityGroup;
 use aws_sdk_elasticloadbalancingv2::client::Waiters;
-use aws_sdk_elasticloadbalancingv2::types::{
-    Listener, LoadBalancer, LoadBalancerAttribute, Tag, TargetGroup,
-};
-use aws_sdk_elasticloadbalancingv2::Client;
+use aws_sdk_elasticloadbalancingv2::types::LoadBalancerAttribute;
+use futures_util::future::BoxFuture;
 
-use common::plan::{Leftovers, Step};
+use common::layer::{Layer, Owned, TeardownOptions};
+use common::owner::Mismatches;
+use common::plan::{Action, Change, Leftovers};
+use common::sdk::{join_bounded, SdkResultExt, IN_FLIGHT};
 use common::sections::Alb;
-use common::{join_all, retry, AwsResultExt, Context, Error, Result};
+use common::{retry, AwsResultExt, Context, Document, Result};
 
-use crate::elb;
+use crate::desired::DELETION_PROTECTION;
+use crate::discover::{self, Actual, Clients, FoundLb, FoundListener, FoundTg};
+use crate::names;
+use crate::plan::{LISTENER, LOAD_BALANCER, SECURITY_GROUP, TARGET_GROUP};
 
-const SECTION: &str = "alb";
 /// A load balancer takes a minute or two to go.
 const GONE_WAIT: Duration = Duration::from_secs(600);
 
-/// Everything of the ALB layer that belongs to this stack and env.
-#[derive(Debug)]
-pub struct Found {
-    elb: Client,
-    ec2: aws_sdk_ec2::Client,
-    pub load_balancers: Vec<(LoadBalancer, Vec<Tag>)>,
-    pub listeners: Vec<Listener>,
-    pub target_groups: Vec<(TargetGroup, Vec<Tag>)>,
-    pub groups: Vec<SecurityGroup>,
-}
-
-/// Finds the stack's load balancers, their listeners, its target groups and the
-/// ALB security group, by tag; the document's ALB too when its tags confirm it.
-pub async fn discover(ctx: &Context, section: Option<&Alb>) -> Result<Found> {
-    let client = Client::new(&ctx.sdk);
-    let ec2 = aws_sdk_ec2::Client::new(&ctx.sdk);
-    let (mut load_balancers, target_groups, groups) = tokio::try_join!(
-        elb::owned_load_balancers(&client, ctx),
-        elb::owned_target_groups(&client, ctx),
-        async {
-            let out = ec2
-                .describe_security_groups()
-                .set_filters(Some(common::ec2::component_filters(ctx, "alb")))
-                .send()
-                .await
-                .aws("DescribeSecurityGroups")?;
-            Ok::<_, Error>(
-                out.security_groups()
-                    .iter()
-                    .filter(|g| common::ec2::owned(ctx, g.tags()))
-                    .cloned()
-                    .collect::<Vec<_>>(),
-            )
-        },
-    )?;
-    if let Some(arn) = section.map(|a| a.arn.as_str()).filter(|a| !a.is_empty()) {
-        let known = load_balancers
-            .iter()
-            .any(|(l, _)| l.load_balancer_arn() == Some(arn));
-        if !known {
-            doc_load_balancer(&client, ctx, arn, &mut load_balancers).await?;
-        }
-    }
-    let mut listeners = Vec::new();
-    for (lb, _) in &load_balancers {
-        let arn = lb.load_balancer_arn().unwrap_or_default();
-        match client
-            .describe_listeners()
-            .load_balancer_arn(arn)
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .aws(format!("DescribeListeners {arn}"))
-        {
-            Ok(found) => listeners.extend(found),
-            Err(e) if retry::is_not_found(&e) => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(Found {
-        elb: client,
-        ec2,
-        load_balancers,
-        listeners,
-        target_groups,
-        groups,
-    })
-}
-
-/// The document's ALB, when tag discovery missed it: adopted only if tagged ours.
-async fn doc_load_balancer(
-    client: &Client,
-    ctx: &Context,
-    arn: &str,
-    into: &mut Vec<(LoadBalancer, Vec<Tag>)>,
-) -> Result<()> {
-    let out = match client
-        .describe_load_balancers()
-        .load_balancer_arns(arn)
-        .send()
-        .await
-        .aws("DescribeLoadBalancers")
-    {
-        Ok(out) => out,
-        Err(e) if retry::is_not_found(&e) => return Ok(()),
-        Err(e) => return Err(e),
-    };
-    let mut tags = elb::tags_of(client, &[arn.to_owned()]).await?;
-    let tags = tags.remove(arn).unwrap_or_default();
-    for lb in out.load_balancers() {
-        if elb::owned(ctx, &tags) {
-            into.push((lb.clone(), tags.clone()));
-        } else {
-            tracing::warn!(
-                "the document's load balancer {arn} is not tagged for {}/{}: left alone",
-                ctx.stack,
-                ctx.env
-            );
-        }
-    }
-    Ok(())
-}
-
-fn name_of(ctx: &Context, tags: &[Tag], fallback: &str) -> String {
-    elb::component(tags).map_or_else(|| fallback.to_owned(), |c| ctx.name(c))
-}
-
-impl Found {
-    pub fn is_empty(&self) -> bool {
-        self.plan_with(None).is_empty()
-    }
-
-    /// The deletions, in order.
-    pub fn steps(&self, ctx: &Context) -> Vec<Step> {
-        self.plan_with(Some(ctx))
-    }
-
-    fn plan_with(&self, ctx: Option<&Context>) -> Vec<Step> {
-        let step = |kind: &'static str, id: &str, name: String| Step {
-            layer: SECTION,
-            kind,
-            id: id.to_owned(),
-            name,
-        };
-        let mut steps = Vec::new();
-        steps.extend(self.listeners.iter().map(|l| {
-            let id = l.listener_arn().unwrap_or_default();
-            let name = format!(
-                "{} port {}",
-                l.protocol().map_or("", |p| p.as_str()),
-                l.port().unwrap_or(0)
-            );
-            step("listener", id, name)
-        }));
-        steps.extend(self.load_balancers.iter().map(|(l, _)| {
-            step(
-                "load balancer",
-                l.load_balancer_arn().unwrap_or_default(),
-                l.load_balancer_name().unwrap_or_default().to_owned(),
-            )
-        }));
-        steps.extend(self.target_groups.iter().map(|(t, _)| {
-            step(
-                "target group",
-                t.target_group_arn().unwrap_or_default(),
-                t.target_group_name().unwrap_or_default().to_owned(),
-            )
-        }));
-        steps.extend(self.groups.iter().map(|g| {
-            let id = g.group_id().unwrap_or_default();
-            let name = match ctx {
-                Some(c) => c.name("alb"),
-                None => String::new(),
-            };
-            step("security group", id, name)
-        }));
-        steps
-    }
-
-    /// Deletes everything found, in dependency order; what fails is recorded.
-    pub async fn delete_all(self, ctx: &Context, left: &Leftovers) {
-        let client = &self.elb;
-        let report = &ctx.report;
-        let all_listeners = &self.listeners;
-
-        // 1. Deletion protection off, listeners (with their rules), the load balancer.
-        let deleted = join_all(self.load_balancers.iter().map(|(lb, tags)| async move {
-            let arn = lb.load_balancer_arn().unwrap_or_default().to_owned();
-            let name = lb
-                .load_balancer_name()
-                .map_or_else(|| name_of(ctx, tags, &arn), str::to_owned);
-            let listeners: Vec<&Listener> = all_listeners
-                .iter()
-                .filter(|l| l.load_balancer_arn() == Some(arn.as_str()))
-                .collect();
-            let ok = left
-                .attempt("load balancer", &name, async {
-                    unprotect(client, &arn, &name).await?;
-                    for l in &listeners {
-                        let id = l.listener_arn().unwrap_or_default();
-                        elb::delete_listener(client, id, id).await?;
-                        report.deleted("listener", id);
-                    }
-                    retry::delete(&format!("DeleteLoadBalancer {name}"), || async {
-                        client
-                            .delete_load_balancer()
-                            .load_balancer_arn(&arn)
-                            .send()
-                            .await
-                            .map(|_| ())
-                            .aws(format!("DeleteLoadBalancer {name}"))
-                    })
-                    .await
-                })
-                .await;
-            ok.then_some((arn, name))
-        }))
-        .await;
-        let deleted: Vec<(String, String)> = deleted.into_iter().flatten().collect();
-
-        // 2. Wait until they are gone: until then their target groups are "in use"
-        //    and their network interfaces hold the security group.
-        if !deleted.is_empty() {
-            let arns: Vec<String> = deleted.iter().map(|(a, _)| a.clone()).collect();
-            let names: Vec<&str> = deleted.iter().map(|(_, n)| n.as_str()).collect();
-            let ok = left
-                .attempt("load balancers", &names.join(", "), async {
-                    client
-                        .wait_until_load_balancers_deleted()
-                        .set_load_balancer_arns(Some(arns.clone()))
-                        .wait(GONE_WAIT)
-                        .await
-                        .map(|_| ())
-                        .map_err(|e| {
-                            common::retry::waiter_error(
-                                "load balancers to be deleted",
-                                GONE_WAIT,
-                                e,
-                            )
-                        })
-                })
-                .await;
-            if ok {
-                for n in names {
-                    report.deleted("load balancer", n);
-                }
-            }
-        }
-
-        // 3. Target groups: "in use" is retried while the load balancer lets go.
-        join_all(self.target_groups.iter().map(|(tg, _)| async move {
-            let arn = tg.target_group_arn().unwrap_or_default();
-            let name = tg.target_group_name().unwrap_or(arn);
-            let ok = left
-                .attempt(
-                    "target group",
-                    name,
-                    retry::delete(&format!("DeleteTargetGroup {name}"), || async {
-                        client
-                            .delete_target_group()
-                            .target_group_arn(arn)
-                            .send()
-                            .await
-                            .map(|_| ())
-                            .aws(format!("DeleteTargetGroup {name}"))
-                    }),
-                )
-                .await;
-            if ok {
-                report.deleted("target group", name);
-            }
-        }))
-        .await;
-
-        // 4. The security group: other groups' references first (svc-up's service
-        //    groups name it), then the group, retried while the ALB's ENIs go.
-        let ec2 = &self.ec2;
-        for g in &self.groups {
-            let id = g.group_id().unwrap_or_default();
-            let name = ctx.name("alb");
-            left.attempt(
-                "security group rules",
-                &name,
-                common::ec2::revoke_group_references(ec2, g),
-            )
-            .await;
-            if left
-                .attempt("security group", &name, common::ec2::delete_group(ec2, id))
-                .await
-            {
-                report.deleted("security group", &name);
-            }
-        }
-    }
-}
-
-/// Deletion protection off, if it is on: AWS refuses to delete a protected ALB.
-async fn unprotect(client: &Client, arn: &str, name: &str) -> Result<()> {
-    let attrs = client
-        .describe_load_balancer_attributes()
-        .load_balancer_arn(arn)
-        .send()
-        .await
-        .aws(format!("DescribeLoadBalancerAttributes {name}"))?;
-    let protected = attrs
-        .attributes()
-        .iter()
-        .any(|a| a.key() == Some("deletion_protection.enabled") && a.value() == Some("true"));
-    if protected {
-        client
-            .modify_load_balancer_attributes()
-            .load_balancer_arn(arn)
-            .attributes(
-                LoadBalancerAttribute::builder()
-                    .key("deletion_protection.enabled")
-                    .value("false")
-                    .build(),
-            )
-            .send()
-            .await
-            .aws(format!("ModifyLoadBalancerAttributes {name}"))?;
-        tracing::info!("turned deletion protection off on {name}");
-    }
-    Ok(())
-}
-
-/// This layer, as teardown walks it (see `common::layer`).
+/// This layer, as teardown walks it.
 #[derive(Debug)]
 pub struct AlbLayer;
 
 pub static LAYER: AlbLayer = AlbLayer;
 
-impl common::layer::Layer for AlbLayer {
+impl Layer for AlbLayer {
     fn tool(&self) -> &'static str {
         "alb-up"
     }
@@ -349,34 +50,314 @@ impl common::layer::Layer for AlbLayer {
         &["alb"]
     }
 
-    fn check(&self, doc: &common::Document) -> Result<()> {
+    fn check(&self, doc: &Document) -> Result<()> {
         doc.layer::<Alb>("alb").map(drop)
     }
 
     fn discover<'a>(
         &'a self,
         ctx: &'a Context,
-        doc: &'a common::Document,
-        _mismatches: &'a common::owner::Mismatches,
-    ) -> futures_util::future::BoxFuture<'a, Result<Box<dyn common::layer::Owned>>> {
+        doc: &'a Document,
+        mismatches: &'a Mismatches,
+    ) -> BoxFuture<'a, Result<Box<dyn Owned>>> {
         Box::pin(async move {
-            let alb: Option<Alb> = doc.layer("alb")?;
-            Ok(Box::new(discover(ctx, alb.as_ref()).await?) as Box<dyn common::layer::Owned>)
+            let hints: Option<Alb> = doc.layer("alb")?;
+            let found = find(ctx, hints.as_ref(), mismatches).await?;
+            Ok(Box::new(found) as Box<dyn Owned>)
         })
     }
 }
 
-impl common::layer::Owned for Found {
-    fn plan(&self, ctx: &Context) -> Vec<common::plan::Change> {
-        self.steps(ctx).iter().map(|s| s.change("alb-up")).collect()
+/// Everything of the layer that is this stack's and env's.
+#[derive(Debug)]
+pub struct Found {
+    c: Clients,
+    pub lbs: Vec<FoundLb>,
+    pub listeners: Vec<FoundListener>,
+    pub tgs: Vec<FoundTg>,
+    pub groups: Vec<SecurityGroup>,
+}
+
+/// `find` for callers outside teardown (other layers' tests): a document id
+/// of another stack's is refused here (exit 10) instead of collected.
+pub async fn discover(ctx: &Context, hints: Option<&Alb>) -> Result<Found> {
+    let mismatches = Mismatches::default();
+    let found = find(ctx, hints, &mismatches).await?;
+    mismatches.into_result(ctx)?;
+    Ok(found)
+}
+
+impl Found {
+    /// `Owned::destroy` with the default options, for the same callers.
+    pub async fn delete_all(self, ctx: &Context, left: &Leftovers) {
+        Box::new(self)
+            .destroy(ctx, left, TeardownOptions::default())
+            .await
+    }
+}
+
+/// Finds the layer by tag, and checks the document's ids.
+pub async fn find(ctx: &Context, hints: Option<&Alb>, mismatches: &Mismatches) -> Result<Found> {
+    let c = Clients::new(ctx);
+    let ((lbs, tgs), groups) = tokio::try_join!(discover::sweep(&c, ctx), groups(&c, ctx))?;
+    let lbs: Vec<FoundLb> = lbs
+        .into_iter()
+        .filter(|l| names::our_component(ctx, &l.tags) == Some(names::LB))
+        .collect();
+    let tgs: Vec<FoundTg> = tgs
+        .into_iter()
+        .filter(|t| names::our_component(ctx, &t.tags).is_some_and(names::is_tg_component))
+        .collect();
+    let mut listeners = Vec::new();
+    let mut rules = Vec::new();
+    for lb in &lbs {
+        let (l, r) = discover::listeners_and_rules(&c, lb.arn()).await?;
+        listeners.extend(l);
+        rules.extend(r);
+    }
+    if let Some(alb) = hints {
+        let seen = Actual {
+            lbs: lbs.clone(),
+            tgs: tgs.clone(),
+            listeners: listeners.clone(),
+            rules,
+            groups: groups.clone(),
+            ..Actual::default()
+        };
+        discover::check_hints(&c, ctx, &seen, alb, mismatches).await?;
+    }
+    // Listeners not tagged ours go with their load balancer, whose tags were checked.
+    listeners.retain(|l| names::our_component(ctx, &l.tags).is_some());
+    Ok(Found {
+        c,
+        lbs,
+        listeners,
+        tgs,
+        groups,
+    })
+}
+
+/// The `alb` security groups of this stack and env, in any VPC.
+async fn groups(c: &Clients, ctx: &Context) -> Result<Vec<SecurityGroup>> {
+    let all: Vec<SecurityGroup> = c
+        .ec2
+        .describe_security_groups()
+        .set_filters(Some(common::ec2::component_filters(ctx, names::LB)))
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .aws("DescribeSecurityGroups")?;
+    Ok(all
+        .into_iter()
+        .filter(|g| {
+            ctx.owns(common::ec2::pairs(g.tags()))
+                && common::ec2::component(g.tags()) == Some(names::LB)
+        })
+        .collect())
+}
+
+fn gone(kind: &str, name: &str, id: &str) -> Change {
+    Change::new(crate::plan::TOOL, Action::Delete, kind, name).id(id)
+}
+
+impl Found {
+    fn listener_change(&self, ctx: &Context, l: &FoundListener) -> Change {
+        let component = names::our_component(ctx, &l.tags).unwrap_or(LISTENER);
+        gone(LISTENER, &ctx.name(component), l.arn())
+    }
+}
+
+impl Owned for Found {
+    fn plan(&self, ctx: &Context) -> Vec<Change> {
+        let mut out: Vec<Change> = self
+            .listeners
+            .iter()
+            .map(|l| self.listener_change(ctx, l))
+            .collect();
+        out.extend(self.lbs.iter().map(|l| {
+            let name = l.lb.load_balancer_name().unwrap_or_default();
+            gone(LOAD_BALANCER, name, l.arn())
+        }));
+        out.extend(self.tgs.iter().map(|t| {
+            let name = t.tg.target_group_name().unwrap_or_default();
+            gone(TARGET_GROUP, name, t.arn())
+        }));
+        out.extend(self.groups.iter().map(|g| {
+            gone(
+                SECURITY_GROUP,
+                &ctx.name(names::LB),
+                g.group_id().unwrap_or_default(),
+            )
+        }));
+        out
     }
 
     fn destroy<'a>(
         self: Box<Self>,
         ctx: &'a Context,
         left: &'a Leftovers,
-        _opts: common::layer::TeardownOptions,
-    ) -> futures_util::future::BoxFuture<'a, ()> {
-        Box::pin(Found::delete_all(*self, ctx, left))
+        _opts: TeardownOptions,
+    ) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            self.delete_load_balancers(ctx, left).await;
+            self.delete_target_groups(ctx, left).await;
+            self.delete_groups(ctx, left).await;
+        })
     }
+}
+
+impl Found {
+    /// Listeners, then load balancers, then the wait until they are gone.
+    async fn delete_load_balancers(&self, ctx: &Context, left: &Leftovers) {
+        let listeners = join_bounded(
+            self.listeners.iter().map(|l| async move {
+                let change = self.listener_change(ctx, l);
+                let ok = left
+                    .attempt(
+                        LISTENER,
+                        &change.name,
+                        crate::apply::delete_listener(&self.c.elb, l.arn()),
+                    )
+                    .await;
+                if ok {
+                    ctx.report.change(change);
+                }
+            }),
+            IN_FLIGHT,
+        );
+        listeners.await;
+        let deleted = join_bounded(
+            self.lbs.iter().map(|l| async move {
+                let name = l.lb.load_balancer_name().unwrap_or_default();
+                let ok = left
+                    .attempt(
+                        LOAD_BALANCER,
+                        name,
+                        delete_load_balancer(&self.c, l.arn(), name),
+                    )
+                    .await;
+                ok.then(|| l.arn().to_owned())
+            }),
+            IN_FLIGHT,
+        )
+        .await;
+        let arns: Vec<String> = deleted.iter().flatten().cloned().collect();
+        if arns.is_empty() {
+            return;
+        }
+        let waited = left
+            .attempt(LOAD_BALANCER, &arns.join(", "), async {
+                self.c
+                    .elb
+                    .wait_until_load_balancers_deleted()
+                    .set_load_balancer_arns(Some(arns.clone()))
+                    .wait(GONE_WAIT)
+                    .await
+                    .map(drop)
+                    .map_err(|e| retry::waiter_error("load balancers to be deleted", GONE_WAIT, e))
+            })
+            .await;
+        if waited {
+            for l in self
+                .lbs
+                .iter()
+                .filter(|l| arns.iter().any(|a| a == l.arn()))
+            {
+                let name = l.lb.load_balancer_name().unwrap_or_default();
+                ctx.report.change(gone(LOAD_BALANCER, name, l.arn()));
+            }
+        }
+    }
+
+    async fn delete_target_groups(&self, ctx: &Context, left: &Leftovers) {
+        join_bounded(
+            self.tgs.iter().map(|t| async move {
+                let name = t.tg.target_group_name().unwrap_or_default();
+                let op = format!("DeleteTargetGroup {name}");
+                let call = retry::retry(
+                    &op,
+                    retry::Policy::dependency(),
+                    |_| false,
+                    || async {
+                        self.c
+                            .elb
+                            .delete_target_group()
+                            .target_group_arn(t.arn())
+                            .send()
+                            .await
+                            .map(drop)
+                            .wait_if(&op, |e| e.is_resource_in_use_exception())
+                    },
+                );
+                if left.attempt(TARGET_GROUP, name, call).await {
+                    ctx.report.change(gone(TARGET_GROUP, name, t.arn()));
+                }
+            }),
+            IN_FLIGHT,
+        )
+        .await;
+    }
+
+    async fn delete_groups(&self, ctx: &Context, left: &Leftovers) {
+        let ec2 = &self.c.ec2;
+        for g in &self.groups {
+            let id = g.group_id().unwrap_or_default();
+            let name = ctx.name(names::LB);
+            let refs = common::ec2::revoke_group_references(ec2, g);
+            left.attempt("security group rules", &name, refs).await;
+            if left
+                .attempt(SECURITY_GROUP, &name, common::ec2::delete_group(ec2, id))
+                .await
+            {
+                ctx.report.change(gone(SECURITY_GROUP, &name, id));
+            }
+        }
+    }
+}
+
+/// Deletion protection off when it is on (AWS refuses to delete a protected
+/// load balancer), then the delete; gone already counts as done.
+async fn delete_load_balancer(c: &Clients, arn: &str, name: &str) -> Result<()> {
+    let attributes = c
+        .elb
+        .describe_load_balancer_attributes()
+        .load_balancer_arn(arn)
+        .send()
+        .await
+        .gone_if(format!("DescribeLoadBalancerAttributes {name}"), |e| {
+            e.is_load_balancer_not_found_exception()
+        })?;
+    let Some(attributes) = attributes else {
+        return Ok(());
+    };
+    let protected = attributes
+        .attributes()
+        .iter()
+        .any(|a| a.key() == Some(DELETION_PROTECTION) && a.value() == Some("true"));
+    if protected {
+        c.elb
+            .modify_load_balancer_attributes()
+            .load_balancer_arn(arn)
+            .attributes(
+                LoadBalancerAttribute::builder()
+                    .key(DELETION_PROTECTION)
+                    .value("false")
+                    .build(),
+            )
+            .send()
+            .await
+            .aws(format!("ModifyLoadBalancerAttributes {name}"))?;
+        tracing::info!("turned deletion protection off on {name}");
+    }
+    c.elb
+        .delete_load_balancer()
+        .load_balancer_arn(arn)
+        .send()
+        .await
+        .gone_if(format!("DeleteLoadBalancer {name}"), |e| {
+            e.is_load_balancer_not_found_exception()
+        })?;
+    Ok(())
 }

@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 
 use aws_sdk_elasticloadbalancingv2::types::{ActionTypeEnum, Listener, Rule};
+use common::layer::Owned;
 use serde_json::{json, Value};
 use testkit::{unique_stack, Emulator, Session, Tool};
 
@@ -95,26 +96,38 @@ fn alb_counts(c: &BTreeMap<String, usize>) -> [usize; 4] {
     ]
 }
 
+/// The layer's teardown discovery, with the document's section as hints; no
+/// id of it may name another stack.
+fn find(
+    s: &Session,
+    ctx: &common::Context,
+    section: &common::sections::Alb,
+) -> alb_up::teardown::Found {
+    let mismatches = common::owner::Mismatches::default();
+    let found = s
+        .block_on(alb_up::teardown::find(ctx, Some(section), &mismatches))
+        .unwrap();
+    mismatches
+        .into_result(ctx)
+        .expect("the document's ids are ours");
+    found
+}
+
 /// Tears the ALB down through the library, then the network through `teardown`.
 fn teardown(em: &Emulator, s: &Session, stack: &str, env: &str, alb: &Value) {
     let ctx = s.context(stack, env);
     let section: common::sections::Alb = serde_json::from_value(alb.clone()).unwrap();
-    let found = s
-        .block_on(alb_up::teardown::discover(&ctx, Some(&section)))
-        .unwrap();
-    let kinds: Vec<&str> = found.steps(&ctx).iter().map(|s| s.kind).collect();
+    let found = find(s, &ctx, &section);
+    let kinds: Vec<String> = found.plan(&ctx).iter().map(|c| c.kind.clone()).collect();
     assert!(
-        kinds.contains(&"load balancer") && kinds.contains(&"security group"),
+        kinds.iter().any(|k| k == "load balancer") && kinds.iter().any(|k| k == "security group"),
         "{kinds:?}"
     );
     let left = common::plan::Leftovers::default();
-    s.block_on(found.delete_all(&ctx, &left));
+    s.block_on(Box::new(found).destroy(&ctx, &left, Default::default()));
     left.into_result()
         .expect("the ALB layer went away completely");
-    assert!(s
-        .block_on(alb_up::teardown::discover(&ctx, Some(&section)))
-        .unwrap()
-        .is_empty());
+    assert!(find(s, &ctx, &section).is_empty(&ctx));
     // prod is protected: the sweep names the stack/env it may remove.
     let confirm = format!("{stack}/{env}");
     em.tool("teardown")
@@ -480,7 +493,8 @@ fn blue_green_services_get_a_green_group_and_a_test_listener_and_stay_where_code
         .tags()
         .iter()
         .any(|t| t.key() == Some("fargate-pipes:component") && t.value() == Some("tg-pay-green")));
-    // The test ports are open to the same CIDRs as port 80.
+    // The test ports are open only inside the VPC (no spec.alb.test_ingress_cidrs):
+    // a release not yet live is not for the internet.
     let ec2 = aws_sdk_ec2::Client::new(s.sdk());
     let sg = s
         .block_on(
@@ -502,13 +516,13 @@ fn blue_green_services_get_a_green_group_and_a_test_listener_and_stay_where_code
         })
         .collect();
     open.sort();
-    let anywhere = "0.0.0.0/0".to_owned();
+    let vpc = out["network"]["cidr"].as_str().unwrap().to_owned();
     assert_eq!(
         open,
         [
-            (80, anywhere.clone()),
-            (8080, anywhere.clone()),
-            (8081, anywhere)
+            (80, "0.0.0.0/0".to_owned()),
+            (8080, vpc.clone()),
+            (8081, vpc)
         ]
     );
 
@@ -582,18 +596,148 @@ fn blue_green_services_get_a_green_group_and_a_test_listener_and_stay_where_code
     // Teardown lists and removes both groups and the test listener.
     let ctx = s.context(&stack, "dev");
     let section: common::sections::Alb = serde_json::from_value(fewer["alb"].clone()).unwrap();
-    let found = s
-        .block_on(alb_up::teardown::discover(&ctx, Some(&section)))
-        .unwrap();
-    let plan = found.steps(&ctx);
-    let kinds = |k: &str| plan.iter().filter(|s| s.kind == k).count();
+    let plan = find(&s, &ctx, &section).plan(&ctx);
+    let kinds = |k: &str| plan.iter().filter(|c| c.kind == k).count();
     assert_eq!(
         (kinds("listener"), kinds("target group")),
         (2, 4),
         "{plan:?}"
     );
-    let test_ids: Vec<&str> = plan.iter().map(|s| s.id.as_str()).collect();
+    let test_ids: Vec<&str> = plan.iter().filter_map(|c| c.id.as_deref()).collect();
     assert!(test_ids.contains(&by_port(8081).listener_arn().unwrap()));
     assert!(test_ids.contains(&tg("pay")["green"]["arn"].as_str().unwrap()));
     teardown(em, &s, &stack, "dev", &fewer["alb"]);
+}
+
+/// Every mutating call of a lane's run is the stack's lock.
+fn only_the_lock(state: &Value, stack: &str, env: &str) {
+    let log = state["mutation_log"].as_array().unwrap();
+    let lock = format!("/fargate-pipes/locks/{stack}/{env}");
+    for m in log {
+        let m = m.as_str().unwrap();
+        assert!(
+            (m.starts_with("logs CreateLogGroup") || m.starts_with("logs DeleteLogGroup"))
+                && m.ends_with(&lock),
+            "a mutating call other than the lock's: {m} ({log:?})"
+        );
+    }
+}
+
+/// Issue 15: ELB may not see a security group made a moment ago and answers
+/// InvalidSecurityGroup; CreateLoadBalancer waits that out. Then: `--plan` on
+/// the built layer is empty, a no-op re-run makes no mutating call (counted),
+/// and a misspelt `servces` (no `spec.services`) prunes nothing.
+#[test]
+fn a_security_group_elb_cannot_see_yet_is_waited_out_then_reruns_change_nothing() {
+    let em = Emulator::shared();
+    let stack = unique_stack("albsg");
+    let doc = network_with_services(em, &stack, "dev");
+    let lane = em.lane();
+
+    let planned = lane
+        .tool("alb-up")
+        .arg("--plan")
+        .stdin(doc.to_string())
+        .succeeds()
+        .json();
+    assert_eq!(lane.fault_state()["mutation_log"], json!([]));
+    let creates = planned["plan"].as_array().unwrap();
+    assert!(
+        creates.iter().all(|c| c["action"] == "create"),
+        "{creates:?}"
+    );
+    assert_eq!(creates.len(), 6, "{creates:?}");
+
+    lane.set_faults(json!({"answer": {"CreateLoadBalancer": {
+        "times": 2, "status": 400, "code": "InvalidSecurityGroup",
+        "message": "One or more security groups are invalid"}}}));
+    let out = lane.tool("alb-up").stdin(doc.to_string()).succeeds().json();
+    let state = lane.fault_state();
+    assert_eq!(state["injected"]["answer"], 2, "{state}");
+    assert_eq!(alb_counts(&counts(em, &stack, "dev")), [1, 1, 2, 1]);
+
+    let again = lane
+        .tool("alb-up")
+        .arg("--plan")
+        .stdin(out.to_string())
+        .succeeds()
+        .json();
+    assert_eq!(again.get("plan").cloned().unwrap_or(json!([])), json!([]));
+
+    lane.set_faults(json!({}));
+    let run = lane
+        .tool("alb-up")
+        .arg("-v")
+        .stdin(out.to_string())
+        .succeeds();
+    assert_eq!(run.json()["alb"], out["alb"]);
+    let state = lane.fault_state();
+    only_the_lock(&state, &stack, "dev");
+    eprintln!("alb-up no-op re-run: {} calls", state["calls"]);
+
+    // `servces`: the spec is rejected (exit 5) before any change, and
+    // without `spec.services` nothing is pruned.
+    let mut typo = out.clone();
+    let services = typo["spec"]
+        .as_object_mut()
+        .unwrap()
+        .remove("services")
+        .unwrap();
+    typo["spec"]["servces"] = services;
+    lane.tool("alb-up").stdin(typo.to_string()).fails().code(5);
+    typo["spec"].as_object_mut().unwrap().remove("servces");
+    let run = lane
+        .tool("alb-up")
+        .arg("-v")
+        .stdin(typo.to_string())
+        .succeeds();
+    assert!(
+        run.stderr()
+            .contains("nothing of the load balancer layer was pruned"),
+        "{}",
+        run.stderr()
+    );
+    assert_eq!(alb_counts(&counts(em, &stack, "dev")), [1, 1, 2, 1]);
+    em.tool("teardown")
+        .args(["-n", "--stack", &stack, "--env", "dev"])
+        .succeeds();
+}
+
+/// Issue 12, replayed on this layer: a document whose `.alb` holds another
+/// stack's ids. teardown and alb-up both stop, naming whose they are, with no
+/// mutating call but the lock's, and the other stack keeps everything.
+#[test]
+fn a_document_naming_another_stacks_load_balancer_changes_nothing_of_it() {
+    let em = Emulator::shared();
+    let victim = unique_stack("albv");
+    let vdoc = alb_up(em, &network_with_services(em, &victim, "dev"))
+        .succeeds()
+        .json();
+    let before = alb_counts(&counts(em, &victim, "dev"));
+    let attacker = unique_stack("alba");
+
+    let lane = em.lane();
+    let doc = json!({"version": 1, "stack": attacker, "env": "dev", "region": "us-east-1",
+                     "alb": vdoc["alb"]});
+    let err = lane
+        .tool("teardown")
+        .stdin(doc.to_string())
+        .fails()
+        .code(10);
+    assert!(err.contains(&format!("{victim}/dev")), "{err}");
+    only_the_lock(&lane.fault_state(), &attacker, "dev");
+
+    let mut own = network_with_services(em, &attacker, "dev");
+    own["alb"] = vdoc["alb"].clone();
+    let lane = em.lane();
+    let err = lane.tool("alb-up").stdin(own.to_string()).fails().code(10);
+    assert!(err.contains(&format!("{victim}/dev")), "{err}");
+    only_the_lock(&lane.fault_state(), &attacker, "dev");
+    assert_eq!(alb_counts(&counts(em, &victim, "dev")), before);
+
+    for stack in [&victim, &attacker] {
+        em.tool("teardown")
+            .args(["-n", "--stack", stack, "--env", "dev"])
+            .succeeds();
+    }
 }

@@ -28,6 +28,7 @@ pub mod plan;
 pub mod progress;
 pub mod retry;
 pub mod runner;
+pub mod sdk;
 pub mod sections;
 pub mod spec;
 pub mod tagset;

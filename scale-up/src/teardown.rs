@@ -1,171 +1,26 @@
-//! Removing the scaling layer: discovery from the document's `.scaling` and by
-//! sweep, then deletion in order: scaling policies, scalable targets, alarms.
+//! Removing the scaling layer (`LAYER`, walked by `teardown`).
 //!
-//! Scalable targets are found by resource id: every target on a service of the
-//! stack's cluster (`service/{stack}--cluster--{env}/...`) is this layer's, since
-//! the cluster is the stack's and env's own. Alarms are found by name
-//! (`{stack}-{service}-{cpu|memory}-high-{env}`) and kept only when tagged ours.
-//! teardown runs this before the services: a target outlives its ECS service in
-//! AWS, and an alarm is meaningless without one.
+//! Discovery is scale-up's own, with nothing wanted and sweeping: the targets
+//! on services of this stack's cluster, the alarms of this stack's names, and
+//! the document's `.scaling` resource ids and alarm names as hints (one that
+//! is another stack's, or untagged, is a mismatch: the whole teardown stops
+//! before any delete). The deletes are the plan's pruning of everything: a
+//! target only when its own tags say this stack, env and `{service}-scaling`
+//! (its policies, which keep no tags, go with it first), an alarm only when
+//! tagged ours. teardown runs this before the services: a target outlives its
+//! ECS service in AWS, and an alarm is meaningless without one.
 
-use common::plan::{Leftovers, Step};
+use futures_util::future::BoxFuture;
+
+use common::layer::{Layer, Owned, TeardownOptions};
+use common::owner::Mismatches;
+use common::plan::{Change, Leftovers};
 use common::sections::Scaling;
-use common::{join_all, Context, Result};
+use common::{Context, Document, Result};
 
-use crate::converge::{self, Clients};
-
-const SECTION: &str = "scaling";
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FoundItem {
-    pub id: String,
-    pub name: String,
-}
-
-/// A scalable target and the scaling policies on it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FoundTarget {
-    /// `service/{cluster}/{service}`.
-    pub resource_id: String,
-    /// Policy ARN and name.
-    pub policies: Vec<FoundItem>,
-}
-
-/// Everything of the scaling layer that belongs to this stack and env.
-#[derive(Debug, Default)]
-pub struct Found {
-    pub targets: Vec<FoundTarget>,
-    /// Alarm ARN and name.
-    pub alarms: Vec<FoundItem>,
-}
-
-pub async fn discover(ctx: &Context, section: Option<&Scaling>) -> Result<Found> {
-    let c = Clients::new(ctx);
-    let listed: Vec<String> = section
-        .map(|s| s.iter().map(|(_, o)| o.resource_id.clone()).collect())
-        .unwrap_or_default();
-    let cluster = ctx.name("cluster");
-    let (targets, alarms) = tokio::try_join!(
-        converge::list_targets(&c, &cluster, &listed),
-        converge::list_alarms(&c, ctx),
-    )?;
-    let targets = common::try_join_all(targets.iter().map(|t| {
-        let c = &c;
-        async move {
-            let rid = t.resource_id().to_owned();
-            let policies = converge::list_policies(c, &rid)
-                .await?
-                .iter()
-                .map(|p| FoundItem {
-                    id: p.policy_arn().to_owned(),
-                    name: p.policy_name().to_owned(),
-                })
-                .collect();
-            Ok::<_, common::Error>(FoundTarget {
-                resource_id: rid,
-                policies,
-            })
-        }
-    }))
-    .await?;
-    // The document's alarm names are of our shape too: the sweep finds them.
-    let alarms = alarms
-        .into_iter()
-        .filter(|(name, f)| {
-            f.owned && converge::parse_alarm_name(&ctx.stack, &ctx.env, name).is_some()
-        })
-        .map(|(name, f)| FoundItem {
-            id: f.alarm.alarm_arn().unwrap_or_default().to_owned(),
-            name,
-        })
-        .collect();
-    Ok(Found { targets, alarms })
-}
-
-impl Found {
-    pub fn is_empty(&self) -> bool {
-        self.targets.is_empty() && self.alarms.is_empty()
-    }
-
-    /// The deletions, in order: every policy, then the targets, then the alarms.
-    pub fn steps(&self, _ctx: &Context) -> Vec<Step> {
-        let mut steps: Vec<Step> = self
-            .targets
-            .iter()
-            .flat_map(|t| {
-                t.policies.iter().map(|p| Step {
-                    layer: SECTION,
-                    kind: "scaling policy",
-                    id: p.id.clone(),
-                    name: p.name.clone(),
-                })
-            })
-            .collect();
-        steps.extend(self.targets.iter().map(|t| Step {
-            layer: SECTION,
-            kind: "scalable target",
-            id: t.resource_id.clone(),
-            name: t.resource_id.clone(),
-        }));
-        steps.extend(self.alarms.iter().map(|a| Step {
-            layer: SECTION,
-            kind: "cloudwatch alarm",
-            id: a.id.clone(),
-            name: a.name.clone(),
-        }));
-        steps
-    }
-
-    /// Deletes everything found; what fails is recorded in `left`.
-    pub async fn delete_all(self, ctx: &Context, left: &Leftovers) {
-        let c = Clients::new(ctx);
-        let c = &c;
-        let report = &ctx.report;
-        join_all(self.targets.iter().flat_map(|t| {
-            t.policies.iter().map(move |p| async move {
-                if left
-                    .attempt(
-                        "scaling policy",
-                        &p.name,
-                        converge::delete_policy(c, &t.resource_id, &p.name),
-                    )
-                    .await
-                {
-                    report.deleted("scaling policy", &p.name);
-                }
-            })
-        }))
-        .await;
-        // Deregistering also takes any policy that failed above with it in AWS.
-        join_all(self.targets.iter().map(|t| async move {
-            let rid = &t.resource_id;
-            if left
-                .attempt("scalable target", rid, converge::deregister_target(c, rid))
-                .await
-            {
-                report.deleted("scalable target", rid);
-            }
-        }))
-        .await;
-
-        if self.alarms.is_empty() {
-            return;
-        }
-        let names: Vec<String> = self.alarms.iter().map(|a| a.name.clone()).collect();
-        if left
-            .attempt(
-                "cloudwatch alarms",
-                &names.join(", "),
-                converge::delete_alarms(c, &names),
-            )
-            .await
-        {
-            for name in &names {
-                report.deleted("cloudwatch alarm", name);
-            }
-        }
-    }
-}
+use crate::desired::Desired;
+use crate::discover::{self, Clients, Hints, Scope};
+use crate::plan::{self, Op, Plan, Prune};
 
 /// This layer, as teardown walks it (see `common::layer`).
 #[derive(Debug)]
@@ -173,7 +28,7 @@ pub struct ScalingLayer;
 
 pub static LAYER: ScalingLayer = ScalingLayer;
 
-impl common::layer::Layer for ScalingLayer {
+impl Layer for ScalingLayer {
     fn tool(&self) -> &'static str {
         "scale-up"
     }
@@ -182,37 +37,88 @@ impl common::layer::Layer for ScalingLayer {
         &["scaling"]
     }
 
-    fn check(&self, doc: &common::Document) -> Result<()> {
+    fn check(&self, doc: &Document) -> Result<()> {
         doc.layer::<Scaling>("scaling").map(drop)
     }
 
     fn discover<'a>(
         &'a self,
         ctx: &'a Context,
-        doc: &'a common::Document,
-        _mismatches: &'a common::owner::Mismatches,
-    ) -> futures_util::future::BoxFuture<'a, Result<Box<dyn common::layer::Owned>>> {
+        doc: &'a Document,
+        mismatches: &'a Mismatches,
+    ) -> BoxFuture<'a, Result<Box<dyn Owned>>> {
         Box::pin(async move {
             let scaling: Option<Scaling> = doc.layer("scaling")?;
-            Ok(Box::new(discover(ctx, scaling.as_ref()).await?) as Box<dyn common::layer::Owned>)
+            let found = find(ctx, scaling.as_ref(), mismatches).await?;
+            Ok(Box::new(found) as Box<dyn Owned>)
         })
     }
 }
 
-impl common::layer::Owned for Found {
-    fn plan(&self, ctx: &Context) -> Vec<common::plan::Change> {
-        self.steps(ctx)
-            .iter()
-            .map(|s| s.change("scale-up"))
-            .collect()
+/// What the layer found: the deletes, checked against their tags.
+#[derive(Debug)]
+pub struct Found {
+    c: Clients,
+    plan: Plan,
+}
+
+/// Finds the layer (reads only) and plans its removal. A target or alarm of
+/// ours whose tags name another component is refused (exit 10).
+pub async fn find(
+    ctx: &Context,
+    section: Option<&Scaling>,
+    mismatches: &Mismatches,
+) -> Result<Found> {
+    let c = Clients::new(ctx);
+    let nothing = Desired {
+        cluster: ctx.name("cluster"),
+        services: vec![],
+    };
+    let mut hints = Hints::default();
+    for (_, o) in section.iter().flat_map(|s| s.iter()) {
+        hints.resource_ids.push(o.resource_id.clone());
+        hints.alarms.extend(o.alarms.iter().cloned());
+    }
+    let scope = Scope {
+        want: &nothing,
+        sweep: true,
+    };
+    let actual = discover::discover(&c, ctx, scope, &hints, mismatches).await?;
+    let plan = plan::plan(ctx, &nothing, &actual, Prune::Yes)?;
+    Ok(Found { c, plan })
+}
+
+impl Owned for Found {
+    fn plan(&self, _ctx: &Context) -> Vec<Change> {
+        self.plan.changes()
     }
 
     fn destroy<'a>(
         self: Box<Self>,
         ctx: &'a Context,
         left: &'a Leftovers,
-        _opts: common::layer::TeardownOptions,
-    ) -> futures_util::future::BoxFuture<'a, ()> {
-        Box::pin(Found::delete_all(*self, ctx, left))
+        _opts: TeardownOptions,
+    ) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            // Policies and alarms, then the targets: a failed policy delete
+            // does not stop its target's (deregistering takes it along).
+            for phase in 0..=1 {
+                let ops = self.plan.ops.iter().filter(|o| o.phase() == phase);
+                common::sdk::join_bounded(
+                    ops.map(|op| attempt(ctx, &self.c, left, op)),
+                    common::sdk::IN_FLIGHT,
+                )
+                .await;
+            }
+        })
     }
+}
+
+async fn attempt(ctx: &Context, c: &Clients, left: &Leftovers, op: &Op) {
+    let first = op.changes().into_iter().next();
+    let (kind, name) = first.map(|c| (c.kind, c.name)).unwrap_or_default();
+    left.attempt(&kind, &name, async {
+        crate::apply::run(ctx, c, op).await.map(drop)
+    })
+    .await;
 }

@@ -11,6 +11,7 @@
 use aws_sdk_applicationautoscaling::types::{
     MetricType, PolicyType, ScalableDimension, ScalableTarget, ScalingPolicy, ServiceNamespace,
 };
+use common::layer::Owned;
 use serde_json::{json, Value};
 use testkit::{unique_stack, Emulator, Session};
 
@@ -98,6 +99,35 @@ impl Sdk {
     }
 }
 
+/// The layer's teardown discovery; no id of `section` may be another stack's.
+fn find(s: &Session, section: Option<&common::sections::Scaling>) -> scale_up::teardown::Found {
+    let mismatches = common::owner::Mismatches::default();
+    let found = s
+        .block_on(scale_up::teardown::find(&s.ctx, section, &mismatches))
+        .unwrap();
+    mismatches
+        .into_result(&s.ctx)
+        .expect("the document's ids are ours");
+    found
+}
+
+/// The change lines of a `-v` run's stderr (`+ kind name`, `~ ...`, `- ...`).
+fn change_lines(log: &str) -> Vec<String> {
+    log.lines()
+        .filter_map(|l| l.split_once("scale-up: ").map(|(_, rest)| rest))
+        .filter(|rest| {
+            ["+ ", "~ ", "- ", "-/+ "]
+                .iter()
+                .any(|m| rest.starts_with(m))
+        })
+        .map(str::to_owned)
+        .collect()
+}
+
+fn changed(log: &str) -> bool {
+    !change_lines(log).is_empty()
+}
+
 fn counts(em: &Emulator, stack: &str) -> (usize, usize, usize) {
     let inv = em.inventory(REGION, stack, "dev").counts();
     let n = |k: &str| inv.get(k).copied().unwrap_or(0);
@@ -119,9 +149,21 @@ fn three_services_scale_converge_update_in_place_shrink_and_tear_down() {
         .stdin(doc.to_string())
         .succeeds();
     let (out, log) = (run.json(), run.stderr());
-    assert_eq!(log.matches("created scalable target").count(), 3, "{log}");
-    assert_eq!(log.matches("created scaling policy").count(), 6, "{log}");
-    assert_eq!(log.matches("created cloudwatch alarm").count(), 6, "{log}");
+    assert_eq!(
+        log.matches("scale-up: + scalable target").count(),
+        3,
+        "{log}"
+    );
+    assert_eq!(
+        log.matches("scale-up: + scaling policy").count(),
+        6,
+        "{log}"
+    );
+    assert_eq!(
+        log.matches("scale-up: + cloudwatch alarm").count(),
+        6,
+        "{log}"
+    );
     assert_eq!(counts(em, &stack), (3, 6, 6));
     // Every other key is untouched.
     for key in [
@@ -238,10 +280,7 @@ fn three_services_scale_converge_update_in_place_shrink_and_tear_down() {
         .stdin(out.to_string())
         .succeeds();
     let (again, log) = (run.json(), run.stderr());
-    assert!(
-        !log.contains("created") && !log.contains("updated") && !log.contains("deleted"),
-        "{log}"
-    );
+    assert!(!changed(&log), "{log}");
     assert_eq!(again, out);
     assert_eq!(counts(em, &stack), (3, 6, 6));
 
@@ -254,14 +293,10 @@ fn three_services_scale_converge_update_in_place_shrink_and_tear_down() {
         .stdin(bigger.to_string())
         .succeeds();
     let (after, log) = (run.json(), run.stderr());
-    assert_eq!(log.matches("scale-up: updated").count(), 1, "{log}");
-    assert!(log.contains("updated scalable target"), "{log}");
-    assert!(
-        log.contains("max 10 -> 12") && !log.contains("min 2"),
-        "{log}"
-    );
-    assert!(
-        !log.contains("created") && !log.contains("deleted"),
+    // Exactly one change: the target's max, in place.
+    assert_eq!(
+        change_lines(&log),
+        [format!("~ scalable target {rid} (max: 10 -> 12)")],
         "{log}"
     );
     let updated = sdk.target(&rid).unwrap();
@@ -287,9 +322,22 @@ fn three_services_scale_converge_update_in_place_shrink_and_tear_down() {
         .stdin(fewer.to_string())
         .succeeds();
     let (shrunk, log) = (run.json(), run.stderr());
-    assert!(log.contains("deleted scalable target"), "{log}");
-    assert_eq!(log.matches("deleted scaling policy").count(), 2, "{log}");
-    assert_eq!(log.matches("deleted cloudwatch alarm").count(), 2, "{log}");
+    assert_eq!(
+        log.matches("scale-up: - scalable target").count(),
+        1,
+        "{log}"
+    );
+    assert_eq!(
+        log.matches("scale-up: - scaling policy").count(),
+        2,
+        "{log}"
+    );
+    assert_eq!(
+        log.matches("scale-up: - cloudwatch alarm").count(),
+        2,
+        "{log}"
+    );
+    assert_eq!(change_lines(&log).len(), 5, "{log}");
     assert!(shrunk["scaling"].get("worker").is_none());
     let worker = format!("service/{cluster}/{stack}--worker--dev");
     assert!(sdk.target(&worker).is_none());
@@ -299,23 +347,18 @@ fn three_services_scale_converge_update_in_place_shrink_and_tear_down() {
     // Teardown through the library: policies, then targets, then alarms.
     let section: common::sections::Scaling =
         serde_json::from_value(shrunk["scaling"].clone()).unwrap();
-    let found = sdk
-        .s
-        .block_on(scale_up::teardown::discover(&sdk.s.ctx, Some(&section)))
-        .unwrap();
-    let kinds: Vec<&str> = found.steps(&sdk.s.ctx).iter().map(|s| s.kind).collect();
+    let found = find(&sdk.s, Some(&section));
+    let plan = found.plan(&sdk.s.ctx);
+    let kinds: Vec<&str> = plan.iter().map(|c| c.kind.as_str()).collect();
     let mut expected = vec!["scaling policy"; 4];
     expected.extend(["scalable target"; 2]);
     expected.extend(["cloudwatch alarm"; 4]);
     assert_eq!(kinds, expected);
     let left = common::plan::Leftovers::default();
-    sdk.s.block_on(found.delete_all(&sdk.s.ctx, &left));
+    sdk.s
+        .block_on(Box::new(found).destroy(&sdk.s.ctx, &left, Default::default()));
     left.into_result().expect("the scaling layer went away");
-    assert!(sdk
-        .s
-        .block_on(scale_up::teardown::discover(&sdk.s.ctx, Some(&section)))
-        .unwrap()
-        .is_empty());
+    assert!(find(&sdk.s, Some(&section)).is_empty(&sdk.s.ctx));
     assert_eq!(counts(em, &stack), (0, 0, 0));
 
     // Scaled again, then the teardown binary by --stack/--env alone: it plans
@@ -366,14 +409,193 @@ fn throttling_and_server_errors_are_retried_without_duplicates() {
 
     // The same faults on the layer's teardown.
     let sdk = Sdk::new(lane.session(&stack, "dev", REGION));
-    let found = sdk
-        .s
-        .block_on(scale_up::teardown::discover(&sdk.s.ctx, None))
-        .unwrap();
+    let found = find(&sdk.s, None);
     lane.set_faults(json!({"seed": 4, "throttle": 0.25, "server_error": 0.05}));
     let left = common::plan::Leftovers::default();
-    sdk.s.block_on(found.delete_all(&sdk.s.ctx, &left));
+    sdk.s
+        .block_on(Box::new(found).destroy(&sdk.s.ctx, &left, Default::default()));
     lane.set_faults(json!({}));
     left.into_result().expect("the scaling layer went away");
     assert_eq!(counts(em, &stack), (0, 0, 0));
+}
+
+/// Every mutating call of a lane is the stack's lock (taken and released):
+/// a run that refuses changes nothing else.
+fn only_the_lock(state: &Value, stack: &str) {
+    let log = state["mutation_log"].as_array().unwrap();
+    let lock = format!("/fargate-pipes/locks/{stack}/dev");
+    for m in log {
+        let m = m.as_str().unwrap();
+        assert!(
+            (m.starts_with("logs CreateLogGroup") || m.starts_with("logs DeleteLogGroup"))
+                && m.ends_with(&lock),
+            "a mutating call other than the lock's: {m} ({log:?})"
+        );
+    }
+}
+
+/// `(action, kind, name)` of a document's plan entries.
+fn entries(doc: &Value) -> Vec<(String, String, String)> {
+    let mut v: Vec<_> = doc["plan"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .map(|c| {
+            let s = |k: &str| c[k].as_str().unwrap().to_owned();
+            (s("action"), s("kind"), s("name"))
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// `--plan` on a fresh layer lists every create and changes nothing; the
+/// apply then makes exactly those changes; `--plan` afterwards is empty; a
+/// no-op re-run makes no mutating call (and is counted).
+#[test]
+fn plan_then_apply_then_an_empty_plan_and_a_no_op_rerun() {
+    let em = Emulator::shared();
+    let stack = unique_stack("sclp");
+    let doc = platform(em, &stack);
+    let lane = em.lane();
+
+    let planned = lane
+        .tool("scale-up")
+        .arg("--plan")
+        .stdin(doc.to_string())
+        .succeeds()
+        .json();
+    let state = lane.fault_state();
+    assert_eq!(state["mutation_log"], json!([]), "{state}");
+    let plan = entries(&planned);
+    assert_eq!(plan.len(), 15, "{plan:?}");
+    assert!(plan.iter().all(|(a, _, _)| a == "create"), "{plan:?}");
+    assert_eq!(counts(em, &stack), (0, 0, 0));
+    assert!(planned["scaling"]["api"]["policies"]["cpu"]["arn"]
+        .as_str()
+        .unwrap()
+        .starts_with("planned:"));
+
+    // The apply's change lines are the plan's entries.
+    let run = lane
+        .tool("scale-up")
+        .arg("-v")
+        .stdin(doc.to_string())
+        .succeeds();
+    let out = run.json();
+    let mut applied: Vec<(String, String, String)> = change_lines(&run.stderr())
+        .iter()
+        .map(|l| {
+            let (mark, rest) = l.split_once(' ').unwrap();
+            let action = match mark {
+                "+" => "create",
+                "~" => "update",
+                "-" => "delete",
+                _ => "replace",
+            };
+            let (kind, name) = rest.rsplit_once(' ').unwrap();
+            (action.to_owned(), kind.to_owned(), name.to_owned())
+        })
+        .collect();
+    applied.sort();
+    assert_eq!(applied, plan);
+    assert_eq!(counts(em, &stack), (3, 6, 6));
+
+    let again = lane
+        .tool("scale-up")
+        .arg("--plan")
+        .stdin(out.to_string())
+        .succeeds()
+        .json();
+    assert_eq!(entries(&again), vec![], "{}", again["plan"]);
+
+    // A no-op re-run: no mutating call but the lock's.
+    lane.set_faults(json!({}));
+    let run = lane
+        .tool("scale-up")
+        .arg("-v")
+        .stdin(out.to_string())
+        .succeeds();
+    assert!(!changed(&run.stderr()), "{}", run.stderr());
+    let state = lane.fault_state();
+    only_the_lock(&state, &stack);
+    eprintln!("scale-up no-op re-run: {} calls", state["calls"]);
+    assert!(state["calls"].as_u64().unwrap() <= 25, "{state}");
+
+    // An absent spec.services prunes nothing.
+    let mut absent = out.clone();
+    absent["spec"].as_object_mut().unwrap().remove("services");
+    let run = lane
+        .tool("scale-up")
+        .arg("-v")
+        .stdin(absent.to_string())
+        .succeeds();
+    assert_eq!(
+        run.json()["scaling"],
+        out["scaling"],
+        "kept, so still in the document"
+    );
+    assert!(
+        run.stderr().contains("nothing was pruned")
+            || run.stderr().contains("no scaling was pruned"),
+        "{}",
+        run.stderr()
+    );
+    assert_eq!(counts(em, &stack), (3, 6, 6));
+    em.tool("teardown")
+        .args(["-n", "--stack", &stack, "--env", "dev"])
+        .succeeds();
+}
+
+/// Issue 12, items 1 and 2, replayed: a document naming another stack's
+/// scalable target, cluster or ECS service changes nothing of it; the run
+/// stops naming it, with no mutating call but the lock's.
+#[test]
+fn documents_naming_another_stacks_scaling_change_nothing_of_it() {
+    let em = Emulator::shared();
+    let victim = unique_stack("sclv");
+    let vdoc = em.up("scale-up", &platform(em, &victim));
+    let target = vdoc["scaling"]["api"]["resource_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let attacker = unique_stack("scla");
+
+    // teardown of another stack whose .scaling names the victim's target.
+    let lane = em.lane();
+    let doc = json!({"version": 1, "stack": attacker, "env": "dev", "region": REGION,
+                     "scaling": {"x": {"resource_id": target, "min": 0, "max": 0}}});
+    let err = lane
+        .tool("teardown")
+        .stdin(doc.to_string())
+        .fails()
+        .code(10);
+    assert!(err.contains(&target) && err.contains(&victim), "{err}");
+    only_the_lock(&lane.fault_state(), &attacker);
+    assert_eq!(counts(em, &victim), (3, 6, 6));
+
+    // scale-up of the attacker's own platform, its document pointing at the
+    // victim's cluster and ECS service.
+    let own = platform(em, &attacker);
+    let mut doc = own.clone();
+    doc["cluster"]["name"] = vdoc["cluster"]["name"].clone();
+    doc["services"]["api"]["service_name"] = vdoc["services"]["api"]["service_name"].clone();
+    let lane = em.lane();
+    let err = lane
+        .tool("scale-up")
+        .stdin(doc.to_string())
+        .fails()
+        .code(10);
+    let vcluster = vdoc["cluster"]["name"].as_str().unwrap();
+    assert!(err.contains(vcluster), "{err}");
+    only_the_lock(&lane.fault_state(), &attacker);
+    assert_eq!(counts(em, &victim), (3, 6, 6));
+    assert_eq!(counts(em, &attacker), (0, 0, 0));
+
+    for stack in [&victim, &attacker] {
+        em.tool("teardown")
+            .args(["-n", "--stack", stack, "--env", "dev"])
+            .succeeds();
+    }
 }

@@ -52,6 +52,10 @@ pub struct AlbSpec {
     /// The service the listener forwards to when no rule matches (same as `route.default`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub default_service: Option<String>,
+    /// Who may reach the blue/green test listeners from outside the VPC
+    /// [default: nobody; from inside the VPC only].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub test_ingress_cidrs: Option<Vec<String>>,
 }
 
 /// `spec.services.<name>.route`.
@@ -151,6 +155,8 @@ pub struct BlueGreen {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Plan {
     pub ingress: Vec<Ipv4Net>,
+    /// Who may reach the test listeners besides the VPC itself (empty: the VPC only).
+    pub test_ingress: Vec<Ipv4Net>,
     pub certificate_arn: Option<String>,
     pub ssl_policy: String,
     pub idle_timeout: u32,
@@ -188,6 +194,10 @@ pub fn check(alb: &AlbSpec, services: &ServicesSpec) -> Result<()> {
 /// The routing plan for `env`, checked.
 pub fn plan(alb: &AlbSpec, services: &ServicesSpec, env: &str) -> Result<Plan> {
     let ingress = ingress(alb)?;
+    let test_ingress = cidrs(
+        "spec.alb.test_ingress_cidrs",
+        alb.test_ingress_cidrs.as_deref().unwrap_or_default(),
+    )?;
     if let Some(arn) = &alb.certificate_arn {
         if !arn.starts_with("arn:") || !(arn.contains(":acm:") || arn.contains(":iam:")) {
             return Err(Error::spec(format!(
@@ -206,6 +216,7 @@ pub fn plan(alb: &AlbSpec, services: &ServicesSpec, env: &str) -> Result<Plan> {
     let (routed, default_service) = routed_services(alb, services)?;
     Ok(Plan {
         ingress,
+        test_ingress,
         certificate_arn: alb.certificate_arn.clone(),
         ssl_policy: alb
             .ssl_policy
@@ -224,20 +235,24 @@ fn ingress(alb: &AlbSpec) -> Result<Vec<Ipv4Net>> {
         .ingress_cidrs
         .clone()
         .unwrap_or_else(|| vec![DEFAULT_INGRESS.to_owned()]);
-    let ingress = given
-        .iter()
-        .enumerate()
-        .map(|(i, c)| {
-            cidr::parse("an ingress rule", c)
-                .map_err(|e| super::within(&format!("spec.alb.ingress_cidrs[{i}]"), e))
-        })
-        .collect::<Result<Vec<_>>>()?;
+    let ingress = cidrs("spec.alb.ingress_cidrs", &given)?;
     if ingress.is_empty() {
         return Err(Error::spec(
             "spec.alb.ingress_cidrs is empty: nobody could reach the load balancer",
         ));
     }
     Ok(ingress)
+}
+
+/// Each CIDR of a list, parsed; an error names the entry's path.
+fn cidrs(path: &str, given: &[String]) -> Result<Vec<Ipv4Net>> {
+    given
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            cidr::parse("an ingress rule", c).map_err(|e| super::within(&format!("{path}[{i}]"), e))
+        })
+        .collect()
 }
 
 fn check_default_service(alb: &AlbSpec, services: &ServicesSpec) -> Result<()> {

@@ -1,29 +1,30 @@
-//! alb-up's part of the routing that depends on what AWS holds: which rule
-//! priority and test listener port each service keeps across runs. The types
-//! and rules of `spec.alb` and of the routing fields of `spec.services`, and the
-//! plan they resolve to, are `common::spec::alb`'s, checked with the whole spec
-//! before any call.
+//! The part of routing that depends on what AWS holds: which rule priority
+//! and test listener port each service keeps across runs. Pure: the plan calls
+//! these with what discovery found.
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use common::spec::alb::PRIORITIES;
 use common::spec::deployment::PRODUCTION_PORTS;
 use common::{Error, Result};
-
-pub use common::spec::alb::{
-    green_service, plan, AlbSpec, BlueGreen, Conditions, HealthCheck, Plan, Routed, PRIORITIES,
-};
 
 /// The first test listener port a blue/green service gets (then 8081, 8082...).
 pub const FIRST_TEST_PORT: u16 = 8080;
 
 /// Each blue/green service's test listener port. Explicit ports win; a service
 /// whose test listener exists keeps its port; a new one takes the lowest free
-/// port from 8080. So adding a blue/green service never moves another's.
+/// port from 8080, skipping `taken` (ports of listeners that stay and are not
+/// test listeners of these services). So adding a blue/green service never
+/// moves another's.
 pub fn assign_test_ports(
     wanted: &[(&str, Option<u16>)],
     existing: &BTreeMap<String, u16>,
+    taken: &BTreeSet<u16>,
 ) -> Result<BTreeMap<String, u16>> {
-    let mut used: BTreeSet<u16> = PRODUCTION_PORTS.into_iter().collect();
+    let mut used: BTreeSet<u16> = PRODUCTION_PORTS
+        .into_iter()
+        .chain(taken.iter().copied())
+        .collect();
     let mut out = BTreeMap::new();
     for (name, p) in wanted {
         if let Some(p) = p {
@@ -112,18 +113,28 @@ mod tests {
     #[test]
     fn test_ports_are_stable_when_services_come_and_go() {
         let none = BTreeMap::new();
-        let first = assign_test_ports(&[("api", None), ("pay", None)], &none).unwrap();
+        let free = BTreeSet::new();
+        let first = assign_test_ports(&[("api", None), ("pay", None)], &none, &free).unwrap();
         assert_eq!((first["api"], first["pay"]), (8080, 8081));
         // "admin" sorts first but arrives later: the others keep theirs.
-        let second =
-            assign_test_ports(&[("admin", None), ("api", None), ("pay", None)], &first).unwrap();
+        let second = assign_test_ports(
+            &[("admin", None), ("api", None), ("pay", None)],
+            &first,
+            &free,
+        )
+        .unwrap();
         assert_eq!(
             (second["api"], second["pay"], second["admin"]),
             (8080, 8081, 8082)
         );
         // An explicit port wins over a kept one, which then moves.
-        let third = assign_test_ports(&[("api", None), ("pay", Some(8080))], &first).unwrap();
+        let third =
+            assign_test_ports(&[("api", None), ("pay", Some(8080))], &first, &free).unwrap();
         assert_eq!((third["pay"], third["api"]), (8080, 8081));
+        // A port another listener keeps is skipped.
+        let held: BTreeSet<u16> = [8080].into();
+        let fourth = assign_test_ports(&[("api", None)], &none, &held).unwrap();
+        assert_eq!(fourth["api"], 8081);
     }
 
     #[test]
