@@ -15,9 +15,8 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 use crate::error::{aws_error, Error, Result};
 
-/// The calls a tool keeps in flight per AWS service: enough to overlap
-/// latency, few enough to stay under the default API rate limits.
-pub const IN_FLIGHT: usize = 8;
+/// The calls a tool keeps in flight per AWS service (common::bounded's bound).
+pub const IN_FLIGHT: usize = crate::bounded::PER_SERVICE;
 
 /// Decisions on an SDK call's modelled error.
 pub trait SdkResultExt<T, E> {
@@ -57,12 +56,7 @@ where
     }
 }
 
-/// Runs `futures` with at most `limit` in flight, in order; the first error wins.
-///
-/// The futures are collected before the returned future starts, so the
-/// iterator (usually a `map` with a closure borrowing its items) is not held
-/// across an await: holding it makes rustc's `Send` check of a boxed caller
-/// fail with "FnOnce is not general enough".
+/// `bounded::try_all`, in the argument order alb-up and scale-up call it with.
 pub fn try_join_bounded<T, F>(
     futures: impl IntoIterator<Item = F>,
     limit: usize,
@@ -70,13 +64,10 @@ pub fn try_join_bounded<T, F>(
 where
     F: std::future::Future<Output = Result<T>>,
 {
-    use futures_util::stream::{self, StreamExt, TryStreamExt};
-    let futures: Vec<F> = futures.into_iter().collect();
-    stream::iter(futures).buffered(limit.max(1)).try_collect()
+    crate::bounded::try_all(limit, futures)
 }
 
-/// Runs `futures` with at most `limit` in flight, to the end, in order.
-/// Collected first, like `try_join_bounded`'s.
+/// `bounded::all`, in the argument order alb-up and scale-up call it with.
 pub fn join_bounded<T, F>(
     futures: impl IntoIterator<Item = F>,
     limit: usize,
@@ -84,35 +75,5 @@ pub fn join_bounded<T, F>(
 where
     F: std::future::Future<Output = T>,
 {
-    use futures_util::stream::{self, StreamExt};
-    let futures: Vec<F> = futures.into_iter().collect();
-    stream::iter(futures).buffered(limit.max(1)).collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::sync::Arc;
-
-    #[tokio::test(start_paused = true)]
-    async fn at_most_limit_run_at_once_and_order_is_kept() {
-        let now = Arc::new(AtomicUsize::new(0));
-        let peak = Arc::new(AtomicUsize::new(0));
-        let futures = (0..20).map(|i| {
-            let (now, peak) = (now.clone(), peak.clone());
-            async move {
-                let n = now.fetch_add(1, Ordering::SeqCst) + 1;
-                peak.fetch_max(n, Ordering::SeqCst);
-                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-                now.fetch_sub(1, Ordering::SeqCst);
-                Ok::<_, Error>(i)
-            }
-        });
-        let out = try_join_bounded(futures, 3).await.unwrap();
-        assert_eq!(out, (0..20).collect::<Vec<_>>());
-        assert_eq!(peak.load(Ordering::SeqCst), 3);
-        let out = join_bounded((0..4).map(|i| async move { i * 2 }), 2).await;
-        assert_eq!(out, [0, 2, 4, 6]);
-    }
+    crate::bounded::all(limit, futures)
 }

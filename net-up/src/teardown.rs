@@ -27,7 +27,7 @@ use crate::discover as find_by;
 use crate::remove;
 
 /// Deletes of one stage in flight at once.
-const IN_FLIGHT: usize = 8;
+const IN_FLIGHT: usize = common::bounded::PER_SERVICE;
 
 /// This layer, as teardown walks it.
 #[derive(Debug)]

@@ -17,7 +17,7 @@ use crate::ops::{Ids, Op, Phase};
 
 /// Calls in flight per AWS service: well under every API's burst rate, so a
 /// large stack is not throttled into the SDK's backoff.
-pub const IN_FLIGHT: usize = 8;
+pub const IN_FLIGHT: usize = common::bounded::PER_SERVICE;
 
 /// Runs every op; `ids` maps the placeholders of what was created.
 pub async fn apply(ctx: &Context, c: &Clients, ops: &[Op], ids: &Ids) -> Result<()> {

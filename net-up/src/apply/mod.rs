@@ -25,7 +25,7 @@ mod update;
 
 /// At most this many calls of a phase in flight (AWS throttles bursts per
 /// account and API).
-const IN_FLIGHT: usize = 8;
+const IN_FLIGHT: usize = common::bounded::PER_SERVICE;
 /// Real NAT gateways take one to five minutes to become available.
 const NAT_WAIT: Duration = Duration::from_secs(900);
 
