@@ -349,3 +349,59 @@ fn svc_prefix_stacks_share_nothing_and_teardown_keeps_the_other() {
     );
     em.tool("teardown").stdin(db.to_string()).succeeds();
 }
+
+fn load_balancers(em: &Emulator, doc: &Value, service: &str) -> Vec<String> {
+    let s = em.session("probe", "dev", "us-east-1");
+    let ecs = aws_sdk_ecs::Client::new(s.sdk());
+    let out = s
+        .block_on(
+            ecs.describe_services()
+                .cluster(doc["cluster"]["name"].as_str().unwrap())
+                .services(doc["services"][service]["service_name"].as_str().unwrap())
+                .send(),
+        )
+        .unwrap();
+    out.services()[0]
+        .load_balancers()
+        .iter()
+        .filter_map(|lb| lb.target_group_arn().map(str::to_owned))
+        .collect()
+}
+
+/// Issue 13's first example: a route added to a running service gets its
+/// target group from alb-up, and svc-up attaches it in place (it used to say
+/// "unchanged" and leave `loadBalancers` empty forever).
+#[test]
+fn svc_a_route_added_to_a_running_service_attaches_its_target_group() {
+    let em = Emulator::shared();
+    let lane = em.lane();
+    let stack = unique_stack("svcr");
+    let (out, _) = run(&lane, &platform(em, &stack));
+    assert!(load_balancers(em, &out, "worker").is_empty());
+
+    let mut routed = out.clone();
+    routed["spec"]["services"]["worker"]["route"] = json!({"paths": ["/worker/*"]});
+    let routed = em.up("alb-up", &routed);
+    let group = routed["alb"]["target_groups"]["worker"]["arn"]
+        .as_str()
+        .expect("alb-up made the worker's target group")
+        .to_owned();
+    let (with, lines) = run(&lane, &routed);
+    // Exactly two changes: the service's group lets the ALB in, and the
+    // service takes the target group in place (no replacement, no create).
+    assert_eq!(lines.len(), 2, "{lines:#?}");
+    assert!(
+        lines[0].starts_with(&format!(
+            "~ security group {stack}--svc-worker--dev (ingress: [] -> "
+        )) && lines[1].starts_with(&format!("~ ecs service {stack}--worker--dev ("))
+            && lines[1].contains("load_balancers: [] -> "),
+        "{lines:#?}"
+    );
+    assert_eq!(load_balancers(em, &with, "worker"), [group]);
+    let (_, lines) = run(&lane, &with);
+    assert!(lines.is_empty(), "a re-run changes nothing: {lines:#?}");
+
+    em.tool("teardown").stdin(with.to_string()).succeeds();
+    let inv = em.inventory("us-east-1", &stack, "dev");
+    assert!(inv.is_empty(), "{inv:?}");
+}
