@@ -775,12 +775,7 @@ fn documents_naming_another_stacks_or_envs_resources_are_refused() {
 
 /// The change lines of a run (`-v` puts the time of day first).
 fn change_lines(stderr: &str) -> Vec<String> {
-    let mut lines: Vec<String> = stderr
-        .lines()
-        .filter_map(|l| l.split_once("cluster-up: ").map(|(_, rest)| rest))
-        .filter(|l| ["+ ", "~ ", "- ", "-/+ "].iter().any(|m| l.starts_with(m)))
-        .map(str::to_owned)
-        .collect();
+    let mut lines = testkit::change_lines("cluster-up", stderr);
     lines.sort();
     lines
 }

@@ -37,13 +37,7 @@ fn three_services(stack: &str) -> String {
 
 /// The applied (or planned) change lines of a -v run: `~ ecr repository ...`.
 fn change_lines(stderr: &str) -> Vec<String> {
-    let mut lines: Vec<String> = stderr
-        .lines()
-        // `-v` puts the time of day first.
-        .filter_map(|l| l.split_once("ecr-up: ").map(|(_, rest)| rest))
-        .filter(|l| ["+ ", "~ ", "- ", "-/+ "].iter().any(|m| l.starts_with(m)))
-        .map(str::to_owned)
-        .collect();
+    let mut lines = testkit::change_lines("ecr-up", stderr);
     lines.sort();
     lines
 }

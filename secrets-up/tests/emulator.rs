@@ -55,13 +55,7 @@ async fn versions(sm: &Client, name: &str) -> usize {
 
 /// The change lines of a -v run.
 fn change_lines(stderr: &str) -> Vec<String> {
-    let mut lines: Vec<String> = stderr
-        .lines()
-        // `-v` puts the time of day first.
-        .filter_map(|l| l.split_once("secrets-up: ").map(|(_, rest)| rest))
-        .filter(|l| ["+ ", "~ ", "- ", "-/+ "].iter().any(|m| l.starts_with(m)))
-        .map(str::to_owned)
-        .collect();
+    let mut lines = testkit::change_lines("secrets-up", stderr);
     lines.sort();
     lines
 }

@@ -89,3 +89,16 @@ pub fn parallel<T: Sync>(items: &[T], workers: usize, check: impl Fn(&T) + Sync)
         }
     });
 }
+
+/// The change lines a tool logged on stderr (`tool: + kind name`, `~ …`,
+/// `- …`, `-/+ …`: `Change::line()`), in the order it made them; with `-v`
+/// the time of day comes first and is dropped.
+pub fn change_lines(tool: &str, stderr: &str) -> Vec<String> {
+    let prefix = format!("{tool}: ");
+    stderr
+        .lines()
+        .filter_map(|l| l.split_once(prefix.as_str()).map(|(_, rest)| rest))
+        .filter(|l| ["+ ", "~ ", "- ", "-/+ "].iter().any(|m| l.starts_with(m)))
+        .map(str::to_owned)
+        .collect()
+}

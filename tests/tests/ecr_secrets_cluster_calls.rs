@@ -5,7 +5,7 @@
 //! counts every call a tool makes.
 
 use serde_json::{json, Value};
-use testkit::{root, unique_stack, Emulator};
+use testkit::{change_lines, root, unique_stack, Emulator};
 
 /// Calls a no-op re-run may make, per tool, measured (2026-12-03): each
 /// includes the stack lock's 4 (common::lock). ecr-up: the registry listing,
@@ -15,15 +15,6 @@ use testkit::{root, unique_stack, Emulator};
 /// the key's alias, tags, policy and rotation, the keys tagged as it; the
 /// stack's secrets; the account id).
 const BOUNDS: [(&str, u64); 3] = [("ecr-up", 11), ("secrets-up", 5), ("cluster-up", 15)];
-
-fn change_lines(tool: &str, stderr: &str) -> Vec<String> {
-    stderr
-        .lines()
-        .filter_map(|l| l.split_once(&format!("{tool}: ")).map(|(_, rest)| rest))
-        .filter(|l| ["+ ", "~ ", "- ", "-/+ "].iter().any(|m| l.starts_with(m)))
-        .map(str::to_owned)
-        .collect()
-}
 
 #[test]
 fn a_no_op_rerun_of_each_data_layer_is_a_handful_of_calls() {

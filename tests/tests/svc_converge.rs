@@ -34,13 +34,7 @@ fn mutations(lane: &Lane<'_>) -> Vec<String> {
 
 /// The applied change lines of a `-v` run (`svc-up: <Change::line()>`).
 fn change_lines(stderr: &str) -> Vec<String> {
-    let marks = ["+ ", "~ ", "-/+ ", "- "];
-    stderr
-        .lines()
-        .filter_map(|l| l.split_once("svc-up: ").map(|(_, rest)| rest))
-        .filter(|rest| marks.iter().any(|m| rest.starts_with(m)))
-        .map(str::to_owned)
-        .collect()
+    testkit::change_lines("svc-up", stderr)
 }
 
 /// svc-up -v on the lane; its document and its change lines.
