@@ -91,7 +91,9 @@ async fn teardown(em: &Emulator, stack: &str, doc: &str, force: bool) -> Vec<Str
         .await
         .unwrap();
     m.into_result(&ctx).unwrap();
-    let planned = found.plan(&ctx).iter().map(Change::line).collect();
+    // Sorted: discovery reads the secrets concurrently, so their order varies.
+    let mut planned: Vec<String> = found.plan(&ctx).iter().map(Change::line).collect();
+    planned.sort();
     let left = Leftovers::default();
     let opts = TeardownOptions {
         force_delete_secrets: force,
