@@ -54,7 +54,9 @@ import threading
 import time
 import urllib.parse
 
-READ_PREFIXES = ("Describe", "List", "Get", "BatchGet", "Search", "Lookup", "Check", "Validate")
+READ_PREFIXES = ("Describe", "List", "Get", "BatchGet", "Search", "Lookup", "Check", "Validate",
+                 # REST protocols (S3), which `identify` names by method and path.
+                 "GET ", "HEAD ")
 
 # EC2 id prefix -> the NotFound code AWS answers while a new id is not visible yet.
 EC2_NOT_FOUND = {

@@ -13,6 +13,9 @@ use crate::names;
 pub const DROP_INVALID_HEADERS: &str = "routing.http.drop_invalid_header_fields.enabled";
 pub const DELETION_PROTECTION: &str = "deletion_protection.enabled";
 pub const IDLE_TIMEOUT: &str = "idle_timeout.timeout_seconds";
+pub const ACCESS_LOGS: &str = "access_logs.s3.enabled";
+pub const ACCESS_LOGS_BUCKET: &str = "access_logs.s3.bucket";
+pub const ACCESS_LOGS_PREFIX: &str = "access_logs.s3.prefix";
 pub const DEREGISTRATION_DELAY: &str = "deregistration_delay.timeout_seconds";
 
 /// The layer as the spec asks for it.
@@ -82,21 +85,36 @@ impl Desired {
     }
 }
 
-/// The desired state for this stack and env.
-pub fn build(ctx: &Context, routing: &Routing, network: &Network) -> Desired {
+/// The desired state for this stack and env; `logs_bucket` is the access-log
+/// bucket when the spec turns the logs on.
+pub fn build(
+    ctx: &Context,
+    routing: &Routing,
+    network: &Network,
+    logs_bucket: Option<&str>,
+) -> Desired {
     let subnets = if routing.internal {
         network.private_subnet_ids.clone()
     } else {
         network.public_subnet_ids.clone()
     };
-    let attributes = BTreeMap::from([
+    let mut attributes = BTreeMap::from([
         (DROP_INVALID_HEADERS.to_owned(), "true".to_owned()),
         (
             DELETION_PROTECTION.to_owned(),
             routing.deletion_protection.to_string(),
         ),
         (IDLE_TIMEOUT.to_owned(), routing.idle_timeout.to_string()),
+        (ACCESS_LOGS.to_owned(), logs_bucket.is_some().to_string()),
     ]);
+    if let Some(bucket) = logs_bucket {
+        // Off, AWS keeps (and reports) the last bucket: only `enabled` is compared then.
+        attributes.insert(ACCESS_LOGS_BUCKET.to_owned(), bucket.to_owned());
+        attributes.insert(
+            ACCESS_LOGS_PREFIX.to_owned(),
+            crate::access_logs::PREFIX.to_owned(),
+        );
+    }
     let mut tgs = Vec::new();
     for s in &routing.services {
         for green in [false, true] {

@@ -102,6 +102,7 @@ impl FoundRule {
 pub struct Clients {
     pub elb: Client,
     pub ec2: aws_sdk_ec2::Client,
+    pub s3: aws_sdk_s3::Client,
 }
 
 impl Clients {
@@ -109,6 +110,7 @@ impl Clients {
         Clients {
             elb: Client::new(&ctx.sdk),
             ec2: aws_sdk_ec2::Client::new(&ctx.sdk),
+            s3: aws_sdk_s3::Client::new(&ctx.sdk),
         }
     }
 }

@@ -20,6 +20,7 @@ use common::sections::{Alb, Network};
 use common::spec::{AlbSpec, Spec};
 use common::{CommonArgs, Context, Document, Error, Result};
 
+mod access_logs;
 mod apply;
 mod desired;
 mod discover;
@@ -112,10 +113,23 @@ pub async fn run(args: Args, ctx: Context, mut doc: Document) -> Result<Document
     spec.alb = args.apply(spec.alb);
     // The flags' values are checked like the spec's, with the whole spec.
     spec.check(&doc)?;
-    let routing = common::spec::alb::plan(&spec.alb, &spec.services, &ctx.env)?;
+    let protected = common::spec::is_protected(&doc, &ctx.env);
+    let routing = common::spec::alb::plan(&spec.alb, &spec.services, protected)?;
     check_network(&network, routing.internal)?;
     doc.set_spec("alb", &spec.alb);
-    let want = desired::build(&ctx, &routing, &network);
+    let logs = match routing.access_log_days {
+        Some(days) => {
+            let account = common::account::account_id(&ctx.sdk).await?;
+            Some(access_logs::Bucket::new(&ctx, &account, days))
+        }
+        None => None,
+    };
+    let want = desired::build(
+        &ctx,
+        &routing,
+        &network,
+        logs.as_ref().map(|b| b.name.as_str()),
+    );
     let prune = if common::spec::stated(&doc, "services") {
         Prune::Yes
     } else {
@@ -136,16 +150,27 @@ pub async fn run(args: Args, ctx: Context, mut doc: Document) -> Result<Document
         mismatches.into_result(&ctx)?;
         actual
     };
+    let bucket_ops = match &logs {
+        Some(b) => access_logs::plan(&ctx, b, access_logs::discover(&c.s3, b).await?.as_ref())?,
+        None => Vec::new(),
+    };
     let plan = plan::plan(&ctx, &want, &actual, prune)?;
-    let alb = if ctx.plan_only {
-        for change in plan.changes(&ctx) {
+    let mut alb = if ctx.plan_only {
+        let bucket = bucket_ops.iter().map(|(_, change)| change.clone());
+        for change in bucket.chain(plan.changes(&ctx)) {
             ctx.report.change(change);
         }
         output::planned_section(&plan.out)
     } else {
+        // The bucket first: AWS checks that ELB may write to it when the
+        // load balancer's access-log attributes are set.
+        if let Some(b) = &logs {
+            access_logs::apply(&ctx, &c.s3, b, &bucket_ops).await?;
+        }
         let applied = apply::apply(&ctx, &c, &plan).await?;
         output::applied(&plan.out, &applied)?
     };
+    alb.access_logs_bucket = logs.map(|b| b.name);
     doc.set_layer("alb", &alb);
     Ok(doc)
 }

@@ -78,5 +78,6 @@ fn section(
         target_groups,
         rules,
         default_service: out.default_service.clone(),
+        access_logs_bucket: None,
     })
 }

@@ -11,7 +11,8 @@
 //! until it is gone (until then its target groups are "in use" and its network
 //! interfaces hold the security group), the target groups, and last the
 //! security group, after the references other groups hold to it (svc-up's
-//! service groups name it) are revoked.
+//! service groups name it) are revoked. The access-log bucket goes after the
+//! load balancer that writes to it, emptied first.
 
 use std::time::Duration;
 
@@ -27,6 +28,7 @@ use common::sdk::{join_bounded, SdkResultExt, IN_FLIGHT};
 use common::sections::Alb;
 use common::{retry, AwsResultExt, Context, Document, Result};
 
+use crate::access_logs;
 use crate::desired::DELETION_PROTECTION;
 use crate::discover::{self, Actual, Clients, FoundLb, FoundListener, FoundTg};
 use crate::names;
@@ -76,6 +78,7 @@ pub struct Found {
     pub listeners: Vec<FoundListener>,
     pub tgs: Vec<FoundTg>,
     pub groups: Vec<SecurityGroup>,
+    pub bucket: Option<access_logs::Bucket>,
 }
 
 /// `find` for callers outside teardown (other layers' tests): a document id
@@ -99,7 +102,11 @@ impl Found {
 /// Finds the layer by tag, and checks the document's ids.
 pub async fn find(ctx: &Context, hints: Option<&Alb>, mismatches: &Mismatches) -> Result<Found> {
     let c = Clients::new(ctx);
-    let ((lbs, tgs), groups) = tokio::try_join!(discover::sweep(&c, ctx), groups(&c, ctx))?;
+    let ((lbs, tgs), groups, bucket) = tokio::try_join!(
+        discover::sweep(&c, ctx),
+        groups(&c, ctx),
+        logs_bucket(ctx, &c)
+    )?;
     let lbs: Vec<FoundLb> = lbs
         .into_iter()
         .filter(|l| names::our_component(ctx, &l.tags) == Some(names::LB))
@@ -134,7 +141,14 @@ pub async fn find(ctx: &Context, hints: Option<&Alb>, mismatches: &Mismatches) -
         listeners,
         tgs,
         groups,
+        bucket,
     })
+}
+
+/// The access-log bucket, whose name carries the account.
+async fn logs_bucket(ctx: &Context, c: &Clients) -> Result<Option<access_logs::Bucket>> {
+    let account = common::account::account_id(&ctx.sdk).await?;
+    access_logs::find_owned(ctx, &c.s3, &account).await
 }
 
 /// The `alb` security groups of this stack and env, in any VPC.
@@ -156,6 +170,15 @@ async fn groups(c: &Clients, ctx: &Context) -> Result<Vec<SecurityGroup>> {
                 && common::ec2::component(g.tags()) == Some(names::LB)
         })
         .collect())
+}
+
+fn bucket_gone(b: &access_logs::Bucket) -> Change {
+    Change::new(
+        crate::plan::TOOL,
+        Action::Delete,
+        access_logs::BUCKET,
+        &b.name,
+    )
 }
 
 fn gone(kind: &str, name: &str, id: &str) -> Change {
@@ -191,6 +214,7 @@ impl Owned for Found {
                 g.group_id().unwrap_or_default(),
             )
         }));
+        out.extend(self.bucket.iter().map(bucket_gone));
         out
     }
 
@@ -204,6 +228,7 @@ impl Owned for Found {
             self.delete_load_balancers(ctx, left).await;
             self.delete_target_groups(ctx, left).await;
             self.delete_groups(ctx, left).await;
+            self.delete_bucket(ctx, left).await;
         })
     }
 }
@@ -249,11 +274,13 @@ impl Found {
         }
         let waited = left
             .attempt(LOAD_BALANCER, &arns.join(", "), async {
-                self.c
+                let wait = self
+                    .c
                     .elb
                     .wait_until_load_balancers_deleted()
                     .set_load_balancer_arns(Some(arns.clone()))
-                    .wait(GONE_WAIT)
+                    .wait(GONE_WAIT);
+                common::progress::during("the load balancer to be deleted", wait)
                     .await
                     .map(drop)
                     .map_err(|e| retry::waiter_error("load balancers to be deleted", GONE_WAIT, e))
@@ -298,6 +325,19 @@ impl Found {
             IN_FLIGHT,
         )
         .await;
+    }
+
+    async fn delete_bucket(&self, ctx: &Context, left: &Leftovers) {
+        let Some(bucket) = &self.bucket else {
+            return;
+        };
+        let removed = access_logs::remove(&self.c.s3, bucket);
+        if left
+            .attempt(access_logs::BUCKET, &bucket.name, removed)
+            .await
+        {
+            ctx.report.change(bucket_gone(bucket));
+        }
     }
 
     async fn delete_groups(&self, ctx: &Context, left: &Leftovers) {

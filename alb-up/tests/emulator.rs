@@ -741,3 +741,149 @@ fn a_document_naming_another_stacks_load_balancer_changes_nothing_of_it() {
             .succeeds();
     }
 }
+
+fn s3(s: &Session) -> aws_sdk_s3::Client {
+    aws_sdk_s3::Client::new(s.sdk())
+}
+
+/// The emulator's account: the bucket name carries it.
+const ACCOUNT: &str = "123456789012";
+
+/// ELB.5: access logs go to a bucket alb-up makes (tagged, log delivery
+/// granted, TLS only, public access blocked, an expiry) and the ALB points at
+/// it. AWS's "Access Denied for bucket" (the new policy not yet in force when
+/// ELB checks it) is waited out; a re-run changes nothing; turning the logs
+/// off keeps the bucket; teardown empties it (a log file in it) and removes it.
+#[test]
+fn access_logs_go_to_a_bucket_of_ours_which_teardown_empties_and_removes() {
+    let em = Emulator::shared();
+    let s = em.session("probe", "dev", "us-east-1");
+    let stack = unique_stack("alblogs");
+    let mut doc = network_with_services(em, &stack, "dev");
+    doc["spec"]["alb"] = json!({"access_logs": {"retention_days": 30}});
+    let lane = em.lane();
+    lane.set_faults(json!({"answer": {"ModifyLoadBalancerAttributes": {
+        "times": 1, "status": 400, "code": "InvalidConfigurationRequest",
+        "message": "Access Denied for bucket: x. Please check S3bucket permission"}}}));
+    let out = lane.tool("alb-up").stdin(doc.to_string()).succeeds().json();
+    assert_eq!(lane.fault_state()["injected"]["answer"], 1);
+    let bucket = out["alb"]["access_logs_bucket"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        bucket,
+        format!("{stack}--alb-logs--dev-{ACCOUNT}-us-east-1")
+    );
+
+    let a = attributes(&s, out["alb"]["arn"].as_str().unwrap());
+    assert_eq!(a["access_logs.s3.enabled"], "true");
+    assert_eq!(a["access_logs.s3.bucket"], bucket);
+    assert_eq!(a["access_logs.s3.prefix"], "alb");
+    let c = s3(&s);
+    let policy = s
+        .block_on(c.get_bucket_policy().bucket(&bucket).send())
+        .unwrap();
+    let policy: Value = serde_json::from_str(policy.policy().unwrap()).unwrap();
+    assert_eq!(
+        policy["Statement"][0]["Principal"]["AWS"],
+        "arn:aws:iam::127311923021:root"
+    );
+    assert_eq!(policy["Statement"][1]["Effect"], "Deny");
+    let rules = s
+        .block_on(
+            c.get_bucket_lifecycle_configuration()
+                .bucket(&bucket)
+                .send(),
+        )
+        .unwrap();
+    assert_eq!(rules.rules()[0].expiration().unwrap().days(), Some(30));
+    let block = s
+        .block_on(c.get_public_access_block().bucket(&bucket).send())
+        .unwrap();
+    let block = block.public_access_block_configuration().unwrap();
+    assert_eq!(block.restrict_public_buckets(), Some(true));
+    assert_eq!(counts(em, &stack, "dev").get("s3_bucket"), Some(&1));
+
+    lane.set_faults(json!({}));
+    let again = lane.tool("alb-up").stdin(out.to_string()).succeeds().json();
+    assert_eq!(again["alb"], out["alb"]);
+    only_the_lock(&lane.fault_state(), &stack, "dev");
+
+    // Off: the ALB stops logging, the bucket (the logs) stays until teardown.
+    let mut off = again.clone();
+    off["spec"]["alb"]["access_logs"]["enabled"] = json!(false);
+    let off = em.tool("alb-up").stdin(off.to_string()).succeeds().json();
+    assert_eq!(off["alb"].get("access_logs_bucket"), None);
+    let a = attributes(&s, out["alb"]["arn"].as_str().unwrap());
+    assert_eq!(a["access_logs.s3.enabled"], "false");
+    assert_eq!(counts(em, &stack, "dev").get("s3_bucket"), Some(&1));
+
+    let key = format!("alb/AWSLogs/{ACCOUNT}/elasticloadbalancing/us-east-1/x.log.gz");
+    s.block_on(
+        c.put_object()
+            .bucket(&bucket)
+            .key(key)
+            .body(b"log".to_vec().into())
+            .send(),
+    )
+    .unwrap();
+    em.tool("teardown")
+        .args(["-n", "--stack", &stack, "--env", "dev"])
+        .succeeds();
+    assert!(
+        em.inventory("us-east-1", &stack, "dev").is_empty(),
+        "{:?}",
+        em.inventory("us-east-1", &stack, "dev")
+    );
+    assert!(s.block_on(c.head_bucket().bucket(&bucket).send()).is_err());
+}
+
+/// S3 names are global: a bucket of our name that another stack's tags claim
+/// (or that lives in another account) is never written to. alb-up stops with
+/// exit 10 before any change but the lock's, and teardown leaves it alone.
+#[test]
+fn a_bucket_of_our_name_that_is_not_ours_is_refused() {
+    let em = Emulator::shared();
+    let s = em.session("probe", "dev", "us-east-1");
+    let stack = unique_stack("albsquat");
+    let mut doc = network_with_services(em, &stack, "dev");
+    doc["spec"]["alb"] = json!({"access_logs": {"enabled": true}});
+    let bucket = format!("{stack}--alb-logs--dev-{ACCOUNT}-us-east-1");
+    let c = s3(&s);
+    s.block_on(c.create_bucket().bucket(&bucket).send())
+        .unwrap();
+    let tag = |k: &str, v: &str| {
+        aws_sdk_s3::types::Tag::builder()
+            .key(k)
+            .value(v)
+            .build()
+            .unwrap()
+    };
+    let tagging = aws_sdk_s3::types::Tagging::builder()
+        .tag_set(tag("fargate-pipes:stack", "someone-else"))
+        .tag_set(tag("fargate-pipes:env", "dev"))
+        .tag_set(tag("fargate-pipes:component", "alb-logs"))
+        .build()
+        .unwrap();
+    s.block_on(
+        c.put_bucket_tagging()
+            .bucket(&bucket)
+            .tagging(tagging)
+            .send(),
+    )
+    .unwrap();
+
+    let lane = em.lane();
+    let stderr = lane.tool("alb-up").stdin(doc.to_string()).fails().code(10);
+    assert!(stderr.contains(&bucket), "{stderr}");
+    only_the_lock(&lane.fault_state(), &stack, "dev");
+
+    em.tool("teardown")
+        .args(["-n", "--stack", &stack, "--env", "dev"])
+        .succeeds();
+    s.block_on(c.head_bucket().bucket(&bucket).send())
+        .expect("teardown left the other stack's bucket");
+    s.block_on(c.delete_bucket().bucket(&bucket).send())
+        .unwrap();
+}

@@ -8,7 +8,7 @@
 use common::owner::Mismatches;
 use common::plan::is_planned;
 use common::sections::{Cluster, Secrets};
-use common::{Context, Document, Error, Result};
+use common::{Context, Document, Result};
 
 use crate::cluster::{self, FoundCluster};
 use crate::grants::{self, Grants};
@@ -80,7 +80,6 @@ pub async fn discover(
     let kms = aws_sdk_kms::Client::new(&ctx.sdk);
     let sm = aws_sdk_secretsmanager::Client::new(&ctx.sdk);
     let tagging = aws_sdk_resourcegroupstagging::Client::new(&ctx.sdk);
-    let sts = aws_sdk_sts::Client::new(&ctx.sdk);
     let key_clients = key::Clients {
         kms: &kms,
         tagging: &tagging,
@@ -100,7 +99,7 @@ pub async fn discover(
         grants::discover(ctx, &grant_clients, secrets, mismatches),
         async {
             if desired.log_encryption {
-                account_id(&sts).await.map(Some)
+                common::account::account_id(&ctx.sdk).await.map(Some)
             } else {
                 Ok(None)
             }
@@ -112,22 +111,5 @@ pub async fn discover(
         keys,
         grants,
         account,
-    })
-}
-
-async fn account_id(sts: &aws_sdk_sts::Client) -> Result<String> {
-    let out = sts
-        .get_caller_identity()
-        .send()
-        .await
-        .map_err(|e| common::error::aws_error("GetCallerIdentity", e))?;
-    out.account().map(str::to_owned).ok_or_else(|| {
-        Error::Aws(common::error::AwsError {
-            op: "GetCallerIdentity".into(),
-            code: None,
-            message: "no account id in the answer".into(),
-            request_id: None,
-            transient: false,
-        })
     })
 }

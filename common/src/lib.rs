@@ -4,6 +4,8 @@
 //! Each layer crate (`net-up`, `ecr-up`, ...) holds only its own resources;
 //! nothing here knows about a particular AWS resource kind.
 
+#[cfg(feature = "account")]
+pub mod account;
 pub mod aws;
 pub mod bounded;
 pub mod cidr;

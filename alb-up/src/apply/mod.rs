@@ -12,6 +12,8 @@
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
+use aws_sdk_elasticloadbalancingv2::error::ProvideErrorMetadata;
+use aws_sdk_elasticloadbalancingv2::operation::modify_load_balancer_attributes::ModifyLoadBalancerAttributesError;
 use aws_sdk_elasticloadbalancingv2::types::{
     Action, ActionTypeEnum, Certificate, FixedResponseActionConfig, IpAddressType,
     LoadBalancerAttribute, LoadBalancerSchemeEnum, LoadBalancerTypeEnum, Matcher, ProtocolEnum,
@@ -341,6 +343,12 @@ async fn set_lb_attributes(
         return Ok(());
     }
     let op = format!("ModifyLoadBalancerAttributes {name}");
+    // A bucket policy made a moment ago may not be in force yet when ELB
+    // checks that it may write there: "Access Denied for bucket: ...".
+    let logs = attributes
+        .get(crate::desired::ACCESS_LOGS)
+        .map(String::as_str)
+        == Some("true");
     let attributes: Vec<LoadBalancerAttribute> = attributes
         .iter()
         .map(|(k, v)| LoadBalancerAttribute::builder().key(k).value(v).build())
@@ -356,11 +364,19 @@ async fn set_lb_attributes(
                 .set_attributes(Some(attributes.clone()))
                 .send()
                 .await
-                .wait_if(&op, |e| e.is_load_balancer_not_found_exception())
+                .wait_if(&op, |e| {
+                    e.is_load_balancer_not_found_exception() || (logs && bucket_not_ready(e))
+                })
         },
     )
     .await?;
     Ok(())
+}
+
+fn bucket_not_ready(e: &ModifyLoadBalancerAttributesError) -> bool {
+    e.is_invalid_configuration_request_exception()
+        && e.message()
+            .is_some_and(|m| m.contains("Access Denied for bucket"))
 }
 
 async fn update_load_balancer(c: &Clients, op: &Op, applied: &Applied) -> Result<()> {

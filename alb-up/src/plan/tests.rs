@@ -28,8 +28,8 @@ fn network() -> Network {
 
 fn want_of(services: Value) -> Desired {
     let services = common::spec::read("spec.services", &services).unwrap();
-    let routing = common::spec::alb::plan(&Default::default(), &services, "dev").unwrap();
-    desired::build(&ctx(), &routing, &network())
+    let routing = common::spec::alb::plan(&Default::default(), &services, false).unwrap();
+    desired::build(&ctx(), &routing, &network(), None)
 }
 
 fn two_services() -> Desired {
@@ -267,8 +267,8 @@ fn blue_green_with(alb: common::spec::AlbSpec) -> Desired {
                         "deployment": {"type": "blue-green"}}}),
     )
     .unwrap();
-    let routing = common::spec::alb::plan(&alb, &services, "dev").unwrap();
-    desired::build(&ctx(), &routing, &network())
+    let routing = common::spec::alb::plan(&alb, &services, false).unwrap();
+    desired::build(&ctx(), &routing, &network(), None)
 }
 
 #[test]

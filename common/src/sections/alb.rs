@@ -30,6 +30,9 @@ pub struct Alb {
     /// The service the listener forwards to when no rule matches; none means a fixed 404.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_service: Option<String>,
+    /// The S3 bucket the access logs go to, when `spec.alb.access_logs` is on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_logs_bucket: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

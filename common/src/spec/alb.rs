@@ -56,7 +56,29 @@ pub struct AlbSpec {
     /// [default: nobody; from inside the VPC only].
     #[serde(skip_serializing_if = "Option::is_none")]
     pub test_ingress_cidrs: Option<Vec<String>>,
+    /// Access logs to an S3 bucket alb-up makes and owns (FSBP ELB.5) [default: off].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub access_logs: Option<AccessLogsSpec>,
 }
+
+/// `spec.alb.access_logs`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccessLogsSpec {
+    /// [default true: writing the object turns the logs on]
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Days the bucket keeps a log file, 1 to 3650 [default 90].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention_days: Option<i64>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// How long the access-log bucket keeps a file when the spec says nothing.
+pub const DEFAULT_ACCESS_LOG_DAYS: u32 = 90;
 
 /// `spec.services.<name>.route`.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
@@ -162,6 +184,8 @@ pub struct Plan {
     pub idle_timeout: u32,
     pub deletion_protection: bool,
     pub internal: bool,
+    /// Days the access-log bucket keeps a file; `None`: no access logs.
+    pub access_log_days: Option<u32>,
     /// Sorted by name.
     pub services: Vec<Routed>,
     pub default_service: Option<String>,
@@ -185,14 +209,15 @@ impl Plan {
     }
 }
 
-/// Every routing rule. The env only picks deletion protection's default, which
-/// no rule depends on.
+/// Every routing rule. Whether the env is protected only picks deletion
+/// protection's default, which no rule depends on.
 pub fn check(alb: &AlbSpec, services: &ServicesSpec) -> Result<()> {
-    plan(alb, services, "").map(drop)
+    plan(alb, services, false).map(drop)
 }
 
-/// The routing plan for `env`, checked.
-pub fn plan(alb: &AlbSpec, services: &ServicesSpec, env: &str) -> Result<Plan> {
+/// The routing plan for an env, checked; `protected` (`spec.protected`) turns
+/// deletion protection on unless the spec says otherwise.
+pub fn plan(alb: &AlbSpec, services: &ServicesSpec, protected: bool) -> Result<Plan> {
     let ingress = ingress(alb)?;
     let test_ingress = cidrs(
         "spec.alb.test_ingress_cidrs",
@@ -212,6 +237,7 @@ pub fn plan(alb: &AlbSpec, services: &ServicesSpec, env: &str) -> Result<Plan> {
             "spec.alb.idle_timeout: invalid idle timeout {idle_timeout}: AWS allows 1 to 4000 seconds"
         )));
     }
+    let access_log_days = access_log_days(alb)?;
     check_default_service(alb, services)?;
     let (routed, default_service) = routed_services(alb, services)?;
     Ok(Plan {
@@ -223,11 +249,27 @@ pub fn plan(alb: &AlbSpec, services: &ServicesSpec, env: &str) -> Result<Plan> {
             .clone()
             .unwrap_or_else(|| DEFAULT_SSL_POLICY.to_owned()),
         idle_timeout: idle_timeout as u32,
-        deletion_protection: alb.deletion_protection.unwrap_or(env == "prod"),
+        deletion_protection: alb.deletion_protection.unwrap_or(protected),
         internal: alb.internal.unwrap_or(false),
+        access_log_days,
         services: routed,
         default_service,
     })
+}
+
+fn access_log_days(alb: &AlbSpec) -> Result<Option<u32>> {
+    let Some(logs) = alb.access_logs.as_ref().filter(|l| l.enabled) else {
+        return Ok(None);
+    };
+    let days = logs
+        .retention_days
+        .unwrap_or(i64::from(DEFAULT_ACCESS_LOG_DAYS));
+    if !(1..=3650).contains(&days) {
+        return Err(Error::spec(format!(
+            "spec.alb.access_logs.retention_days: {days} is not 1 to 3650 days"
+        )));
+    }
+    Ok(Some(days as u32))
 }
 
 fn ingress(alb: &AlbSpec) -> Result<Vec<Ipv4Net>> {
@@ -579,12 +621,12 @@ mod tests {
     }
 
     fn err(alb: &AlbSpec, s: Value) -> String {
-        plan(alb, &services(s), "dev").unwrap_err().to_string()
+        plan(alb, &services(s), false).unwrap_err().to_string()
     }
 
     #[test]
     fn seed_001_routes_two_services_and_defaults_to_the_frontend() {
-        let p = plan(&AlbSpec::default(), &seed_001(), "dev").unwrap();
+        let p = plan(&AlbSpec::default(), &seed_001(), false).unwrap();
         let names: Vec<&str> = p.services.iter().map(|s| s.name.as_str()).collect();
         assert_eq!(names, ["api-gateway", "frontend"]);
         assert_eq!(p.default_service.as_deref(), Some("frontend"));
@@ -602,7 +644,7 @@ mod tests {
         );
         assert!(!p.deletion_protection);
         assert!(
-            plan(&AlbSpec::default(), &seed_001(), "prod")
+            plan(&AlbSpec::default(), &seed_001(), true)
                 .unwrap()
                 .deletion_protection
         );
@@ -613,7 +655,7 @@ mod tests {
         let a = AlbSpec::default();
         assert!(err(&a, json!({"a": {"port": 1, "route": {"paths": ["/x"]}}, "b": {"port": 2, "route": {"paths": ["/x"]}}})).contains("duplicate path"));
         // The same path on different hosts is fine.
-        assert!(plan(&a, &services(json!({"a": {"port": 1, "route": {"paths": ["/x"], "hosts": ["a.example.com"]}}, "b": {"port": 2, "route": {"paths": ["/x"]}}})), "dev").is_ok());
+        assert!(plan(&a, &services(json!({"a": {"port": 1, "route": {"paths": ["/x"], "hosts": ["a.example.com"]}}, "b": {"port": 2, "route": {"paths": ["/x"]}}})), false).is_ok());
         assert!(err(&a, json!({"a": {"port": 1, "route": {}}})).contains("no condition"));
         assert!(err(&a, json!({"a": {"port": 1, "route": {"default": true}}, "b": {"port": 2, "route": {"default": true}}})).contains("more than one default"));
         assert!(err(&a, json!({"a": {"route": {"paths": ["/a"]}}})).contains("no port"));
@@ -670,7 +712,7 @@ mod tests {
                         "deployment": {"type": "blue-green", "test_port": 9443, "traffic": "canary-10-5"}},
                 "web": {"port": 3000, "route": {"paths": ["/web/*"]}, "deployment": "rolling"}
             })),
-            "dev",
+            false,
         )
         .unwrap();
         let bg: Vec<(&str, Option<u16>)> = p
@@ -690,7 +732,7 @@ mod tests {
         assert!(plan(
             &default_web,
             &services(json!({"w": {"port": 1, "deployment": "blue-green"}})),
-            "dev"
+            false
         )
         .is_ok());
         assert!(err(&a, json!({

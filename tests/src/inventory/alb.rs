@@ -1,7 +1,8 @@
 //! The ALB layer's resources in the emulator: this stack's load balancers and
 //! target groups (by their tags, whatever their names), the listeners of those
 //! load balancers and the listener rules beyond each listener's default. The
-//! ALB's security group is counted with the EC2 resources.
+//! ALB's security group is counted with the EC2 resources; the access-log
+//! bucket is found among all buckets by its tags.
 
 use aws_sdk_elasticloadbalancingv2::types::{Tag, TagDescription};
 use aws_sdk_elasticloadbalancingv2::Client;
@@ -115,5 +116,24 @@ pub(super) async fn read(sdk: &aws_config::SdkConfig, inv: &mut Inventory, stack
         .collect();
     for tg in owned_arns(&elb, arns, stack, env).await {
         inv.add("target_group", Some(&tg));
+    }
+    buckets(sdk, inv, stack, env).await;
+}
+
+/// The S3 buckets tagged for this stack and env (ListBuckets, then each
+/// bucket's tags: S3 has no tag filter).
+async fn buckets(sdk: &aws_config::SdkConfig, inv: &mut Inventory, stack: &str, env: &str) {
+    let s3 = aws_sdk_s3::Client::new(sdk);
+    let all = s3.list_buckets().send().await.expect("ListBuckets");
+    for b in all.buckets() {
+        let Some(name) = b.name() else { continue };
+        // Untagged, or deleted since it was listed: not this stack's.
+        let Ok(tags) = s3.get_bucket_tagging().bucket(name).send().await else {
+            continue;
+        };
+        let pairs = tags.tag_set().iter().map(|t| (t.key(), t.value()));
+        if owned_pairs(pairs, stack, env) {
+            inv.add("s3_bucket", Some(name));
+        }
     }
 }
