@@ -53,6 +53,10 @@ pub enum Error {
     /// SIGINT or SIGTERM stopped the run between changes.
     #[error("interrupted by {}: stopped between changes and wrote no document; a re-run resumes where this one stopped", .0.name())]
     Interrupted(crate::interrupt::Signal),
+
+    /// A deployment `--wait` followed failed: rolled back, or tasks kept stopping.
+    #[error("{0}")]
+    Deployment(String),
 }
 
 /// The exit-code table. Stable: scripts depend on it.
@@ -85,6 +89,10 @@ pub const EXIT_CODES: &[(u8, &str)] = &[
         "locked: another run of this stack and env is in progress",
     ),
     (
+        12,
+        "a deployment failed (svc-up --wait): rolled back or its tasks kept stopping; each reason is named",
+    ),
+    (
         130,
         "interrupted by SIGINT (143: SIGTERM); no document written, a re-run resumes",
     ),
@@ -104,6 +112,7 @@ impl Error {
             Error::Leftovers(_) => 9,
             Error::Refused(_) => 10,
             Error::Locked(_) => 11,
+            Error::Deployment(_) => 12,
             Error::Interrupted(s) => s.exit_code(),
         }
     }
@@ -338,6 +347,7 @@ mod tests {
             Error::Leftovers(vec![]),
             Error::Refused(String::new()),
             Error::Locked(String::new()),
+            Error::Deployment(String::new()),
             Error::Interrupted(crate::interrupt::Signal::Int),
         ];
         let mut codes: Vec<u8> = errors.iter().map(Error::exit_code).collect();

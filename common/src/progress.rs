@@ -73,6 +73,28 @@ pub fn waiting(what: impl Into<String>) -> Waiting {
     }
 }
 
+/// Shows a wait for `what` while `wait` runs: for the SDK's waiters, which
+/// poll by themselves and say nothing meanwhile. Ends with the duration when
+/// the wait succeeds; the caller reports a failure.
+pub async fn during<T, E>(
+    what: impl Into<String>,
+    wait: impl std::future::Future<Output = std::result::Result<T, E>>,
+) -> std::result::Result<T, E> {
+    let mut shown = waiting(what);
+    tokio::pin!(wait);
+    loop {
+        tokio::select! {
+            result = &mut wait => {
+                if result.is_ok() {
+                    shown.done();
+                }
+                return result;
+            }
+            () = tokio::time::sleep(Duration::from_secs(1)) => shown.tick(),
+        }
+    }
+}
+
 impl Waiting {
     /// Called at each poll: off a terminal, says every `HEARTBEAT` that the
     /// wait goes on (a terminal's spinner already does).

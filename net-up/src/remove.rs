@@ -44,9 +44,12 @@ pub async fn nats(ec2: &Client, ids: &[String]) -> Result<()> {
         })
         .await?;
     }
-    ec2.wait_until_nat_gateway_deleted()
+    let wait = ec2
+        .wait_until_nat_gateway_deleted()
         .set_nat_gateway_ids(Some(ids.to_vec()))
-        .wait(GONE_WAIT)
+        .wait(GONE_WAIT);
+    let what = format!("NAT gateway(s) {} to be deleted", ids.join(", "));
+    common::progress::during(what, wait)
         .await
         .map(drop)
         .map_err(|e| retry::waiter_error("NAT gateways to be deleted", GONE_WAIT, e))

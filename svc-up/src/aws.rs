@@ -16,6 +16,7 @@ use common::{retry, Context, Error, Result};
 #[derive(Debug, Clone)]
 pub struct Clients {
     pub ecs: aws_sdk_ecs::Client,
+    pub ecr: aws_sdk_ecr::Client,
     pub ec2: aws_sdk_ec2::Client,
     pub iam: aws_sdk_iam::Client,
     pub logs: aws_sdk_cloudwatchlogs::Client,
@@ -29,6 +30,7 @@ impl Clients {
     pub fn new(ctx: &Context) -> Self {
         Clients {
             ecs: aws_sdk_ecs::Client::new(&ctx.sdk),
+            ecr: aws_sdk_ecr::Client::new(&ctx.sdk),
             ec2: aws_sdk_ec2::Client::new(&ctx.sdk),
             iam: aws_sdk_iam::Client::new(&ctx.sdk),
             logs: aws_sdk_cloudwatchlogs::Client::new(&ctx.sdk),

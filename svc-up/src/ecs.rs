@@ -97,6 +97,8 @@ pub struct Want {
     pub grace: i32,
     pub exec: bool,
     pub tags: Tags,
+    /// `--force-new-deployment`: a deployment even when nothing changed.
+    pub force: bool,
 }
 
 /// An ECS service as AWS holds it.
@@ -407,6 +409,7 @@ pub fn diff(want: &Want, have: &Have) -> Vec<Field> {
         json(Some("SERVICE")),
     );
     field("tags", json(tag_map(&have.tags)), json(want.tag_map()));
+    field("force_new_deployment", json(false), json(want.force));
     out
 }
 
@@ -769,6 +772,10 @@ fn rolling_fields(
         req = req.network_configuration(network_configuration(&want.network, ids)?);
         send = true;
     }
+    if changed("force_new_deployment") {
+        req = req.force_new_deployment(true);
+        send = true;
+    }
     if changed("capacity_provider_strategy") {
         // A new strategy takes effect with a new deployment only.
         req = req
@@ -870,11 +877,13 @@ pub async fn delete(c: &Clients, cluster: &str, name: &str) -> Result<()> {
 }
 
 async fn wait_inactive(c: &Clients, cluster: &str, service: &str) -> Result<()> {
-    c.ecs
+    let wait = c
+        .ecs
         .wait_until_services_inactive()
         .cluster(cluster)
         .services(service)
-        .wait(INACTIVE_WAIT)
+        .wait(INACTIVE_WAIT);
+    common::progress::during(format!("ECS service {service} to become inactive"), wait)
         .await
         .map(|_| ())
         .map_err(|e| {

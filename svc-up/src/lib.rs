@@ -20,7 +20,7 @@ use std::time::Duration;
 use clap::Parser;
 
 use common::owner::Mismatches;
-use common::sections::{Discovery, Services};
+use common::sections::{Cluster, Discovery, Ecr, Services};
 use common::{CommonArgs, Context, Document, Result};
 
 mod actual;
@@ -28,15 +28,18 @@ mod apply;
 mod aws;
 mod cloudmap;
 mod codedeploy;
+mod deploy;
 mod desired;
 mod ecs;
 mod groups;
+mod images;
 mod logs;
 mod names;
 mod ops;
 mod plan;
 mod roles;
 pub mod spec;
+mod status;
 mod taskdefs;
 pub mod teardown;
 #[cfg(test)]
@@ -64,9 +67,24 @@ mod wait;
 pub struct Args {
     #[command(flatten)]
     pub common: CommonArgs,
-    /// Wait until every service is stable (steady state)
+    /// Deploy IMAGE to SERVICE, repeatable: `api=registry/app:v2`, or `api=:v2`
+    /// for a tag of the service's ECR repository. Recorded in the document's
+    /// spec, so later runs from that document keep it
+    #[arg(long = "image", value_name = "SERVICE=IMAGE", value_parser = deploy::parse_image)]
+    pub images: Vec<(String, String)>,
+    /// Start new tasks of SERVICE on the revision it runs (after a rotated
+    /// secret, say), repeatable
+    #[arg(long, value_name = "SERVICE")]
+    pub force_new_deployment: Vec<String>,
+    /// Follow each rolling service's deployment until it completes, with
+    /// progress on stderr; exit 12 when one is rolled back or its tasks keep
+    /// stopping, naming why
     #[arg(long)]
     pub wait: bool,
+    /// Print what each service runs and how it is doing (JSON on stdout, a
+    /// table on a terminal's stderr) instead of the document; changes nothing
+    #[arg(long, conflicts_with_all = ["images", "force_new_deployment", "wait"])]
+    pub status: bool,
     /// How long --wait waits, in seconds
     #[arg(long, value_name = "SECS", default_value_t = 600)]
     pub wait_timeout: u64,
@@ -76,10 +94,22 @@ impl common::Tool for Args {
     fn common(&self) -> &CommonArgs {
         &self.common
     }
+
+    fn read_only(&self) -> bool {
+        self.common.plan || self.status
+    }
 }
 
 pub async fn run(args: Args, ctx: Context, mut doc: Document) -> Result<Document> {
-    let desired = desired::Desired::read(&ctx, &doc)?;
+    if args.status {
+        let cluster: Cluster = doc.require("cluster", "cluster-up")?;
+        let spec = common::spec::Spec::load(&doc)?;
+        let names: Vec<String> = spec.services.keys().cloned().collect();
+        return status::report(&ctx, &cluster.name, &names).await;
+    }
+    deploy::record_images(&mut doc, &args.images)?;
+    let mut desired = desired::Desired::read(&ctx, &doc)?;
+    deploy::force(&mut desired.services, &args.force_new_deployment)?;
     if desired.services.is_empty() && !desired.stated {
         tracing::warn!(
             "spec.services is absent or empty: nothing to run, and nothing was pruned \
@@ -96,6 +126,8 @@ pub async fn run(args: Args, ctx: Context, mut doc: Document) -> Result<Document
     let mismatches = Mismatches::default();
     let found = actual::discover(&c, &ctx, &desired, &hints, &mismatches).await?;
     mismatches.into_result(&ctx)?;
+    let ecr: Option<Ecr> = doc.layer("ecr")?;
+    images::settle(&ctx, &c, ecr.as_ref(), &mut desired.services, &found).await?;
     let plan = plan::plan(&ctx, &desired, &found)?;
     let (mut services, mut discovery) = (plan.services.clone(), plan.discovery.clone());
     if ctx.plan_only {
@@ -106,14 +138,10 @@ pub async fn run(args: Args, ctx: Context, mut doc: Document) -> Result<Document
         let ids = ops::Ids::default();
         apply::apply(&ctx, &c, &plan.ops, &ids).await?;
         (services, discovery) = resolved(&ids, services, discovery);
-        if args.wait && !services.is_empty() {
-            wait::stable(
-                &ctx,
-                &desired.cluster,
-                &services,
-                Duration::from_secs(args.wait_timeout),
-            )
-            .await?;
+        if args.wait {
+            let targets = wait_targets(&desired, &services);
+            let max = Duration::from_secs(args.wait_timeout);
+            wait::follow(&ctx, &desired.cluster, &targets, max).await?;
         }
     }
     doc.set_layer("services", &services);
@@ -124,6 +152,24 @@ pub async fn run(args: Args, ctx: Context, mut doc: Document) -> Result<Document
         }
     }
     Ok(doc)
+}
+
+/// The rolling services `--wait` follows, at the revision this run left them
+/// on (blue/green ones roll out through CodeDeploy).
+fn wait_targets(desired: &desired::Desired, services: &Services) -> Vec<wait::Target> {
+    desired
+        .services
+        .iter()
+        .filter(|s| s.blue_green.is_none())
+        .filter_map(|s| {
+            let out = services.get(&s.name)?;
+            Some(wait::Target {
+                service: s.name.clone(),
+                name: out.service_name.clone(),
+                task_definition: out.task_definition_arn.clone(),
+            })
+        })
+        .collect()
 }
 
 /// The output sections with every placeholder replaced by what was created.

@@ -338,6 +338,7 @@ impl One<'_> {
             },
             exec: s.exec,
             tags: names::wanted_tags(ctx, &s.name),
+            force: s.force_new_deployment,
         }
     }
 

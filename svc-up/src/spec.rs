@@ -20,6 +20,13 @@ pub use common::spec::deployment::{traffic_config, TRAFFIC};
 pub struct Planned {
     pub name: String,
     pub image: String,
+    /// The spec names the image (`image` or `image_tag`). Otherwise a running
+    /// service keeps the image it runs, and a new one gets the newest image of
+    /// its repository (`images.rs`): a re-run never rolls a deploy back.
+    pub image_given: bool,
+    /// The service's ECR repository (`.ecr.repositories.<name>`), when its
+    /// image comes from there: (repository name, URL).
+    pub repository: Option<(String, String)>,
     pub cpu: u32,
     pub memory: u32,
     pub port: Option<u16>,
@@ -48,6 +55,8 @@ pub struct Planned {
     pub scaled: bool,
     /// Deployed by CodeDeploy instead of ECS rolling updates.
     pub blue_green: Option<BlueGreen>,
+    /// `--force-new-deployment`: new tasks even when nothing changed.
+    pub force_new_deployment: bool,
 }
 
 /// A blue/green service's deployment group, resolved against `.alb`.
@@ -125,10 +134,13 @@ fn plan_one(
     };
     let (exec, read_only) = s.exec_and_read_only();
     let (target_group, blue_green) = attachment(name, s, up, stack, env)?;
+    let (image, repository) = image(name, s, up.ecr)?;
     // Checked with the spec: sizes in Fargate's table, the port 1 to 65535.
     Ok(Planned {
         name: name.to_owned(),
-        image: image(name, s, up.ecr)?,
+        image,
+        image_given: s.image.is_some() || s.image_tag.is_some(),
+        repository,
         cpu: size.cpu as u32,
         memory: size.memory as u32,
         port: s.port.map(|p| p as u16),
@@ -154,17 +166,28 @@ fn plan_one(
             .map(|g| g.arn.clone()),
         scaled: s.scaling.is_some(),
         blue_green,
+        force_new_deployment: false,
     })
 }
 
-/// The spec's image, or the service's ECR repository at `image_tag`.
-fn image(name: &str, s: &ServiceSpec, ecr: Option<&Ecr>) -> Result<String> {
+/// The tag a service of an ECR repository gets when nothing names one and its
+/// repository holds no image yet (`images.rs` says so, and how to deploy one).
+pub const PLACEHOLDER_TAG: &str = "latest";
+
+/// The spec's image, or the service's ECR repository at `image_tag` (for now
+/// the placeholder tag when none is named: `images.rs` settles it).
+type Image = (String, Option<(String, String)>);
+
+fn image(name: &str, s: &ServiceSpec, ecr: Option<&Ecr>) -> Result<Image> {
     match (&s.image, ecr.and_then(|e| e.repositories.get(name))) {
-        (Some(i), _) if !i.trim().is_empty() => Ok(i.clone()),
-        (_, Some(repo)) => Ok(format!(
-            "{}:{}",
-            repo.url,
-            s.image_tag.as_deref().unwrap_or("latest")
+        (Some(i), _) if !i.trim().is_empty() => Ok((i.clone(), None)),
+        (_, Some(repo)) => Ok((
+            format!(
+                "{}:{}",
+                repo.url,
+                s.image_tag.as_deref().unwrap_or(PLACEHOLDER_TAG)
+            ),
+            Some((repo.name.clone(), repo.url.clone())),
         )),
         _ => Err(Error::spec(format!(
             "spec.services.{name}: no image: set spec.services.{name}.image or create its repository with ecr-up (.ecr.repositories.{name})"

@@ -65,6 +65,49 @@ fn an_unknown_flag_is_a_usage_error() {
     offline!().arg("--no-such-flag").fails().code(2);
 }
 
+/// The deploy flags: `SERVICE=IMAGE` or nothing, a known service (with a
+/// suggestion), an image that parses, never both image and image_tag, and
+/// no `--status` together with a change.
+#[test]
+fn deploy_flags_are_checked_before_any_call() {
+    let d = doc(json!({"web": {"port": 3000}}));
+    let stdin = d.to_string();
+    let err = offline!()
+        .args(["--image", "web"])
+        .stdin(stdin.clone())
+        .fails()
+        .code(2);
+    assert!(err.contains("SERVICE=IMAGE"), "{err}");
+    let err = offline!()
+        .args(["--image", "wbe=nginx:1"])
+        .stdin(stdin.clone())
+        .fails()
+        .code(2);
+    assert!(err.contains("did you mean 'web'?"), "{err}");
+    let err = offline!()
+        .args(["--force-new-deployment", "nope"])
+        .stdin(stdin.clone())
+        .fails()
+        .code(2);
+    assert!(err.contains("no service 'nope'"), "{err}");
+    let err = offline!()
+        .args(["--image", "web=Nginx!"])
+        .stdin(stdin.clone())
+        .fails()
+        .code(5);
+    assert!(
+        err.contains("spec.services.web.image: invalid image reference"),
+        "{err}"
+    );
+    offline!()
+        .args(["--status", "--wait"])
+        .stdin(stdin)
+        .fails()
+        .code(2);
+    let err = spec_error(json!({"web": {"image": "nginx:1", "image_tag": "v2"}}));
+    assert!(err.contains("both image and image_tag"), "{err}");
+}
+
 #[test]
 fn empty_stdin_is_a_document_error() {
     offline!().stdin("").fails().code(3);

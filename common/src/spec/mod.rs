@@ -33,6 +33,7 @@ mod de;
 pub mod deployment;
 pub mod discovery;
 pub mod ecr;
+pub mod image;
 pub mod network;
 pub mod scaling;
 pub mod secrets;
@@ -240,7 +241,7 @@ pub fn one_of(given: &str, known: &[&str]) -> String {
 /// The known word a typo most likely meant: close in Jaro-Winkler similarity
 /// (transposed and dropped letters: `imgae`, `servces`), or one edit away from a
 /// short word (`mx` for `max`).
-fn closest<'a>(given: &str, known: &[&'a str]) -> Option<&'a str> {
+pub fn closest<'a>(given: &str, known: &[&'a str]) -> Option<&'a str> {
     // Both metrics take time in proportion to the lengths' product: a huge key
     // is no typo of ours, and must not make the error slow.
     if given.len() > 2 * known.iter().map(|k| k.len()).max().unwrap_or(0) + 8 {

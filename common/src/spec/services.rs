@@ -38,7 +38,9 @@ pub const MAX_DESIRED_COUNT: i64 = 1000;
 pub struct ServiceSpec {
     /// An explicit image (`nginx:alpine`); else the service's ECR repository.
     pub image: Option<String>,
-    /// The tag of the ECR image [default "latest"].
+    /// The tag of the service's ECR image. Without `image` or `image_tag` a
+    /// running service keeps the image it runs (a re-run never rolls a deploy
+    /// back) and a new one gets the newest image in its repository.
     pub image_tag: Option<String>,
     /// Fargate CPU units [256]; signed, so `-1` gets our message, not serde's.
     pub cpu: Option<i64>,
@@ -199,10 +201,26 @@ pub fn check(known: &Known<'_>) -> Result<()> {
         .try_for_each(|(name, s)| check_service(name, s, known))
 }
 
+/// A well-formed `image` or `image_tag`, never both: `image_tag` is the tag of
+/// the service's own ECR repository, which `image` replaces.
+fn check_image(at: &str, s: &ServiceSpec) -> Result<()> {
+    match (&s.image, &s.image_tag) {
+        (Some(_), Some(_)) => Err(Error::spec(format!(
+            "{at}: both image and image_tag are set: image_tag is the tag of the service's ECR repository, \
+             which image replaces; keep one (svc-up --image {}=... sets the right one)",
+            at.rsplit('.').next().unwrap_or_default()
+        ))),
+        (Some(i), None) => super::image::check(&format!("{at}.image"), i),
+        (None, Some(t)) => super::image::check_tag(&format!("{at}.image_tag"), t),
+        (None, None) => Ok(()),
+    }
+}
+
 fn check_service(name: &str, s: &ServiceSpec, known: &Known<'_>) -> Result<()> {
     let at = format!("spec.services.{}", shown(name));
     naming::check_service_name(name).map_err(|e| within(&at, e))?;
     check_sizes(&at, s)?;
+    check_image(&at, s)?;
     if let Some(p) = s.port {
         check_port(&format!("{at}.port"), p)?;
     }
@@ -302,10 +320,25 @@ fn check_env_name(at: &str, var: &str) -> Result<()> {
     }
 }
 
+/// Variables that hold credentials: a plain environment value would be in the
+/// task definition for anyone who can describe it (FSBP ECS.8).
+const CREDENTIAL_VARIABLES: &[&str] = &[
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "ECS_ENGINE_AUTH_DATA",
+];
+
 fn check_environment(at: &str, s: &ServiceSpec) -> Result<()> {
     for (k, v) in &s.environment {
         let at = format!("{at}.environment.{}", shown(k));
         check_env_name(&at, k)?;
+        if CREDENTIAL_VARIABLES.contains(&k.as_str()) {
+            return Err(Error::spec(format!(
+                "{at}: credentials never go in plain environment values (the task definition shows them): \
+                 put it in a secret and reference it under secrets, or use the task role"
+            )));
+        }
         if !matches!(v, Value::String(_) | Value::Number(_) | Value::Bool(_)) {
             return Err(Error::spec(format!(
                 "{at}: expected a string, number or boolean, got {}",

@@ -156,11 +156,14 @@ impl Applier<'_> {
         if ids.is_empty() {
             return Ok(());
         }
-        self.aws
+        let what = format!("NAT gateway(s) {} to become available", ids.join(", "));
+        let wait = self
+            .aws
             .ec2
             .wait_until_nat_gateway_available()
             .set_nat_gateway_ids(Some(ids))
-            .wait(NAT_WAIT)
+            .wait(NAT_WAIT);
+        common::progress::during(what, wait)
             .await
             .map(drop)
             .map_err(|e| retry::waiter_error("NAT gateways to become available", NAT_WAIT, e))

@@ -40,6 +40,7 @@ fn want() -> Want {
         grace: GRACE_SECONDS,
         exec: false,
         tags: ctx.tags("api"),
+        force: false,
     }
 }
 
@@ -395,4 +396,21 @@ fn clusters_read_from_service_arns() {
         Some("c1")
     );
     assert_eq!(cluster_of("arn:aws:ecs:us-east-1:1:service/s1"), None);
+}
+
+/// `--force-new-deployment`: an update naming only that, on a service that
+/// is otherwise as wanted.
+#[test]
+fn a_forced_deployment_is_one_update_of_its_own() {
+    let w = Want {
+        force: true,
+        ..want()
+    };
+    let have = have_of(&want());
+    let Some(Op::Update { fields, .. }) = plan(&ctx(), &w, Some(&have)).unwrap() else {
+        panic!("an update");
+    };
+    let names: Vec<&str> = fields.iter().map(|f| f.name).collect();
+    assert_eq!(names, ["force_new_deployment"]);
+    assert_eq!(plan(&ctx(), &want(), Some(&have)).unwrap(), None);
 }

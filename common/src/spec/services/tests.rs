@@ -85,6 +85,18 @@ fn every_field_rule_names_its_path() {
             "spec.services.a.environment.X: expected a string, number or boolean, got an object",
         ),
         (
+            json!({"environment": {"AWS_SECRET_ACCESS_KEY": "x"}}),
+            "spec.services.a.environment.AWS_SECRET_ACCESS_KEY: credentials never go in plain environment values",
+        ),
+        (
+            json!({"image": "nginx", "image_tag": "v1"}),
+            "spec.services.a: both image and image_tag are set",
+        ),
+        (
+            json!({"image_tag": "-v1"}),
+            "spec.services.a.image_tag: invalid image tag '-v1'",
+        ),
+        (
             json!({"environment": {"X": "1"}, "secrets": {"X": {"secret": "s"}}}),
             "spec.services.a.secrets.X: X is both in environment and in secrets",
         ),
