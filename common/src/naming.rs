@@ -170,6 +170,18 @@ pub fn short_name(full: &str, max: usize) -> String {
     format!("{head}-{hash}")
 }
 
+/// Whether `name` may be one `short_name` shortened: it ends in `-` and the
+/// 8 hex digits of the hash. Its length says nothing: the head loses the
+/// hyphens the cut leaves at its end, so a name cut inside `--` is 62 or 63
+/// characters long, not the limit. A hint for listing only (an unshortened
+/// name can end like this too): the tags decide.
+pub fn may_be_shortened(name: &str) -> bool {
+    name.len() > 9
+        && name
+            .rsplit_once('-')
+            .is_some_and(|(_, hash)| hash.len() == 8 && hash.chars().all(|c| c.is_ascii_hexdigit()))
+}
+
 /// The tags every resource gets: ours first, then the user's (which may not override ours).
 pub fn tags(
     stack: &str,
@@ -278,6 +290,20 @@ mod tests {
         assert!(a.len() <= 32 && b.len() <= 32);
         assert_ne!(a, b);
         assert_eq!(short_name("short", 32), "short");
+    }
+
+    #[test]
+    fn shortened_names_are_recognised_whatever_their_length() {
+        // The cut lands on a hyphen of the service's name: the head loses
+        // it, and the shortened name is 63 characters, not IAM's 64.
+        let service = format!("{}-{}", "a".repeat(23), "b".repeat(8));
+        let full = format!("{}--task-{service}--staging", "s".repeat(24));
+        let short = short_name(&full, 64);
+        assert_eq!(short.len(), 63, "{short}");
+        assert!(may_be_shortened(&short));
+        assert!(may_be_shortened(&short_name(&"x".repeat(80), 64)));
+        assert!(!may_be_shortened("shop--task-api--dev"));
+        assert!(!may_be_shortened("-0123abcd"));
     }
 
     #[test]

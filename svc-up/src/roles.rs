@@ -70,14 +70,15 @@ impl Want {
 }
 
 /// Whether a listed role may be one of this stack's and env's: our name
-/// prefix, and our env suffix or a name shortened to IAM's 64 characters.
+/// prefix, and our env suffix or the hash of a name shortened to fit IAM's 64
+/// characters (whatever its length: the cut may drop hyphens). The tags decide.
 fn candidate(ctx: &Context, name: &str) -> bool {
     let prefix = naming::name_prefix(&ctx.stack);
     // cluster-up's task execution role is `task-execution`, never a task role.
     let execution = iam::role_name(ctx, "task-execution");
     let ours = (name.starts_with(&format!("{prefix}task-")) && name != execution)
         || name == iam::role_name(ctx, names::CODEDEPLOY_ROLE);
-    ours && (name.ends_with(&naming::name_suffix(&ctx.env)) || name.len() == 64)
+    ours && (name.ends_with(&naming::name_suffix(&ctx.env)) || naming::may_be_shortened(name))
 }
 
 /// The roles the plan needs: every wanted name, and every listed candidate of
@@ -519,6 +520,13 @@ mod tests {
         assert!(!candidate(&ctx, "shop--task-execution-other"));
         let long = format!("shop--task-{}", "a".repeat(53));
         assert_eq!(long.len(), 64);
-        assert!(candidate(&ctx, &long));
+        assert!(!candidate(&ctx, &long), "64 characters but no hash");
+        // Issue 15: a name the cut shortened to 63 characters (a hyphen
+        // dropped) is still a candidate; its tags decide.
+        let ctx = Context::offline("svc-up", &"s".repeat(24), "staging", "us-east-1");
+        let service = format!("{}-{}", "a".repeat(23), "b".repeat(8));
+        let short = iam::role_name(&ctx, &names::role_component(&service));
+        assert_eq!(short.len(), 63, "{short}");
+        assert!(candidate(&ctx, &short));
     }
 }

@@ -6,7 +6,9 @@
 //! Refused, each naming its JSON path (exit 5):
 //! - wildcards that span services, regions, accounts or resource types
 //!   (`*`, `s3:*`, `*:GetObject`, `arn:aws:*:*:*:*`, `arn:aws:s3:::*`,
-//!   `arn:aws:dynamodb:*:123456789012:table/x`, `...:*/x`);
+//!   `arn:aws:dynamodb:*:123456789012:table/x`, `...:*/x`, `...:t*`: a `*`
+//!   matches `/` too, so one before the type's end spans types; S3 buckets
+//!   count as the type, only SQS queue and SNS topic names take one);
 //! - actions that administer IAM or KMS: any IAM action but the read-only
 //!   `Get*`/`List*`/`Generate*`/`Simulate*` ones (and never `iam:PassRole`,
 //!   which hands a role to a service: privilege escalation), and any KMS action
@@ -249,13 +251,19 @@ fn check_resource(arn: &str) -> std::result::Result<(), String> {
             shown(account)
         ));
     }
-    check_resource_part(resource)
+    check_resource_part(service, resource)
 }
 
+/// Services whose ARNs name a resource with no type before it (a queue, a
+/// topic): a wildcard in that name stays within the one kind.
+const TYPELESS: &[&str] = &["sns", "sqs"];
+
 /// The resource part: not empty, not all wildcard; its type (the part before
-/// the first `/` or `:`, the bucket of an S3 ARN) exact; a name without a type
-/// at least starts with a literal.
-fn check_resource_part(resource: &str) -> std::result::Result<(), String> {
+/// the first `/` or `:`, the bucket of an S3 ARN) exact. A wildcard there,
+/// even with no `/` or `:` after it, spans types (`table*` or `t*` match
+/// `table/orders` and every other type beginning so, since `*` matches `/`
+/// too); only a queue's or topic's name, which has no type, may end in one.
+fn check_resource_part(service: &str, resource: &str) -> std::result::Result<(), String> {
     if resource.is_empty() {
         return Err("is not an ARN: its resource is empty".into());
     }
@@ -267,6 +275,10 @@ fn check_resource_part(resource: &str) -> std::result::Result<(), String> {
         None if resource.starts_with(['*', '?']) => {
             Err("is a wildcard over every resource of the service".into())
         }
+        None if resource.contains(['*', '?']) && !TYPELESS.contains(&service) => Err(
+            "has a wildcard in its resource type (or S3 bucket), which spans types or buckets"
+                .into(),
+        ),
         None => Ok(()),
     }
 }
@@ -317,6 +329,8 @@ mod tests {
                 "arn:aws-us-gov:sns:us-gov-west-1:123456789012:alerts",
             ),
             ("iam:GetPolicy", "arn:aws:iam::aws:policy/ReadOnlyAccess"),
+            ("sns:Publish", "arn:aws:sns:us-east-1:123456789012:alerts-*"),
+            ("s3:ListBucket", "arn:aws:s3:::trades"),
         ] {
             assert!(one(a, r).is_ok(), "{a} {r}: {:?}", one(a, r));
         }
@@ -393,6 +407,31 @@ mod tests {
             (
                 "dynamodb:GetItem",
                 "arn:aws:dynamodb:us-east-1:123456789012:tab*/x",
+                "p[0].resources[0]",
+                "resource type",
+            ),
+            // Issue 12: a wildcard before any `/` or `:` spans types too.
+            (
+                "dynamodb:GetItem",
+                "arn:aws:dynamodb:us-east-1:123456789012:t*",
+                "p[0].resources[0]",
+                "resource type",
+            ),
+            (
+                "iam:GetRole",
+                "arn:aws:iam::123456789012:role*",
+                "p[0].resources[0]",
+                "resource type",
+            ),
+            (
+                "s3:GetObject",
+                "arn:aws:s3:::b*",
+                "p[0].resources[0]",
+                "spans types or buckets",
+            ),
+            (
+                "logs:PutLogEvents",
+                "arn:aws:logs:us-east-1:123456789012:log-group?",
                 "p[0].resources[0]",
                 "resource type",
             ),
