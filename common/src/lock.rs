@@ -30,6 +30,9 @@ use crate::runner::Context;
 /// run holds one this old.
 pub const STALE_AFTER: Duration = Duration::from_secs(30 * 60);
 
+/// How long after taking it a run releases its lock without reading it first.
+const SAFE_RELEASE: Duration = Duration::from_secs(25 * 60);
+
 const TAG_HOLDER: &str = "fargate-pipes:lock-holder";
 const TAG_RUN: &str = "fargate-pipes:lock-run";
 /// Polling interval while another run holds the lock.
@@ -48,6 +51,8 @@ pub struct Lock {
     client: Client,
     name: String,
     run: String,
+    /// When this run took it (set by `acquire`).
+    taken: std::time::Instant,
 }
 
 /// Who holds the lock, as AWS records it.
@@ -94,6 +99,7 @@ pub async fn acquire(ctx: &Context, opts: Options) -> Result<Lock> {
         client: Client::new(&ctx.sdk),
         name: name(&ctx.stack, &ctx.env),
         run: run_id(),
+        taken: std::time::Instant::now(),
     };
     let start = std::time::Instant::now();
     let mut waiting = None;
@@ -103,7 +109,10 @@ pub async fn acquire(ctx: &Context, opts: Options) -> Result<Lock> {
                 crate::progress::Waiting::done(w);
             }
             tracing::debug!("took the lock {}", lock.name);
-            return Ok(lock);
+            return Ok(Lock {
+                taken: std::time::Instant::now(),
+                ..lock
+            });
         }
         let Some(holder) = lock.holder().await? else {
             continue; // released between our create and our read: try again
@@ -213,6 +222,10 @@ impl Lock {
             Some(h) if h.run == run => {}
             _ => return Ok(()),
         }
+        self.delete().await
+    }
+
+    async fn delete(&self) -> Result<()> {
         match self
             .client
             .delete_log_group()
@@ -232,8 +245,19 @@ impl Lock {
     }
 
     /// Gives the lock back; a failure is reported, never fatal to the run.
+    ///
+    /// Only a stale lock may be broken, and this run's is not stale while the
+    /// run lives and is younger than `STALE_AFTER`: then it is still ours and
+    /// goes in one call. (`SAFE_RELEASE` leaves a margin for a breaker whose
+    /// clock runs ahead of AWS's.) An older one is deleted only if its tags
+    /// still name this run.
     pub async fn release(self) {
-        if let Err(e) = self.delete_if_held_by(&self.run).await {
+        let released = if self.taken.elapsed() < SAFE_RELEASE {
+            self.delete().await
+        } else {
+            self.delete_if_held_by(&self.run).await
+        };
+        if let Err(e) = released {
             tracing::warn!("could not release the lock {}: {e}", self.name);
         }
     }
