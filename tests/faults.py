@@ -171,9 +171,10 @@ class Timing:
     def answer(self, action, body):
         if not self.ready_at:
             return body
-        if action == "DescribeNatGateways":
+        # AWS answers a create with the new resource not ready yet, as later describes do.
+        if action in ("CreateNatGateway", "DescribeNatGateways"):
             return self.hold(body, NAT_ID, b"<state>available</state>", b"<state>pending</state>")
-        if action == "DescribeLoadBalancers":
+        if action in ("CreateLoadBalancer", "DescribeLoadBalancers"):
             return self.hold(body, LB_ARN, b"<Code>active</Code>", b"<Code>provisioning</Code>")
         if action == "GetOperation":
             return self.hold(body, re.compile(rb'"Id"\s*:\s*"([^"]+)"'), b'"SUCCESS"', b'"PENDING"')

@@ -11,8 +11,8 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use aws_sdk_ec2::client::Waiters;
-use common::{retry, Context, Error, Result};
+use aws_sdk_ec2::types::NatGatewayState;
+use common::{retry, AwsResultExt, Context, Error, Result};
 use futures_util::stream::{self, StreamExt};
 
 use crate::aws::Aws;
@@ -28,6 +28,9 @@ mod update;
 const IN_FLIGHT: usize = common::bounded::PER_SERVICE;
 /// Real NAT gateways take one to five minutes to become available.
 const NAT_WAIT: Duration = Duration::from_secs(900);
+/// How often a pending NAT gateway is read: a few seconds past ready at most,
+/// some 30 calls for a 90-second NAT.
+const NAT_POLL: Duration = Duration::from_secs(3);
 
 /// The ids of the network's resources once applied (or planned).
 #[derive(Debug, Clone, Default)]
@@ -150,23 +153,49 @@ impl Applier<'_> {
     }
 
     /// Waits for the NAT gateways not yet available: AWS refuses a route to a
-    /// pending one.
+    /// pending one. Polled every `NAT_POLL` rather than by the SDK's waiter,
+    /// whose 15 s minimum delay and backoff to 120 s would idle up to a minute
+    /// past the moment a NAT (one to two minutes) is ready.
     async fn wait_for_nats(&self) -> Result<()> {
         let ids = self.pending_nats.lock().expect("nats lock").clone();
         if ids.is_empty() {
             return Ok(());
         }
         let what = format!("NAT gateway(s) {} to become available", ids.join(", "));
-        let wait = self
+        retry::wait_for(&what, NAT_WAIT, NAT_POLL, || self.nats_available(&ids)).await
+    }
+
+    /// `Some` once every one of `ids` is available; a failed one is an error.
+    async fn nats_available(&self, ids: &[String]) -> Result<Option<()>> {
+        let out = self
             .aws
             .ec2
-            .wait_until_nat_gateway_available()
-            .set_nat_gateway_ids(Some(ids))
-            .wait(NAT_WAIT);
-        common::progress::during(what, wait)
+            .describe_nat_gateways()
+            .set_nat_gateway_ids(Some(ids.to_vec()))
+            .send()
             .await
-            .map(drop)
-            .map_err(|e| retry::waiter_error("NAT gateways to become available", NAT_WAIT, e))
+            .aws("DescribeNatGateways")?;
+        let nats = out.nat_gateways();
+        if let Some(failed) = nats
+            .iter()
+            .find(|n| n.state() == Some(&NatGatewayState::Failed))
+        {
+            return Err(Error::Aws(common::error::AwsError {
+                op: format!(
+                    "NAT gateway {}",
+                    failed.nat_gateway_id().unwrap_or_default()
+                ),
+                code: failed.failure_code().map(str::to_owned),
+                message: failed.failure_message().unwrap_or("failed").to_owned(),
+                request_id: None,
+                transient: false,
+            }));
+        }
+        let ready = nats.len() == ids.len()
+            && nats
+                .iter()
+                .all(|n| n.state() == Some(&NatGatewayState::Available));
+        Ok(ready.then_some(()))
     }
 
     async fn delete(&self, key: &Key, id: &str) -> Result<()> {
