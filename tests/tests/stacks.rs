@@ -751,7 +751,12 @@ fn payment_processing_matches_seed_003_and_comes_down_by_tag() {
         ("fraud-detector", "alpine:3.20", Some("sh"), &[][..]),
     ] {
         let td = task_definition(&u, svc);
-        assert_eq!(td.container.command().first().map(String::as_str), command, "{svc}");
+        assert_eq!(td.container.image(), Some(image), "{svc}");
+        assert_eq!(
+            td.container.command().first().map(String::as_str),
+            command,
+            "{svc}"
+        );
         let mounts: Vec<&str> = td
             .container
             .mount_points()
@@ -768,8 +773,7 @@ fn payment_processing_matches_seed_003_and_comes_down_by_tag() {
             .collect();
         if svc != "fraud-detector" {
             assert_eq!(
-                env["FRAUD_DETECTOR_URL"],
-                "http://fraud-detector.payment.local:8080",
+                env["FRAUD_DETECTOR_URL"], "http://fraud-detector.payment.local:8080",
                 "{svc}: a reference"
             );
         }
@@ -941,7 +945,12 @@ fn check_ohi(u: &Up) {
             .filter_map(|kv| Some((kv.name()?, kv.value()?)))
             .collect();
         assert_eq!(env.get("LOG_LEVEL"), Some(&level), "{name} in {}", u.env);
-        if td.container.secrets().iter().any(|s| s.name() == "DATABASE_PASSWORD") {
+        if td
+            .container
+            .secrets()
+            .iter()
+            .any(|s| s.name() == "DATABASE_PASSWORD")
+        {
             let db = format!("ohi-{}-postgres.internal", u.env);
             let redis = format!("ohi-{}-redis.internal", u.env);
             assert_eq!(env.get("DATABASE_HOST"), Some(&db.as_str()), "{name}");

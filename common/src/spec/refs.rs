@@ -70,9 +70,10 @@ pub fn parse(text: &str) -> std::result::Result<Vec<Piece>, String> {
         }
         literal.push_str(&rest[..i]);
         let Some(end) = rest[i..].find('}') else {
-            return Err(format!(
-                "'${{' opens a reference that is never closed with '}}' (write $${{ for a literal ${{)"
-            ));
+            return Err(
+                "'${' opens a reference that is never closed with '}' (write $${ for a literal ${)"
+                    .to_owned(),
+            );
         };
         let inner = &rest[i + 2..i + end];
         if !literal.is_empty() {
