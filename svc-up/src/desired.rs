@@ -66,7 +66,7 @@ impl Desired {
             secrets: secrets.as_ref(),
             alb: alb.as_ref(),
         };
-        let plan = spec::plan(&spec.services, &spec.discovery, up, stack, env)?;
+        let plan = spec::plan(&spec.services, &spec.discovery, up, stack, env, &ctx.region)?;
         if network.private_subnet_ids.is_empty() && !plan.services.is_empty() {
             return Err(Error::Document(
                 ".network has no private subnets: tasks run only in private subnets (re-run net-up)"

@@ -9,7 +9,11 @@ use serde_json::{json, Value};
 
 use common::sections::{alarm_name, AlarmMetric, Alb, Cluster, Ecr, Secrets};
 use common::spec::discovery::check_namespace;
-use common::spec::services::{ContainerHealthCheck, Permission, DEFAULT_LOG_RETENTION_DAYS};
+use common::spec::refs::{self, Ref, ServiceAttr};
+use common::spec::services::{
+    Condition, ContainerHealthCheck, CpuArchitecture, Permission, SecretRef, Sidecar,
+    DEFAULT_LOG_RETENTION_DAYS,
+};
 use common::spec::{deployment, DiscoverySpec, ServiceSpec, ServicesSpec};
 use common::{Error, Result};
 
@@ -57,6 +61,34 @@ pub struct Planned {
     pub blue_green: Option<BlueGreen>,
     /// `--force-new-deployment`: new tasks even when nothing changed.
     pub force_new_deployment: bool,
+    /// The container's command and entrypoint, references resolved.
+    pub command: Option<Vec<String>>,
+    pub entrypoint: Option<Vec<String>>,
+    /// Each an ephemeral task volume mounted read-write.
+    pub writable_paths: Vec<String>,
+    /// Runs on Graviton (`runtimePlatform` ARM64) instead of x86_64.
+    pub arm64: bool,
+    /// Container name to ECS's condition (`HEALTHY`), sorted.
+    pub depends_on: Vec<(String, String)>,
+    /// The task's other containers, sorted by name.
+    pub sidecars: Vec<SidecarPlan>,
+}
+
+/// A sidecar container, resolved like the main one.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SidecarPlan {
+    pub name: String,
+    pub image: String,
+    pub command: Option<Vec<String>>,
+    pub entrypoint: Option<Vec<String>>,
+    pub environment: Vec<(String, String)>,
+    pub secrets: Vec<(String, String)>,
+    pub port: Option<u16>,
+    pub essential: bool,
+    pub depends_on: Vec<(String, String)>,
+    pub health_check: Option<ContainerHealthCheck>,
+    pub writable_paths: Vec<String>,
+    pub read_only: bool,
 }
 
 /// A blue/green service's deployment group, resolved against `.alb`.
@@ -90,6 +122,91 @@ pub struct Upstream<'a> {
     pub alb: Option<&'a Alb>,
 }
 
+/// What `${...}` references resolve against (common::spec::refs): the
+/// upstream sections, the services of this env, and svc-up's own namespace.
+#[derive(Debug, Clone, Copy)]
+struct Refs<'a> {
+    up: Upstream<'a>,
+    services: &'a ServicesSpec,
+    namespace: &'a str,
+    stack: &'a str,
+    env: &'a str,
+    region: &'a str,
+}
+
+impl Refs<'_> {
+    /// `text` with its references resolved; checked with the spec, so only
+    /// a missing upstream layer (or secret not yet made) fails here. Under
+    /// `--plan` an upstream placeholder resolves to itself: the plan shows
+    /// the value as planned.
+    fn text(&self, at: &str, text: &str) -> Result<String> {
+        refs::resolve(text, |r| self.value(at, r))
+    }
+
+    fn list(&self, at: &str, list: Option<&Vec<String>>) -> Result<Option<Vec<String>>> {
+        list.map(|l| {
+            l.iter()
+                .enumerate()
+                .map(|(i, t)| self.text(&format!("{at}[{i}]"), t))
+                .collect()
+        })
+        .transpose()
+    }
+
+    fn value(&self, at: &str, r: &Ref) -> Result<String> {
+        let alb = || {
+            self.up.alb.ok_or(Error::MissingLayer {
+                section: "alb".into(),
+                tool: "alb-up",
+            })
+        };
+        Ok(match r {
+            Ref::Service { name, attr } => {
+                let host = format!("{name}.{}", self.namespace);
+                let port = self.services.get(name).and_then(|s| s.port).unwrap_or_default();
+                match attr {
+                    ServiceAttr::Host => host,
+                    ServiceAttr::Address => format!("{host}:{port}"),
+                    ServiceAttr::Url => format!("http://{host}:{port}"),
+                }
+            }
+            Ref::AlbDnsName => alb()?.dns_name.clone(),
+            Ref::AlbUrl => {
+                let a = alb()?;
+                let scheme = if a.https_listener_arn.is_some() { "https" } else { "http" };
+                format!("{scheme}://{}", a.dns_name)
+            }
+            Ref::SecretArn(name) => match self.up.secrets.and_then(|s| s.get(name)) {
+                Some(secret) => secret.arn.clone(),
+                None => {
+                    return Err(Error::spec(format!(
+                        "{at}: ${{secret.{name}.arn}}: secret '{name}' is not in .secrets (declare it in spec.secrets and run secrets-up)"
+                    )))
+                }
+            },
+            Ref::ClusterName => self.up.cluster.name.clone(),
+            Ref::ClusterArn => self.up.cluster.arn.clone(),
+            Ref::Stack => self.stack.to_owned(),
+            Ref::Env => self.env.to_owned(),
+            Ref::Region => self.region.to_owned(),
+        })
+    }
+
+    /// Environment values as ECS takes them (text), references resolved.
+    fn environment(
+        &self,
+        at: &str,
+        env: &std::collections::BTreeMap<String, Value>,
+    ) -> Result<Vec<(String, String)>> {
+        env.iter()
+            .map(|(k, v)| {
+                let text = self.text(&format!("{at}.environment.{k}"), &plain(v))?;
+                Ok((k.clone(), text))
+            })
+            .collect()
+    }
+}
+
 /// The services of a checked spec, resolved for `env` against the upstream sections.
 pub fn plan(
     services: &ServicesSpec,
@@ -97,13 +214,22 @@ pub fn plan(
     up: Upstream<'_>,
     stack: &str,
     env: &str,
+    region: &str,
 ) -> Result<Plan> {
+    let ns = discovery.namespace(stack, env);
+    let refs = Refs {
+        up,
+        services,
+        namespace: &ns,
+        stack,
+        env,
+        region,
+    };
     let out = services
         .iter()
-        .map(|(name, s)| plan_one(name, s, up, stack, env))
+        .map(|(name, s)| plan_one(name, s, &refs))
         .collect::<Result<Vec<_>>>()?;
     let namespace = if out.iter().any(|s| s.discovery_ttl.is_some()) {
-        let ns = discovery.namespace(stack, env);
         check_namespace(&ns)?;
         Some(ns)
     } else {
@@ -115,13 +241,8 @@ pub fn plan(
     })
 }
 
-fn plan_one(
-    name: &str,
-    s: &ServiceSpec,
-    up: Upstream<'_>,
-    stack: &str,
-    env: &str,
-) -> Result<Planned> {
+fn plan_one(name: &str, s: &ServiceSpec, refs: &Refs<'_>) -> Result<Planned> {
+    let (up, stack, env) = (refs.up, refs.stack, refs.env);
     let at = format!("spec.services.{name}");
     let size = s.size(env);
     let health_check = match &s.container_health_check {
@@ -145,12 +266,8 @@ fn plan_one(
         memory: size.memory as u32,
         port: s.port.map(|p| p as u16),
         desired_count: size.desired_count as u32,
-        environment: s
-            .environment
-            .iter()
-            .map(|(k, v)| (k.clone(), plain(v)))
-            .collect(),
-        secrets: secret_refs(&at, s, up.secrets)?,
+        environment: refs.environment(&at, &s.environment)?,
+        secrets: secret_refs(&at, &s.secrets, up.secrets)?,
         health_check,
         stop_timeout: s.stop_timeout,
         read_only,
@@ -167,7 +284,45 @@ fn plan_one(
         scaled: s.scaling.is_some(),
         blue_green,
         force_new_deployment: false,
+        command: refs.list(&format!("{at}.command"), s.command.as_ref())?,
+        entrypoint: refs.list(&format!("{at}.entrypoint"), s.entrypoint.as_ref())?,
+        writable_paths: s.writable_paths.clone(),
+        arm64: s.cpu_architecture == Some(CpuArchitecture::Arm64),
+        depends_on: conditions(&s.depends_on),
+        sidecars: s
+            .sidecars
+            .iter()
+            .map(|(side, c)| sidecar(&format!("{at}.sidecars.{side}"), side, c, refs))
+            .collect::<Result<_>>()?,
     })
+}
+
+fn sidecar(at: &str, name: &str, c: &Sidecar, refs: &Refs<'_>) -> Result<SidecarPlan> {
+    let health_check = match &c.health_check {
+        Some(h) => Some(h.checked(&format!("{at}.health_check"))?),
+        None => None,
+    };
+    Ok(SidecarPlan {
+        name: name.to_owned(),
+        image: c.image.clone(),
+        command: refs.list(&format!("{at}.command"), c.command.as_ref())?,
+        entrypoint: refs.list(&format!("{at}.entrypoint"), c.entrypoint.as_ref())?,
+        environment: refs.environment(at, &c.environment)?,
+        secrets: secret_refs(at, &c.secrets, refs.up.secrets)?,
+        // Checked with the spec: 1 to 65535.
+        port: c.port.map(|p| p as u16),
+        essential: c.essential(),
+        depends_on: conditions(&c.depends_on),
+        health_check,
+        writable_paths: c.writable_paths.clone(),
+        read_only: c.read_only_root_filesystem.unwrap_or(true),
+    })
+}
+
+fn conditions(deps: &std::collections::BTreeMap<String, Condition>) -> Vec<(String, String)> {
+    deps.iter()
+        .map(|(k, c)| (k.clone(), c.ecs().to_owned()))
+        .collect()
 }
 
 /// The tag a service of an ECR repository gets when nothing names one and its
@@ -208,11 +363,11 @@ fn plain(v: &Value) -> String {
 /// its JSON key).
 fn secret_refs(
     at: &str,
-    s: &ServiceSpec,
+    wanted: &std::collections::BTreeMap<String, SecretRef>,
     secrets: Option<&Secrets>,
 ) -> Result<Vec<(String, String)>> {
     let mut out = Vec::new();
-    for (var, r) in &s.secrets {
+    for (var, r) in wanted {
         let Some(secret) = secrets.and_then(|all| all.get(&r.secret)) else {
             return Err(Error::spec(format!(
                 "{at}.secrets.{var}: refers to secret '{}', which is not in .secrets (declare it in spec.secrets and run secrets-up)",
@@ -481,7 +636,7 @@ mod tests {
             secrets: None,
             alb,
         };
-        plan(&all, &DiscoverySpec::default(), up, "a", "dev")
+        plan(&all, &DiscoverySpec::default(), up, "a", "dev", "us-east-1")
     }
 
     #[test]
@@ -610,12 +765,20 @@ mod tests {
             secrets: None,
             alb: None,
         };
-        let prod = plan(&all, &DiscoverySpec::default(), up, "a", "prod").unwrap();
+        let prod = plan(
+            &all,
+            &DiscoverySpec::default(),
+            up,
+            "a",
+            "prod",
+            "us-east-1",
+        )
+        .unwrap();
         assert_eq!(
             (prod.services[0].cpu, prod.services[0].desired_count),
             (1024, 3)
         );
-        let dev = plan(&all, &DiscoverySpec::default(), up, "a", "dev").unwrap();
+        let dev = plan(&all, &DiscoverySpec::default(), up, "a", "dev", "us-east-1").unwrap();
         assert_eq!((dev.services[0].cpu, dev.services[0].memory), (256, 512));
         assert!(dev.namespace.is_none());
     }

@@ -12,18 +12,21 @@ use std::collections::BTreeMap;
 
 use aws_sdk_ecs::error::SdkError;
 use aws_sdk_ecs::types::{
-    Compatibility, ContainerDefinition, HealthCheck, KeyValuePair, LogConfiguration, LogDriver,
-    NetworkMode, PortMapping, Secret, TaskDefinition, TaskDefinitionField, TaskDefinitionStatus,
-    TransportProtocol,
+    Compatibility, ContainerCondition, ContainerDefinition, ContainerDependency, CpuArchitecture,
+    HealthCheck, KeyValuePair, LogConfiguration, LogDriver, MountPoint, NetworkMode, OsFamily,
+    PortMapping, RuntimePlatform, Secret, TaskDefinition, TaskDefinitionField,
+    TaskDefinitionStatus, TransportProtocol, Volume,
 };
 use common::plan::{planned, Action, Change};
+use common::spec::services::containers::volume_name;
+use common::spec::services::ContainerHealthCheck;
 use common::{naming, AwsResultExt, Context, Error, Result};
 use serde_json::{json, Value};
 
 use crate::aws::{built, code_and_message, propagation, retry_sdk, Clients};
 use crate::names::{self, pairs, Tags};
 use crate::ops::{Ids, Phase};
-use crate::spec::Planned;
+use crate::spec::{Planned, SidecarPlan};
 
 pub const KIND: &str = "task definition";
 
@@ -74,7 +77,9 @@ impl Want {
     }
 }
 
-/// What a service's task definition should be.
+/// What a service's task definition should be: the main container first
+/// (named after the service), then its sidecars by name; one ephemeral
+/// volume per writable path; the CPU architecture always stated.
 pub fn want(
     ctx: &Context,
     s: &Planned,
@@ -83,6 +88,15 @@ pub fn want(
     log_group: &str,
 ) -> Result<Want> {
     let family = ctx.name(&s.name);
+    let mut containers = vec![container(ctx, &main_of(s), log_group)?];
+    for side in &s.sidecars {
+        containers.push(container(ctx, &sidecar_of(side), log_group)?);
+    }
+    let arch = if s.arm64 {
+        CpuArchitecture::Arm64
+    } else {
+        CpuArchitecture::X8664
+    };
     let definition = TaskDefinition::builder()
         .family(&family)
         .cpu(s.cpu.to_string())
@@ -91,7 +105,14 @@ pub fn want(
         .requires_compatibilities(Compatibility::Fargate)
         .execution_role_arn(execution_role)
         .task_role_arn(task_role)
-        .container_definitions(container(ctx, s, log_group)?)
+        .set_container_definitions(Some(containers))
+        .set_volumes(Some(volumes(s)))
+        .runtime_platform(
+            RuntimePlatform::builder()
+                .cpu_architecture(arch)
+                .operating_system_family(OsFamily::Linux)
+                .build(),
+        )
         .build();
     Ok(Want {
         service: s.name.clone(),
@@ -101,22 +122,90 @@ pub fn want(
     })
 }
 
-fn container(ctx: &Context, s: &Planned, log_group: &str) -> Result<ContainerDefinition> {
+/// One container's parts, main or sidecar alike.
+struct Parts<'a> {
+    name: &'a str,
+    image: &'a str,
+    essential: bool,
+    read_only: bool,
+    stop_timeout: Option<i32>,
+    port: Option<u16>,
+    command: Option<&'a Vec<String>>,
+    entrypoint: Option<&'a Vec<String>>,
+    environment: &'a [(String, String)],
+    secrets: &'a [(String, String)],
+    health_check: Option<&'a ContainerHealthCheck>,
+    writable_paths: &'a [String],
+    depends_on: &'a [(String, String)],
+}
+
+fn main_of(s: &Planned) -> Parts<'_> {
+    Parts {
+        name: &s.name,
+        image: &s.image,
+        essential: true,
+        read_only: s.read_only,
+        stop_timeout: s.stop_timeout,
+        port: s.port,
+        command: s.command.as_ref(),
+        entrypoint: s.entrypoint.as_ref(),
+        environment: &s.environment,
+        secrets: &s.secrets,
+        health_check: s.health_check.as_ref(),
+        writable_paths: &s.writable_paths,
+        depends_on: &s.depends_on,
+    }
+}
+
+fn sidecar_of(c: &SidecarPlan) -> Parts<'_> {
+    Parts {
+        name: &c.name,
+        image: &c.image,
+        essential: c.essential,
+        read_only: c.read_only,
+        stop_timeout: None,
+        port: c.port,
+        command: c.command.as_ref(),
+        entrypoint: c.entrypoint.as_ref(),
+        environment: &c.environment,
+        secrets: &c.secrets,
+        health_check: c.health_check.as_ref(),
+        writable_paths: &c.writable_paths,
+        depends_on: &c.depends_on,
+    }
+}
+
+/// Every container's writable paths, each its own ephemeral (Fargate task
+/// storage) volume: a volume with neither host path nor EFS configuration.
+fn volumes(s: &Planned) -> Vec<Volume> {
+    let main = s.writable_paths.iter().map(|p| (s.name.as_str(), p));
+    let sides = s
+        .sidecars
+        .iter()
+        .flat_map(|c| c.writable_paths.iter().map(move |p| (c.name.as_str(), p)));
+    main.chain(sides)
+        .map(|(c, p)| Volume::builder().name(volume_name(c, p)).build())
+        .collect()
+}
+
+fn container(ctx: &Context, p: &Parts<'_>, log_group: &str) -> Result<ContainerDefinition> {
     let mut c = ContainerDefinition::builder()
-        .name(&s.name)
-        .image(&s.image)
-        .essential(true)
-        .readonly_root_filesystem(s.read_only)
-        .set_stop_timeout(s.stop_timeout)
+        .name(p.name)
+        .image(p.image)
+        .essential(p.essential)
+        .readonly_root_filesystem(p.read_only)
+        .set_stop_timeout(p.stop_timeout)
+        .set_command(p.command.cloned())
+        .set_entry_point(p.entrypoint.cloned())
         .log_configuration(built(
             LogConfiguration::builder()
                 .log_driver(LogDriver::Awslogs)
                 .options("awslogs-group", log_group)
                 .options("awslogs-region", &ctx.region)
-                .options("awslogs-stream-prefix", &s.name)
+                .options("awslogs-stream-prefix", p.name)
                 .build(),
         )?);
-    if let Some(port) = s.port {
+    if let Some(port) = p.port {
         c = c.port_mappings(
             PortMapping::builder()
                 .container_port(i32::from(port))
@@ -124,13 +213,30 @@ fn container(ctx: &Context, s: &Planned, log_group: &str) -> Result<ContainerDef
                 .build(),
         );
     }
-    for (k, v) in &s.environment {
+    for (k, v) in p.environment {
         c = c.environment(KeyValuePair::builder().name(k).value(v).build());
     }
-    for (k, v) in &s.secrets {
+    for (k, v) in p.secrets {
         c = c.secrets(built(Secret::builder().name(k).value_from(v).build())?);
     }
-    if let Some(h) = &s.health_check {
+    for path in p.writable_paths {
+        c = c.mount_points(
+            MountPoint::builder()
+                .source_volume(volume_name(p.name, path))
+                .container_path(path)
+                .read_only(false)
+                .build(),
+        );
+    }
+    for (name, condition) in p.depends_on {
+        c = c.depends_on(built(
+            ContainerDependency::builder()
+                .container_name(name)
+                .condition(ContainerCondition::from(condition.as_str()))
+                .build(),
+        )?);
+    }
+    if let Some(h) = p.health_check {
         c = c.health_check(built(
             HealthCheck::builder()
                 .set_command(Some(h.command.clone()))
@@ -146,13 +252,51 @@ fn container(ctx: &Context, s: &Planned, log_group: &str) -> Result<ContainerDef
 
 /// What we set in a task definition, in one comparable form, ECS's defaults
 /// applied: built from the wanted definition and from DescribeTaskDefinition.
+/// The main (first) container's fields are at the top level, each sidecar's
+/// under `sidecars.<name>`, so a change names the field that moved.
 pub fn shape(td: &TaskDefinition) -> Value {
-    let c = td.container_definitions().first();
-    let sorted = |mut v: Vec<(String, String)>| {
-        v.sort();
-        v
+    let containers = td.container_definitions();
+    let mut out = json!({
+        "cpu": td.cpu(),
+        "memory": td.memory(),
+        "network_mode": td.network_mode().map(|m| m.as_str()),
+        "compatibilities": td.requires_compatibilities().iter().map(|c| c.as_str()).collect::<Vec<_>>(),
+        "execution_role": td.execution_role_arn(),
+        "task_role": td.task_role_arn(),
+        // ECS runs a task without a runtime platform on x86_64.
+        "cpu_architecture": td
+            .runtime_platform()
+            .and_then(|r| r.cpu_architecture())
+            .map_or("X86_64", |a| a.as_str()),
+        "volumes": sorted(td.volumes().iter().filter_map(|v| v.name().map(str::to_owned)).collect()),
+    });
+    let main = container_shape(containers.first());
+    for (k, v) in main.as_object().into_iter().flatten() {
+        out[k.as_str()] = v.clone();
+    }
+    let sidecars: serde_json::Map<String, Value> = containers
+        .iter()
+        .skip(1)
+        .map(|c| {
+            let mut shape = container_shape(Some(c));
+            shape.as_object_mut().map(|m| m.remove("container"));
+            (c.name().unwrap_or_default().to_owned(), shape)
+        })
+        .collect();
+    out["sidecars"] = Value::Object(sidecars);
+    out
+}
+
+fn sorted<T: Ord>(mut v: Vec<T>) -> Vec<T> {
+    v.sort();
+    v
+}
+
+fn container_shape(c: Option<&ContainerDefinition>) -> Value {
+    let pairs = |f: &dyn Fn(&ContainerDefinition) -> Vec<(String, String)>| {
+        sorted(c.map_or_else(Vec::new, f))
     };
-    let env = sorted(c.map_or_else(Vec::new, |c| {
+    let env = pairs(&|c| {
         c.environment()
             .iter()
             .map(|kv| {
@@ -162,19 +306,43 @@ pub fn shape(td: &TaskDefinition) -> Value {
                 )
             })
             .collect()
-    }));
-    let secrets = sorted(c.map_or_else(Vec::new, |c| {
+    });
+    let secrets = pairs(&|c| {
         c.secrets()
             .iter()
             .map(|s| (s.name().to_owned(), s.value_from().to_owned()))
             .collect()
-    }));
-    let log_options = sorted(
-        c.and_then(|c| c.log_configuration())
+    });
+    let log_options = pairs(&|c| {
+        c.log_configuration()
             .and_then(|l| l.options())
             .map(|o| o.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-            .unwrap_or_default(),
-    );
+            .unwrap_or_default()
+    });
+    // A mount point ECS returns without readOnly is read-write.
+    let mounts = pairs(&|c| {
+        c.mount_points()
+            .iter()
+            .filter(|m| !m.read_only().unwrap_or(false))
+            .map(|m| {
+                (
+                    m.container_path().unwrap_or_default().to_owned(),
+                    m.source_volume().unwrap_or_default().to_owned(),
+                )
+            })
+            .collect()
+    });
+    let depends_on = pairs(&|c| {
+        c.depends_on()
+            .iter()
+            .map(|d| {
+                (
+                    d.container_name().to_owned(),
+                    d.condition().as_str().to_owned(),
+                )
+            })
+            .collect()
+    });
     let ports: Vec<i32> = c.map_or_else(Vec::new, |c| {
         c.port_mappings()
             .iter()
@@ -190,13 +358,9 @@ pub fn shape(td: &TaskDefinition) -> Value {
             "start_period": h.start_period().unwrap_or(0),
         })
     });
+    // An empty command or entrypoint is the image's own, like an absent one.
+    let args = |v: &[String]| (!v.is_empty()).then(|| v.to_vec());
     json!({
-        "cpu": td.cpu(),
-        "memory": td.memory(),
-        "network_mode": td.network_mode().map(|m| m.as_str()),
-        "compatibilities": td.requires_compatibilities().iter().map(|c| c.as_str()).collect::<Vec<_>>(),
-        "execution_role": td.execution_role_arn(),
-        "task_role": td.task_role_arn(),
         "container": c.and_then(|c| c.name()),
         "image": c.and_then(|c| c.image()),
         "essential": c.and_then(|c| c.essential()).unwrap_or(true),
@@ -208,6 +372,10 @@ pub fn shape(td: &TaskDefinition) -> Value {
         "read_only_root_filesystem": c.and_then(|c| c.readonly_root_filesystem()).unwrap_or(false),
         "log_driver": c.and_then(|c| c.log_configuration()).map(|l| l.log_driver().as_str()),
         "log_options": log_options,
+        "command": c.and_then(|c| args(c.command())),
+        "entrypoint": c.and_then(|c| args(c.entry_point())),
+        "mount_points": mounts,
+        "depends_on": depends_on,
     })
 }
 
@@ -454,6 +622,8 @@ async fn register(c: &Clients, want: &Want, ids: &Ids) -> Result<String> {
                 .set_execution_role_arn(td.execution_role_arn().map(str::to_owned))
                 .task_role_arn(&task_role)
                 .set_container_definitions(Some(td.container_definitions().to_vec()))
+                .set_volumes(Some(td.volumes().to_vec()))
+                .set_runtime_platform(td.runtime_platform().cloned())
                 .set_tags(Some(tags.clone()))
                 .send()
         },

@@ -736,10 +736,52 @@ fn payment_processing_matches_seed_003_and_comes_down_by_tag() {
         ]),
         "{stack}/{env}: what the emulator holds, by kind"
     );
+    // Images that start on Fargate as the spec runs them (issue 15 item 11):
+    // nginx-unprivileged listens on 8080 as a non-root user and writes only
+    // /tmp and /var/cache/nginx; busybox serves 8080 with its httpd; alpine
+    // runs a loop that outlives the deployment's circuit breaker.
+    for (svc, image, command, writable) in [
+        (
+            "api-gateway",
+            "nginxinc/nginx-unprivileged:1.27-alpine",
+            None,
+            &["/tmp", "/var/cache/nginx"][..],
+        ),
+        ("payment-processor", "busybox:1.36", Some("httpd"), &[][..]),
+        ("fraud-detector", "alpine:3.20", Some("sh"), &[][..]),
+    ] {
+        let td = task_definition(&u, svc);
+        assert_eq!(td.container.image(), Some(image), "{svc}");
+        assert_eq!(
+            td.container.command().first().map(String::as_str),
+            command,
+            "{svc}"
+        );
+        let mounts: Vec<&str> = td
+            .container
+            .mount_points()
+            .iter()
+            .filter_map(|m| m.container_path())
+            .collect();
+        assert_eq!(mounts, writable, "{svc}: writable paths");
+        assert_eq!(td.container.readonly_root_filesystem(), Some(true), "{svc}");
+        let env: std::collections::BTreeMap<&str, &str> = td
+            .container
+            .environment()
+            .iter()
+            .filter_map(|kv| Some((kv.name()?, kv.value()?)))
+            .collect();
+        if svc != "fraud-detector" {
+            assert_eq!(
+                env["FRAUD_DETECTOR_URL"], "http://fraud-detector.payment.local:8080",
+                "{svc}: a reference"
+            );
+        }
+    }
     for (svc, image) in [
-        ("api-gateway", "nginx:alpine"),
-        ("payment-processor", "busybox:latest"),
-        ("fraud-detector", "alpine:latest"),
+        ("api-gateway", "nginxinc/nginx-unprivileged:1.27-alpine"),
+        ("payment-processor", "busybox:1.36"),
+        ("fraud-detector", "alpine:3.20"),
     ] {
         let td = task_definition(&u, svc);
         assert_eq!(
@@ -750,7 +792,7 @@ fn payment_processing_matches_seed_003_and_comes_down_by_tag() {
         assert_eq!(
             td.container.image(),
             Some(image),
-            "{svc}: the seed's placeholder"
+            "{svc}: the seed's image, pinned"
         );
         assert_eq!(td.container.port_mappings()[0].container_port(), Some(8080));
     }
@@ -887,6 +929,33 @@ fn check_ohi(u: &Up) {
             s(&u.doc, &["services", name, "task_role_arn"]).contains(":role/"),
             "{name}: a task role"
         );
+    }
+    // The seed's variables, per env: LOG_LEVEL by override, the hosts by ${env}.
+    let level = match u.env.as_str() {
+        "prod" => "warn",
+        "staging" => "info",
+        _ => "debug",
+    };
+    for (name, ..) in OHI {
+        let td = task_definition(u, name);
+        let env: BTreeMap<&str, &str> = td
+            .container
+            .environment()
+            .iter()
+            .filter_map(|kv| Some((kv.name()?, kv.value()?)))
+            .collect();
+        assert_eq!(env.get("LOG_LEVEL"), Some(&level), "{name} in {}", u.env);
+        if td
+            .container
+            .secrets()
+            .iter()
+            .any(|s| s.name() == "DATABASE_PASSWORD")
+        {
+            let db = format!("ohi-{}-postgres.internal", u.env);
+            let redis = format!("ohi-{}-redis.internal", u.env);
+            assert_eq!(env.get("DATABASE_HOST"), Some(&db.as_str()), "{name}");
+            assert_eq!(env.get("REDIS_HOST"), Some(&redis.as_str()), "{name}");
+        }
     }
     for name in ["blnk-api", "clickhouse", "signoz-query", "signoz-frontend"] {
         assert!(

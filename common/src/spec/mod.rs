@@ -33,8 +33,10 @@ mod de;
 pub mod deployment;
 pub mod discovery;
 pub mod ecr;
+pub mod envs;
 pub mod image;
 pub mod network;
+pub mod refs;
 pub mod scaling;
 pub mod secrets;
 pub mod services;
@@ -74,6 +76,10 @@ pub struct Spec {
     /// [default `["prod"]`; `[]` protects none]
     #[serde(default)]
     pub protected: Option<Vec<String>>,
+    /// `spec.services` as written, before any env's overrides: `check` checks
+    /// it and every env it names. `None` when the spec was not read by `load`.
+    #[serde(skip)]
+    pub written_services: Option<Value>,
 }
 
 /// The envs protected when the spec says nothing.
@@ -106,7 +112,15 @@ impl Spec {
     pub fn load(doc: &Document) -> Result<Spec> {
         match doc.get("spec") {
             None | Some(Value::Null) => Ok(Spec::default()),
-            Some(v) => read("spec", v),
+            Some(v) => {
+                let mut spec: Spec = read("spec", v)?;
+                spec.written_services = v.get("services").filter(|s| !s.is_null()).cloned();
+                // Every tool sees the services as they run in this document's env.
+                if let (Some(written), Some(env)) = (&spec.written_services, doc.get_str("env")) {
+                    spec.services = envs::resolve(written, env)?;
+                }
+                Ok(spec)
+            }
         }
     }
 
@@ -129,15 +143,59 @@ impl Spec {
         self.ecr.check()?;
         secrets::check(&self.secrets)?;
         self.cluster.check()?;
-        let known = services::Known {
-            services: &self.services,
-            secrets: &self.secrets,
-            deployed_secrets: &deployed_secrets(doc),
-            alb: &self.alb,
+        let deployed = deployed_secrets(doc);
+        let services_of_one_env = |services: &ServicesSpec| {
+            services::check(&services::Known {
+                services,
+                secrets: &self.secrets,
+                deployed_secrets: &deployed,
+                alb: &self.alb,
+            })?;
+            alb::check(&self.alb, services)
         };
-        services::check(&known)?;
-        alb::check(&self.alb, &self.services)?;
+        match &self.written_services {
+            Some(written) => {
+                services_of_one_env(&read("spec.services", written)?)?;
+                envs::check_every_env(written, services_of_one_env)?;
+            }
+            None => services_of_one_env(&self.services)?,
+        }
+        self.check_arm_on_spot()?;
         self.discovery.check()
+    }
+
+    /// Fargate Spot runs no ARM64 task: each env's services against that env's
+    /// capacity strategy (an env named nowhere runs the services as written on
+    /// the default strategy).
+    fn check_arm_on_spot(&self) -> Result<()> {
+        let spot = |env: &str| -> Result<bool> {
+            Ok(self
+                .cluster
+                .strategy_for(env)?
+                .iter()
+                .any(|s| s.provider == "FARGATE_SPOT" && (s.weight > 0 || s.base > 0)))
+        };
+        let base = match &self.written_services {
+            Some(w) => read("spec.services", w)?,
+            None => self.services.clone(),
+        };
+        let mut named: BTreeSet<String> = self.cluster.strategy_by_env.keys().cloned().collect();
+        if let Some(w) = &self.written_services {
+            named.extend(envs::named(w));
+        }
+        services::containers::check_arm_on_spot(
+            &base,
+            "(any env without its own strategy)",
+            spot("")?,
+        )?;
+        for env in named {
+            let services = match &self.written_services {
+                Some(w) => envs::resolve(w, &env)?,
+                None => self.services.clone(),
+            };
+            services::containers::check_arm_on_spot(&services, &env, spot(&env)?)?;
+        }
+        Ok(())
     }
 }
 

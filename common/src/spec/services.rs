@@ -21,6 +21,7 @@ use super::secrets::{is_env_name, SecretsSpec};
 use super::{check_env_keys, describe, one_of, within};
 use crate::error::shown;
 use crate::{naming, Error, Result};
+pub use containers::{Condition, CpuArchitecture, Sidecar};
 
 /// `spec.services`: service name (`api`) to its spec.
 pub type ServicesSpec = BTreeMap<String, ServiceSpec>;
@@ -52,6 +53,9 @@ pub struct ServiceSpec {
     pub desired_count: Option<i64>,
     /// Env (`prod`) to sizes overriding the above in that env.
     pub sizes: BTreeMap<String, Size>,
+    /// Env (`prod`) to a merge patch of this service's fields in that env
+    /// (see `envs`); resolved by `Spec::load`, so a tool sees its env's values.
+    pub envs: BTreeMap<String, Value>,
     /// Plain values only: strings, numbers, booleans.
     pub environment: BTreeMap<String, Value>,
     /// Env var to a Secrets Manager reference (never a value).
@@ -77,6 +81,19 @@ pub struct ServiceSpec {
     pub health_check: Option<HealthCheckSpec>,
     /// alb-up's: seconds a draining target keeps its connections.
     pub deregistration_delay: Option<i64>,
+    /// The container's command (the image's `CMD`), instead of the image's.
+    pub command: Option<Vec<String>>,
+    /// The container's entrypoint, instead of the image's.
+    pub entrypoint: Option<Vec<String>>,
+    /// Paths the container may write, each an ephemeral task volume mounted
+    /// read-write; the root filesystem stays read-only.
+    pub writable_paths: Vec<String>,
+    /// [x86_64] or arm64 (Graviton).
+    pub cpu_architecture: Option<CpuArchitecture>,
+    /// More containers of the task, by container name.
+    pub sidecars: BTreeMap<String, Sidecar>,
+    /// Containers of the task the main one waits for, and for what.
+    pub depends_on: BTreeMap<String, Condition>,
 }
 
 /// A service's size in one env; what it leaves out comes from the service.
@@ -226,6 +243,7 @@ fn check_service(name: &str, s: &ServiceSpec, known: &Known<'_>) -> Result<()> {
     }
     check_environment(&at, s)?;
     check_secret_refs(&at, s, known)?;
+    containers::check(&at, name, s, known)?;
     if let Some(h) = &s.container_health_check {
         h.checked(&format!("{at}.container_health_check"))?;
     }
@@ -253,6 +271,7 @@ fn check_service(name: &str, s: &ServiceSpec, known: &Known<'_>) -> Result<()> {
 /// The service's own size and every env's, each as that env would run it.
 fn check_sizes(at: &str, s: &ServiceSpec) -> Result<()> {
     check_env_keys(&format!("{at}.sizes"), &s.sizes)?;
+    check_env_keys(&format!("{at}.envs"), &s.envs)?;
     let base = Size {
         cpu: s.cpu,
         memory: s.memory,
@@ -309,7 +328,7 @@ pub fn check_port(at: &str, p: i64) -> Result<u16> {
     }
 }
 
-fn check_env_name(at: &str, var: &str) -> Result<()> {
+pub(crate) fn check_env_name(at: &str, var: &str) -> Result<()> {
     if is_env_name(var) {
         Ok(())
     } else {
@@ -339,14 +358,21 @@ fn check_environment(at: &str, s: &ServiceSpec) -> Result<()> {
                  put it in a secret and reference it under secrets, or use the task role"
             )));
         }
-        if !matches!(v, Value::String(_) | Value::Number(_) | Value::Bool(_)) {
-            return Err(Error::spec(format!(
-                "{at}: expected a string, number or boolean, got {}",
-                describe(v)
-            )));
-        }
+        check_plain(&at, v)?;
     }
     Ok(())
+}
+
+/// An environment value: a string, number or boolean.
+pub(crate) fn check_plain(at: &str, v: &Value) -> Result<()> {
+    if matches!(v, Value::String(_) | Value::Number(_) | Value::Bool(_)) {
+        Ok(())
+    } else {
+        Err(Error::spec(format!(
+            "{at}: expected a string, number or boolean, got {}",
+            describe(v)
+        )))
+    }
 }
 
 /// Each reference names a declared secret (and one of its JSON keys, when the
@@ -354,20 +380,31 @@ fn check_environment(at: &str, s: &ServiceSpec) -> Result<()> {
 fn check_secret_refs(at: &str, s: &ServiceSpec, known: &Known<'_>) -> Result<()> {
     for (var, r) in &s.secrets {
         let at = format!("{at}.secrets.{}", shown(var));
-        check_env_name(&at, var)?;
-        if s.environment.contains_key(var) {
-            return Err(Error::spec(format!(
-                "{at}: {} is both in environment and in secrets",
-                shown(var)
-            )));
-        }
-        match known.secrets.get(&r.secret) {
-            Some(declared) => check_secret_key(&at, r, declared.json_keys.as_deref())?,
-            None if known.deployed_secrets.contains(&r.secret) => {}
-            None => return Err(unknown_secret(&at, &r.secret, known)),
-        }
+        check_secret_ref(&at, var, r, &s.environment, known)?;
     }
     Ok(())
+}
+
+/// One secret variable of a container whose plain variables are `environment`.
+pub(crate) fn check_secret_ref(
+    at: &str,
+    var: &str,
+    r: &SecretRef,
+    environment: &BTreeMap<String, Value>,
+    known: &Known<'_>,
+) -> Result<()> {
+    check_env_name(at, var)?;
+    if environment.contains_key(var) {
+        return Err(Error::spec(format!(
+            "{at}: {} is both in environment and in secrets",
+            shown(var)
+        )));
+    }
+    match known.secrets.get(&r.secret) {
+        Some(declared) => check_secret_key(at, r, declared.json_keys.as_deref()),
+        None if known.deployed_secrets.contains(&r.secret) => Ok(()),
+        None => Err(unknown_secret(&format!("{at}.secret"), &r.secret, known)),
+    }
 }
 
 fn check_secret_key(at: &str, r: &SecretRef, keys: Option<&[String]>) -> Result<()> {
@@ -384,7 +421,7 @@ fn check_secret_key(at: &str, r: &SecretRef, keys: Option<&[String]>) -> Result<
     }
 }
 
-fn unknown_secret(at: &str, secret: &str, known: &Known<'_>) -> Error {
+pub(crate) fn unknown_secret(at: &str, secret: &str, known: &Known<'_>) -> Error {
     let names: BTreeSet<&str> = known
         .secrets
         .keys()
@@ -398,7 +435,7 @@ fn unknown_secret(at: &str, secret: &str, known: &Known<'_>) -> Error {
         one_of(secret, &names)
     };
     Error::spec(format!(
-        "{at}.secret: secret '{}' is neither in spec.secrets nor in .secrets \
+        "{at}: secret '{}' is neither in spec.secrets nor in .secrets \
          (declare it in spec.secrets and run secrets-up); {hint}",
         shown(secret)
     ))
@@ -507,6 +544,7 @@ impl ContainerHealthCheck {
     }
 }
 
+pub mod containers;
 pub mod permissions;
 
 #[cfg(test)]

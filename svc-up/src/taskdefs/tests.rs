@@ -269,3 +269,94 @@ fn shapes_apply_ecs_defaults() {
         "shop--api--dev:7"
     );
 }
+
+#[test]
+fn each_container_field_of_issue_16_registers_one_revision_naming_it() {
+    use crate::spec::SidecarPlan;
+    let base = service("api");
+    let side = SidecarPlan {
+        name: "agent".into(),
+        image: "busybox:1.36".into(),
+        essential: false,
+        read_only: true,
+        ..SidecarPlan::default()
+    };
+    let with_side = Planned {
+        sidecars: vec![side.clone()],
+        ..base.clone()
+    };
+    for (field, from, changed) in [
+        (
+            "command",
+            &base,
+            Planned {
+                command: Some(vec!["sleep".into(), "1".into()]),
+                ..base.clone()
+            },
+        ),
+        (
+            "entrypoint",
+            &base,
+            Planned {
+                entrypoint: Some(vec!["/init".into()]),
+                ..base.clone()
+            },
+        ),
+        (
+            "cpu_architecture",
+            &base,
+            Planned {
+                arm64: true,
+                ..base.clone()
+            },
+        ),
+        ("sidecars", &base, with_side.clone()),
+        (
+            "depends_on",
+            &with_side,
+            Planned {
+                depends_on: vec![("agent".into(), "START".into())],
+                ..with_side.clone()
+            },
+        ),
+        (
+            "sidecars",
+            &with_side,
+            Planned {
+                sidecars: vec![SidecarPlan {
+                    command: Some(vec!["true".into()]),
+                    ..side.clone()
+                }],
+                ..with_side.clone()
+            },
+        ),
+    ] {
+        assert_eq!(fields(from, &changed), [field], "{field}");
+    }
+    // A writable path is a volume and a read-write mount point, the root stays read-only.
+    let writable = Planned {
+        writable_paths: vec!["/tmp".into()],
+        ..base.clone()
+    };
+    assert_eq!(fields(&base, &writable), ["mount_points", "volumes"]);
+    let w = want_of(&writable);
+    let c = &w.definition.container_definitions()[0];
+    assert_eq!(c.readonly_root_filesystem(), Some(true));
+    assert_eq!(c.mount_points()[0].source_volume(), Some("api_tmp"));
+    assert_eq!(w.definition.volumes()[0].name(), Some("api_tmp"));
+    // Dropping a sidecar is a new revision too; an unchanged one is none.
+    assert_eq!(fields(&with_side, &base), ["sidecars"]);
+    let ctx = ctx();
+    assert_eq!(
+        plan(&ctx, &want_of(&with_side), Some(&have_of(&with_side))).unwrap(),
+        None
+    );
+}
+
+#[test]
+fn a_revision_from_before_runtime_platforms_is_x86_64_and_not_replaced() {
+    let s = service("api");
+    let mut old = want_of(&s).definition;
+    old.runtime_platform = None;
+    assert_eq!(shape(&old), shape(&want_of(&s).definition));
+}
