@@ -13,7 +13,7 @@
 //!   mutating call.
 
 use serde_json::{json, Value};
-use testkit::{unique_stack, Emulator, Lane, Session};
+use testkit::{unique_stack, Emulator, Session};
 
 /// A network, the cluster and one repository per service without an image.
 fn platform(em: &Emulator, stack: &str) -> Value {
@@ -57,17 +57,6 @@ fn image_of(out: &Value, service: &str) -> String {
         .to_owned()
 }
 
-/// Every mutating call the lane let through, but the lock's.
-fn changes(lane: &Lane<'_>) -> Vec<String> {
-    lane.fault_state()["mutation_log"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m.as_str().unwrap().to_owned())
-        .filter(|m| !m.contains("/fargate-pipes/locks/"))
-        .collect()
-}
-
 #[test]
 fn deploy_an_image_keep_it_follow_it_and_read_the_status() {
     let em = Emulator::shared();
@@ -108,7 +97,7 @@ fn deploy_an_image_keep_it_follow_it_and_read_the_status() {
         err.contains("spec.services.api.image: invalid image reference"),
         "{err}"
     );
-    assert_eq!(changes(&lane), Vec::<String>::new());
+    assert_eq!(lane.mutations(), Vec::<String>::new());
 
     // Deploy v2: recorded in the document, followed to completion.
     push(&s, &stack_file, "api", "v2");
@@ -134,7 +123,7 @@ fn deploy_an_image_keep_it_follow_it_and_read_the_status() {
         .succeeds()
         .json();
     assert_eq!(image_of(&kept, "api"), format!("{url}:v2"));
-    assert_eq!(changes(&lane), Vec::<String>::new());
+    assert_eq!(lane.mutations(), Vec::<String>::new());
 
     // A forced deployment: one UpdateService of that service.
     let lane = em.lane();
@@ -142,7 +131,7 @@ fn deploy_an_image_keep_it_follow_it_and_read_the_status() {
         .args(["--force-new-deployment", "api"])
         .stdin(kept.to_string())
         .succeeds();
-    let made = changes(&lane);
+    let made = lane.mutations();
     assert_eq!(made.len(), 1, "{made:?}");
     assert!(made[0].starts_with("ecs UpdateService"), "{made:?}");
 

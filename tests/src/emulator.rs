@@ -234,6 +234,19 @@ impl Lane<'_> {
         self.state_after(Duration::ZERO)
     }
 
+    /// The lane's mutating calls other than the stack lock's (which every
+    /// applying run makes, even one that changes nothing or is refused).
+    pub fn mutations(&self) -> Vec<String> {
+        self.fault_state()["mutation_log"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|v| v.as_str().map(str::to_owned))
+            .filter(|m| !m.contains("/fargate-pipes/locks/"))
+            .collect()
+    }
+
     /// Waits until the lane trips (`hang_after_mutations`) or `child` exits,
     /// for at most `max`; true if it tripped.
     pub fn wait_tripped(&self, child: &mut Child, max: Duration) -> bool {

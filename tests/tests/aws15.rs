@@ -14,21 +14,9 @@
 //! - stack names whose resource names AWS refuses are refused offline.
 
 use serde_json::{json, Value};
-use testkit::{unique_stack, Emulator, Lane};
+use testkit::{unique_stack, Emulator};
 
 const REGION: &str = "us-east-1";
-
-/// The lane's mutating calls that are not the stack lock's.
-fn mutations(lane: &Lane<'_>) -> Vec<String> {
-    lane.fault_state()["mutation_log"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-        .into_iter()
-        .filter_map(|v| v.as_str().map(str::to_owned))
-        .filter(|m| !m.contains("/fargate-pipes/locks/"))
-        .collect()
-}
 
 /// IAM roles whose names begin with the stack's prefix.
 fn roles_of(em: &Emulator, stack: &str) -> Vec<String> {
@@ -142,7 +130,8 @@ fn teardown_waits_out_a_namespace_in_use_and_deletes_task_definitions() {
     lane.tool("teardown").stdin(out.to_string()).succeeds();
     let state = lane.fault_state();
     assert_eq!(state["injected"]["answer"], 2, "{state}");
-    let deletes = mutations(&lane)
+    let deletes = lane
+        .mutations()
         .iter()
         .filter(|m| m.contains("DeleteNamespace"))
         .count();
@@ -196,7 +185,7 @@ fn the_vpc_quota_is_checked_before_the_first_change() {
             && err.contains("nothing was changed"),
         "{err}"
     );
-    assert_eq!(mutations(&lane), Vec::<String>::new());
+    assert_eq!(lane.mutations(), Vec::<String>::new());
 
     lane.set_faults(json!({"answer": {"CreateVpc": {
         "status": 400, "code": "VpcLimitExceeded",
@@ -211,7 +200,7 @@ fn the_vpc_quota_is_checked_before_the_first_change() {
     assert_eq!(err.trim().lines().count(), 1, "{err}");
     // Only what does not need the VPC went ahead (the flow logs' group and
     // role): nothing in EC2. Teardown by tag removes those.
-    let made = mutations(&lane);
+    let made = lane.mutations();
     assert!(!made.iter().any(|m| m.starts_with("ec2 ")), "{made:?}");
     lane.set_faults(json!({}));
     em.tool("teardown")
@@ -310,7 +299,7 @@ fn a_pending_nat_gateway_is_waited_for_before_its_route() {
         start.elapsed()
     );
     assert!(
-        mutations(&lane)
+        lane.mutations()
             .iter()
             .any(|m| m.contains("CreateNatGateway")),
         "a NAT gateway made"

@@ -73,17 +73,6 @@ fn plan_heads(doc: &Value) -> Vec<String> {
     out
 }
 
-/// The lane's mutating calls other than the stack lock's.
-fn mutations(lane: &Lane) -> Vec<String> {
-    lane.fault_state()["mutation_log"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m.as_str().unwrap().to_owned())
-        .filter(|m| !m.contains("/fargate-pipes/locks/"))
-        .collect()
-}
-
 fn teardown(em: &Emulator, stack: &str) {
     em.tool("teardown")
         .args(["-n", "--stack", stack, "--env", "dev"])
@@ -141,7 +130,7 @@ fn up_then_a_rerun_changes_nothing_then_teardown_leaves_nothing() {
     let again = net_up(&lane, &out).succeeds();
     assert_eq!(changes(&again.stderr()), Vec::<String>::new());
     assert_eq!(
-        mutations(&lane),
+        lane.mutations(),
         Vec::<String>::new(),
         "a re-run mutates nothing"
     );
@@ -277,7 +266,7 @@ fn a_changed_field_gives_the_one_change_it_needs() {
         vec![format!("~ log group {group} (retention_days: 365 -> 30)")]
     );
     assert_eq!(
-        mutations(&lane),
+        lane.mutations(),
         vec![format!("logs PutRetentionPolicy {group}")]
     );
 
@@ -318,7 +307,7 @@ fn a_dropped_endpoint_is_pruned_only_from_a_stated_spec() {
         "{}",
         run.stderr()
     );
-    assert_eq!(mutations(&lane), Vec::<String>::new());
+    assert_eq!(lane.mutations(), Vec::<String>::new());
 
     let mut stated = out.clone();
     stated["spec"]["network"]["endpoints"] = json!(["s3"]);
@@ -363,7 +352,7 @@ fn another_envs_document_or_another_stacks_vpc_is_refused_before_any_change() {
         "{err}"
     );
     assert_eq!(err.trim().lines().count(), 1, "{err}");
-    assert_eq!(mutations(&lane), Vec::<String>::new());
+    assert_eq!(lane.mutations(), Vec::<String>::new());
 
     // .network.vpc_id pointed at another stack's VPC.
     let mut hijack = out.clone();
@@ -373,7 +362,7 @@ fn another_envs_document_or_another_stacks_vpc_is_refused_before_any_change() {
         err.contains(victim["network"]["vpc_id"].as_str().unwrap()),
         "{err}"
     );
-    assert_eq!(mutations(&lane), Vec::<String>::new());
+    assert_eq!(lane.mutations(), Vec::<String>::new());
 
     teardown(em, &stack);
     teardown(em, &other);
@@ -413,7 +402,7 @@ fn two_vpcs_claiming_one_identity_are_refused_and_both_torn_down() {
     lane.set_faults(json!({}));
     let err = net_up(&lane, &out).fails().code(10);
     assert!(err.contains(&first) && err.contains(&second), "{err}");
-    assert_eq!(mutations(&lane), Vec::<String>::new());
+    assert_eq!(lane.mutations(), Vec::<String>::new());
     teardown(em, &stack);
     let vpcs = s.block_on(async {
         ec2.describe_vpcs()
@@ -442,7 +431,7 @@ fn too_few_elastic_ips_are_refused_first_and_aws_own_limit_error_stops_the_run()
         err.contains("Elastic IP") && err.contains("service-quotas"),
         "{err}"
     );
-    assert_eq!(mutations(&lane), Vec::<String>::new());
+    assert_eq!(lane.mutations(), Vec::<String>::new());
 
     // Another process took the last address meanwhile: AWS's own answer.
     lane.set_faults(json!({"answer": {"AllocateAddress": {
@@ -452,7 +441,7 @@ fn too_few_elastic_ips_are_refused_first_and_aws_own_limit_error_stops_the_run()
     let err = quiet.fails().code(7);
     assert!(err.contains("AddressLimitExceeded"), "{err}");
     assert_eq!(err.trim().lines().count(), 1, "{err}");
-    let made = mutations(&lane);
+    let made = lane.mutations();
     assert!(
         !made.iter().any(|m| m.contains("CreateNatGateway")),
         "{made:?}"

@@ -8,7 +8,7 @@
 //! stop the tool with exit 5 before any mutating call.
 
 use serde_json::{json, Value};
-use testkit::{unique_stack, Emulator, Lane};
+use testkit::{unique_stack, Emulator};
 
 /// The services of the test stack. `web` is routed and references everything;
 /// `orders` is reachable from `web` through Cloud Map.
@@ -94,16 +94,6 @@ fn upstream(em: &Emulator, stack: &str, env: &str) -> Value {
     let doc = em.up("secrets-up", &doc);
     let doc = em.up("cluster-up", &doc);
     em.up("alb-up", &doc)
-}
-
-fn mutations(lane: &Lane<'_>) -> Vec<String> {
-    lane.fault_state()["mutation_log"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-        .into_iter()
-        .filter_map(|v| v.as_str().map(str::to_owned))
-        .collect()
 }
 
 /// The task definition svc-up registered for `service`, as ECS holds it.
@@ -246,7 +236,8 @@ fn every_new_field_reaches_the_task_definition_and_converges() {
     // A re-run changes nothing but the lock.
     let lane = em.lane();
     lane.tool("svc-up").stdin(doc.to_string()).succeeds();
-    let changed: Vec<String> = mutations(&lane)
+    let changed: Vec<String> = lane
+        .mutations()
         .into_iter()
         .filter(|m| !m.contains("/fargate-pipes/locks/"))
         .collect();
@@ -329,7 +320,7 @@ fn refused(em: &Emulator, services: Value, needle: &str) {
         let line = lane.tool(tool).stdin(doc.to_string()).fails().code(5);
         assert!(line.contains(needle), "{tool}: {line}");
     }
-    assert_eq!(mutations(&lane), Vec::<String>::new());
+    assert_eq!(lane.mutations(), Vec::<String>::new());
 }
 
 #[test]
@@ -444,7 +435,7 @@ fn arm64_on_spot_is_refused() {
         line.contains("Fargate Spot runs no arm64 task, and env dev uses FARGATE_SPOT"),
         "{line}"
     );
-    assert!(mutations(&lane).is_empty());
+    assert!(lane.mutations().is_empty());
     // Overridden to x86_64 in the Spot env, it is accepted.
     let mut ok = doc.clone();
     ok["spec"]["services"]["web"]["envs"] = json!({"dev": {"cpu_architecture": "x86_64"}});

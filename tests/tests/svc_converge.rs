@@ -20,18 +20,6 @@ fn platform(em: &Emulator, stack: &str) -> Value {
     em.up("alb-up", &doc)
 }
 
-/// The lane's mutating calls that are not the stack lock's.
-fn mutations(lane: &Lane<'_>) -> Vec<String> {
-    lane.fault_state()["mutation_log"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-        .into_iter()
-        .filter_map(|v| v.as_str().map(str::to_owned))
-        .filter(|m| !m.contains("/fargate-pipes/locks/"))
-        .collect()
-}
-
 /// The applied change lines of a `-v` run (`svc-up: <Change::line()>`).
 fn change_lines(stderr: &str) -> Vec<String> {
     testkit::change_lines("svc-up", stderr)
@@ -123,7 +111,7 @@ fn svc_plan_apply_rerun_attach_detach_prune() {
     // A re-run: no change, no mutating call but the lock's; --plan is empty.
     let (again, lines) = run(&lane, &out);
     assert!(lines.is_empty(), "{lines:#?}");
-    assert!(mutations(&lane).is_empty(), "{:?}", mutations(&lane));
+    assert!(lane.mutations().is_empty(), "{:?}", lane.mutations());
     let calls = lane.fault_state()["calls"].as_u64().unwrap();
     eprintln!("svc-up no-op re-run: {calls} AWS calls");
     assert_eq!(again["services"], out["services"]);
@@ -191,9 +179,9 @@ fn svc_plan_apply_rerun_attach_detach_prune() {
     lane.set_faults(json!({}));
     let r = lane.tool("svc-up").arg("-v").stdin(empty.to_string()).run();
     assert!(
-        mutations(&lane).is_empty(),
+        lane.mutations().is_empty(),
         "{:?} {}",
-        mutations(&lane),
+        lane.mutations(),
         r.stderr()
     );
 
@@ -202,7 +190,7 @@ fn svc_plan_apply_rerun_attach_detach_prune() {
     prod["env"] = json!("prod");
     lane.set_faults(json!({}));
     lane.tool("svc-up").stdin(prod.to_string()).fails();
-    assert!(mutations(&lane).is_empty(), "{:?}", mutations(&lane));
+    assert!(lane.mutations().is_empty(), "{:?}", lane.mutations());
 
     // The worker dropped from an explicit spec: pruned, its log group kept.
     let mut dropped = without.clone();
