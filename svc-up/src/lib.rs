@@ -76,9 +76,9 @@ pub struct Args {
     /// secret, say), repeatable
     #[arg(long, value_name = "SERVICE")]
     pub force_new_deployment: Vec<String>,
-    /// Follow each rolling service's deployment until it completes, with
-    /// progress on stderr; exit 12 when one is rolled back or its tasks keep
-    /// stopping, naming why
+    /// Follow each service's deployment (a blue/green one's through
+    /// CodeDeploy) until it completes, with progress on stderr; exit 12 when
+    /// one is rolled back or its tasks keep stopping, naming why
     #[arg(long)]
     pub wait: bool,
     /// Print what each service runs and how it is doing (JSON on stdout, a
@@ -154,19 +154,26 @@ pub async fn run(args: Args, ctx: Context, mut doc: Document) -> Result<Document
     Ok(doc)
 }
 
-/// The rolling services `--wait` follows, at the revision this run left them
-/// on (blue/green ones roll out through CodeDeploy).
+/// The services `--wait` follows: rolling ones at the revision this run left
+/// them on, blue/green ones by their last CodeDeploy deployment.
 fn wait_targets(desired: &desired::Desired, services: &Services) -> Vec<wait::Target> {
     desired
         .services
         .iter()
-        .filter(|s| s.blue_green.is_none())
         .filter_map(|s| {
             let out = services.get(&s.name)?;
+            let deployment = out
+                .codedeploy
+                .as_ref()
+                .map(|c| c.last_deployment_id.clone());
+            if s.blue_green.is_some() && deployment.as_ref().is_none_or(Option::is_none) {
+                return None; // never deployed through CodeDeploy: nothing rolls out
+            }
             Some(wait::Target {
                 service: s.name.clone(),
                 name: out.service_name.clone(),
                 task_definition: out.task_definition_arn.clone(),
+                deployment: deployment.flatten(),
             })
         })
         .collect()

@@ -19,6 +19,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
+use aws_sdk_codedeploy::types::{DeploymentInfo, DeploymentStatus};
 use aws_sdk_ecs::types::{DesiredStatus, Service, Task};
 
 use common::progress::HEARTBEAT;
@@ -35,6 +36,8 @@ pub struct Target {
     pub service: String,
     pub name: String,
     pub task_definition: String,
+    /// A blue/green service's CodeDeploy deployment.
+    pub deployment: Option<String>,
 }
 
 /// What is known of one service's rollout so far.
@@ -61,6 +64,7 @@ pub async fn follow(ctx: &Context, cluster: &str, targets: &[Target], max: Durat
         return Ok(());
     }
     let ecs = aws_sdk_ecs::Client::new(&ctx.sdk);
+    let cd = aws_sdk_codedeploy::Client::new(&ctx.sdk);
     let start = Instant::now();
     let mut state: BTreeMap<String, Follow> = targets
         .iter()
@@ -69,7 +73,7 @@ pub async fn follow(ctx: &Context, cluster: &str, targets: &[Target], max: Durat
     let mut waiting =
         common::progress::waiting(format!("{} deployment(s) to complete", targets.len()));
     loop {
-        poll(&ecs, cluster, targets, &mut state).await?;
+        poll(&ecs, &cd, cluster, targets, &mut state).await?;
         if let Some(err) = failure(targets, &state) {
             return Err(err);
         }
@@ -91,6 +95,7 @@ pub async fn follow(ctx: &Context, cluster: &str, targets: &[Target], max: Durat
 /// One round: every unfinished service read, reported and judged.
 async fn poll(
     ecs: &aws_sdk_ecs::Client,
+    cd: &aws_sdk_codedeploy::Client,
     cluster: &str,
     targets: &[Target],
     state: &mut BTreeMap<String, Follow>,
@@ -99,6 +104,7 @@ async fn poll(
         .iter()
         .filter(|t| state[&t.name].outcome.is_none())
         .collect();
+    let deployments = codedeploy_status(cd, &open).await?;
     for chunk in open.chunks(10) {
         let names: Vec<String> = chunk.iter().map(|t| t.name.clone()).collect();
         let out = ecs
@@ -117,7 +123,10 @@ async fn poll(
                 continue;
             };
             let follow = state.get_mut(&t.name).expect("every target is followed");
-            observe(ecs, cluster, t, s, follow).await?;
+            match &t.deployment {
+                Some(id) => observe_codedeploy(t, s, deployments.get(id), follow),
+                None => observe(ecs, cluster, t, s, follow).await?,
+            }
         }
     }
     Ok(())
@@ -150,11 +159,7 @@ async fn observe(
         s.desired_count(),
         s.pending_count()
     );
-    if line != f.last_line || f.said.is_none_or(|at| at.elapsed() >= HEARTBEAT) {
-        tracing::info!("{line}");
-        f.last_line = line;
-        f.said = Some(Instant::now());
-    }
+    say(f, line);
     let live = s.task_definition().unwrap_or_default().to_owned();
     let failed = matches!(judge(t, primary, ours, &live, f), Some(Outcome::Failed(..)));
     // A rolled-back deployment may be gone from the list: its tasks say why.
@@ -163,6 +168,68 @@ async fn observe(
     }
     f.outcome = judge(t, primary, ours, &live, f);
     Ok(())
+}
+
+/// A progress line when it changed, and at least every `HEARTBEAT`.
+fn say(f: &mut Follow, line: String) {
+    if line != f.last_line || f.said.is_none_or(|at| at.elapsed() >= HEARTBEAT) {
+        tracing::info!("{line}");
+        f.last_line = line;
+        f.said = Some(Instant::now());
+    }
+}
+
+/// The CodeDeploy deployments of the blue/green targets, by id.
+async fn codedeploy_status(
+    cd: &aws_sdk_codedeploy::Client,
+    open: &[&Target],
+) -> Result<BTreeMap<String, DeploymentInfo>> {
+    let ids: Vec<String> = open.iter().filter_map(|t| t.deployment.clone()).collect();
+    let mut out = BTreeMap::new();
+    for chunk in ids.chunks(25) {
+        let got = cd
+            .batch_get_deployments()
+            .set_deployment_ids(Some(chunk.to_vec()))
+            .send()
+            .await
+            .aws("BatchGetDeployments")?;
+        for d in got.deployments_info() {
+            if let Some(id) = d.deployment_id() {
+                out.insert(id.to_owned(), d.clone());
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// A blue/green service: its CodeDeploy deployment's status decides.
+fn observe_codedeploy(t: &Target, s: &Service, d: Option<&DeploymentInfo>, f: &mut Follow) {
+    report_events(t, s, f);
+    let status = d.and_then(DeploymentInfo::status);
+    let id = t.deployment.as_deref().unwrap_or_default();
+    say(
+        f,
+        format!(
+            "{}: CodeDeploy deployment {id} {}",
+            t.service,
+            status.map_or("unknown", |s| s.as_str())
+        ),
+    );
+    let live = s.task_definition().unwrap_or_default().to_owned();
+    f.outcome = match status {
+        Some(DeploymentStatus::Succeeded) => Some(Outcome::Completed),
+        Some(DeploymentStatus::Failed | DeploymentStatus::Stopped) => {
+            let why = d
+                .and_then(|d| d.error_information())
+                .and_then(|e| e.message())
+                .unwrap_or("CodeDeploy stopped it");
+            Some(Outcome::Failed(
+                format!("CodeDeploy deployment {id}: {why}"),
+                live,
+            ))
+        }
+        _ => None,
+    };
 }
 
 /// Done, failed, or still going.
@@ -361,6 +428,7 @@ mod tests {
             service: "api".into(),
             name: "shop--api--dev".into(),
             task_definition: "arn:aws:ecs:us-east-1:1:task-definition/shop--api--dev:3".into(),
+            deployment: None,
         }
     }
 

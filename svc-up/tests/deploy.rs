@@ -199,3 +199,52 @@ fn deploy_an_image_keep_it_follow_it_and_read_the_status() {
         .args(["-n", "--stack", &stack, "--env", "dev"])
         .succeeds();
 }
+
+/// A blue/green service rolls out through CodeDeploy: `--wait` follows the
+/// deployment this run made to Succeeded (exit 0), and to Failed with
+/// CodeDeploy's error (exit 12) for an image whose tasks never start
+/// (scripts/emulator_ext/codedeploy_rollouts.py plays deployments out).
+#[test]
+fn a_blue_green_deploy_is_followed_through_codedeploy() {
+    let em = Emulator::shared();
+    let stack = unique_stack("deploybg");
+    let mut doc = em.network(&stack, "dev");
+    doc["spec"]["services"] = json!({
+        "pay": {"port": 8080, "image": "nginx:1.27", "route": {"default": true},
+                "deployment": {"type": "blue-green", "traffic": "all-at-once", "termination_wait_minutes": 0}}
+    });
+    let doc = em.up("cluster-up", &doc);
+    let doc = em.up("alb-up", &doc);
+    let first = em.up("svc-up", &doc);
+
+    let run = em
+        .tool("svc-up")
+        .args(["--image", "pay=nginx:1.28", "--wait"])
+        .stdin(first.to_string())
+        .succeeds();
+    assert!(run.stderr().contains("Succeeded"), "{}", run.stderr());
+    let deployed = run.json();
+    assert!(deployed["services"]["pay"]["codedeploy"]["last_deployment_id"].is_string());
+
+    let broken = em
+        .tool("svc-up")
+        .args(["--image", "pay=nginx:fp-fail-pull", "--wait"])
+        .stdin(deployed.to_string())
+        .fails()
+        .status(12);
+    let last = broken
+        .stderr()
+        .lines()
+        .last()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(last.contains("pay: deployment of "), "{last}");
+    assert!(
+        last.contains("ECS_UPDATE_ERROR") || last.contains("cannot reach a steady state"),
+        "{last}"
+    );
+
+    em.tool("teardown")
+        .args(["-n", "--stack", &stack, "--env", "dev"])
+        .succeeds();
+}
