@@ -4,7 +4,8 @@
 //! a NAT gateway); net-up adopts it without a single mutating call, and
 //! teardown leaves it standing. A VPC whose private subnets have no way out
 //! and no endpoints, and a subnet of another VPC, are refused (exit 5) before
-//! any change.
+//! any change; with the owner's endpoints such subnets are fine. A stack whose
+//! own VPC stands cannot switch to an existing one (exit 10).
 
 use aws_sdk_ec2::Client;
 use serde_json::{json, Value};
@@ -17,6 +18,7 @@ struct Theirs {
     vpc: String,
     public: Vec<String>,
     private: Vec<String>,
+    private_table: String,
 }
 
 async fn subnet(ec2: &Client, vpc: &str, cidr: &str, az: &str) -> String {
@@ -127,6 +129,7 @@ async fn their_vpc(ec2: &Client, nat: bool) -> Theirs {
         vpc,
         public,
         private,
+        private_table,
     }
 }
 
@@ -259,4 +262,83 @@ fn a_subnet_of_another_vpc_is_refused() {
         "{err}"
     );
     assert_eq!(lane.fault_state()["mutation_log"], json!([]));
+}
+
+/// The endpoints a plain service's tasks use, made by the VPC's owner.
+async fn endpoints(ec2: &Client, theirs: &Theirs) {
+    use aws_sdk_ec2::types::VpcEndpointType;
+    for short in ["ecr.api", "ecr.dkr", "logs"] {
+        ec2.create_vpc_endpoint()
+            .vpc_id(&theirs.vpc)
+            .vpc_endpoint_type(VpcEndpointType::Interface)
+            .service_name(format!("com.amazonaws.{REGION}.{short}"))
+            .set_subnet_ids(Some(theirs.private.clone()))
+            .private_dns_enabled(true)
+            .send()
+            .await
+            .unwrap();
+    }
+    ec2.create_vpc_endpoint()
+        .vpc_id(&theirs.vpc)
+        .vpc_endpoint_type(VpcEndpointType::Gateway)
+        .service_name(format!("com.amazonaws.{REGION}.s3"))
+        .route_table_ids(&theirs.private_table)
+        .send()
+        .await
+        .unwrap();
+}
+
+#[test]
+fn private_subnets_without_a_way_out_are_adopted_with_the_endpoints_their_tasks_need() {
+    let em = Emulator::shared();
+    let lane = em.lane();
+    let stack = unique_stack("byoendpoints");
+    let s = em.session(&stack, "dev", REGION);
+    let ec2 = Client::new(s.sdk());
+    let theirs = s.block_on(async {
+        let theirs = their_vpc(&ec2, false).await;
+        endpoints(&ec2, &theirs).await;
+        theirs
+    });
+    let out = lane
+        .tool("net-up")
+        .stdin(doc(&stack, &theirs).to_string())
+        .succeeds()
+        .json();
+    assert_eq!(out["network"]["adopted"], json!(true));
+    assert_eq!(ec2_mutations(&lane), Vec::<Value>::new());
+    // A service that reads a secret needs Secrets Manager's endpoint too.
+    let mut secret = doc(&stack, &theirs);
+    secret["spec"]["secrets"] = json!({"db": {}});
+    secret["spec"]["services"]["api"]["secrets"] = json!({"DB": {"secret": "db"}});
+    let err = lane
+        .tool("net-up")
+        .stdin(secret.to_string())
+        .fails()
+        .code(5);
+    assert!(err.contains("need: secretsmanager;"), "{err}");
+}
+
+#[test]
+fn a_stack_whose_own_vpc_stands_cannot_switch_to_an_existing_one() {
+    let em = Emulator::shared();
+    let stack = unique_stack("byoswitch");
+    let made = em.network(&stack, "dev");
+    let s = em.session(&stack, "dev", REGION);
+    let ec2 = Client::new(s.sdk());
+    let theirs = s.block_on(their_vpc(&ec2, true));
+    let lane = em.lane();
+    let err = lane
+        .tool("net-up")
+        .stdin(doc(&stack, &theirs).to_string())
+        .fails()
+        .code(10);
+    let own = made["network"]["vpc_id"].as_str().unwrap();
+    assert!(
+        err.contains(&format!("already has a VPC net-up made ({own})")),
+        "{err}"
+    );
+    assert_eq!(lane.fault_state()["mutation_log"], json!([]));
+    em.tool("teardown").stdin(made.to_string()).succeeds();
+    assert!(s.block_on(standing(&ec2, &theirs)));
 }

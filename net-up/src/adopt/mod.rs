@@ -5,7 +5,7 @@
 //! security group stay exactly as their owner made them, and untagged, so
 //! teardown (which finds by this stack's tags) never meets them.
 
-use aws_sdk_ec2::types::{Route, RouteState, RouteTable, State, VpcEndpoint, VpcEndpointType};
+use aws_sdk_ec2::types::{Route, RouteState, RouteTable, VpcEndpoint, VpcEndpointType};
 use common::ec2::{filter, owner_filters};
 use common::sections::Network;
 use common::spec::network::{needed_endpoints, Azs, Existing, DEFAULT_AZS};
@@ -168,7 +168,9 @@ fn way_out(r: &Route) -> Option<String> {
 
 /// A live endpoint of this region's AWS services, by short name.
 fn endpoint(ep: &VpcEndpoint, region: &str) -> Option<EndpointSeen> {
-    if !matches!(ep.state(), Some(State::Available | State::Pending)) {
+    // AWS answers `Available`, some emulators `available`: compared lowercased.
+    let state = crate::discover::endpoint_state(ep);
+    if !matches!(state.as_str(), "available" | "pending") {
         return None;
     }
     let prefix = format!("com.amazonaws.{region}.");
