@@ -5,6 +5,8 @@
 //! route tables, the VPC endpoints the spec asks for, VPC flow logs, and a
 //! default security group without rules. Reads `spec.network` (flags override
 //! it), writes `.network`. `teardown` removes it through `teardown::LAYER`.
+//! With `spec.network.existing` it adopts a VPC it does not own instead
+//! (`adopt`): reads and checks only, and changes nothing.
 //!
 //! The run: desired state (pure) -> lock -> discover (reads) -> plan (pure,
 //! `plan`) -> quotas (reads) -> `--plan`: the changes; else apply.
@@ -18,6 +20,7 @@ use common::spec::Spec;
 use common::{CommonArgs, Context, Document, Result};
 
 mod actual;
+mod adopt;
 mod apply;
 mod aws;
 mod azs;
@@ -113,6 +116,12 @@ pub async fn run(args: Args, ctx: Context, mut doc: Document) -> Result<Document
     check_egress(&spec)?;
     let shape = spec.network.shape()?;
     doc.set_spec("network", &spec.network);
+    if let Some(existing) = &spec.network.existing {
+        // Reads only: nothing to lock against, nothing to plan.
+        let network = adopt::adopt(&ctx, &spec, existing).await?;
+        doc.set_layer("network", &network);
+        return Ok(doc);
+    }
     let hints: Option<Network> = doc.layer("network")?;
     let aws = aws::Aws::new(&ctx.sdk);
     // The AZs finish checking the spec: read before the lock, so a wrong one

@@ -72,5 +72,6 @@ pub fn network(ctx: &Context, desired: &Desired, ids: &Ids) -> Network {
             role_arn: id(Kind::Role, c::FLOW_LOGS),
             retention_days: days,
         }),
+        adopted: false,
     }
 }

@@ -15,7 +15,7 @@ pub struct Network {
     pub public_subnets: Vec<Subnet>,
     pub private_subnets: Vec<Subnet>,
     pub internet_gateway_id: String,
-    /// `none`, `single` or `per-az`.
+    /// `none`, `single` or `per-az`; `existing` for an adopted VPC.
     pub nat: String,
     pub nat_gateway_ids: Vec<String>,
     pub nat_public_ips: Vec<String>,
@@ -33,6 +33,10 @@ pub struct Network {
     /// The VPC's flow log, when `spec.network.flow_logs` is on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub flow_log: Option<FlowLog>,
+    /// The VPC and its subnets are not ours (`spec.network.existing`): net-up
+    /// never changes them and teardown never deletes them.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub adopted: bool,
 }
 
 /// `.network.flow_log`: where the VPC's traffic records go.

@@ -14,6 +14,9 @@ use crate::cidr::{self, Ipv4Net};
 use crate::error::shown;
 use crate::{Error, Result};
 
+pub mod existing;
+pub use existing::Existing;
+
 /// How many NAT gateways: none (private subnets reach no internet), one shared, or one per AZ.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, ValueEnum)]
 #[serde(rename_all = "kebab-case")]
@@ -153,6 +156,9 @@ pub struct NetworkSpec {
     /// How long flow log records are kept: one of CloudWatch Logs' retention periods.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub flow_logs_retention_days: Option<i32>,
+    /// A VPC the stack adopts instead of one net-up creates (`existing`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub existing: Option<Existing>,
 }
 
 /// What the spec resolves to, before AZ names are known.
@@ -171,6 +177,9 @@ pub struct Shape {
 impl NetworkSpec {
     /// Checks the spec without AWS: CIDRs, counts, layout, endpoints.
     pub fn shape(&self) -> Result<Shape> {
+        if let Some(e) = &self.existing {
+            existing::check(self, e)?;
+        }
         let vpc = cidr::parse_vpc(self.cidr.as_deref().unwrap_or(DEFAULT_CIDR))
             .map_err(|e| within("spec.network.cidr", e))?;
         let azs = self.azs.clone().unwrap_or(Azs::Count(DEFAULT_AZS));
@@ -304,16 +313,11 @@ fn az_count(azs: &Azs) -> Result<u32> {
 /// messages when a service allows ECS Exec. Only when the spec runs services:
 /// a network alone (or one for services added later) needs none.
 pub fn check_egress(spec: &super::Spec) -> Result<()> {
-    if spec.network.nat.unwrap_or_default() != NatMode::None || spec.services.is_empty() {
+    // An adopted VPC's way out is net-up's to check, through AWS.
+    if spec.network.existing.is_some() || spec.network.nat.unwrap_or_default() != NatMode::None {
         return Ok(());
     }
-    let mut needed: Vec<&str> = EGRESS_FREE_BASE.to_vec();
-    if spec.services.values().any(|s| !s.secrets.is_empty()) {
-        needed.push("secretsmanager");
-    }
-    if spec.services.values().any(|s| s.exec.unwrap_or(false)) {
-        needed.push("ssmmessages");
-    }
+    let needed = needed_endpoints(spec);
     let have = spec.network.endpoints.clone().unwrap_or_default();
     let missing: Vec<&str> = needed
         .into_iter()
@@ -327,6 +331,22 @@ pub fn check_egress(spec: &super::Spec) -> Result<()> {
          add the endpoints they need: {} (or use nat \"single\")",
         missing.join(", ")
     )))
+}
+
+/// The endpoints the spec's services need when their subnets have no way
+/// out: none without services.
+pub fn needed_endpoints(spec: &super::Spec) -> Vec<&'static str> {
+    if spec.services.is_empty() {
+        return vec![];
+    }
+    let mut needed: Vec<&str> = EGRESS_FREE_BASE.to_vec();
+    if spec.services.values().any(|s| !s.secrets.is_empty()) {
+        needed.push("secretsmanager");
+    }
+    if spec.services.values().any(|s| s.exec.unwrap_or(false)) {
+        needed.push("ssmmessages");
+    }
+    needed
 }
 
 fn given_subnets(tier: &str, vpc: Ipv4Net, n: u32, given: &[String]) -> Result<Vec<Ipv4Net>> {

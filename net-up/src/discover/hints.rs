@@ -15,10 +15,10 @@ use crate::aws::Aws;
 
 /// Notes the document's ids that belong elsewhere. Reads only the kinds that
 /// have an id discovery did not already find (none, on an ordinary re-run).
-pub async fn check_hints(
+pub async fn check_hints<'a>(
     aws: &Aws,
     ctx: &Context,
-    hints: &Network,
+    hints: &'a Network,
     actual: &Actual,
     mismatches: &Mismatches,
 ) -> Result<()> {
@@ -29,16 +29,23 @@ pub async fn check_hints(
             .collect()
     };
     let n = hints;
-    let subnets: Vec<&String> = n
-        .public_subnet_ids
-        .iter()
-        .chain(&n.private_subnet_ids)
-        .collect();
-    let tables: Vec<&String> = std::iter::once(&n.public_route_table_id)
-        .chain(&n.private_route_table_ids)
-        .collect();
+    // An adopted VPC, its subnets and tables carry their owner's tags (or
+    // none), never ours: nothing deletes them (teardown finds by tag), so
+    // they are not checked, or every adopted network would be refused.
+    let adopted = |ids: Vec<&'a String>| if n.adopted { vec![] } else { ids };
+    let subnets: Vec<&String> = adopted(
+        n.public_subnet_ids
+            .iter()
+            .chain(&n.private_subnet_ids)
+            .collect(),
+    );
+    let tables: Vec<&String> = adopted(
+        std::iter::once(&n.public_route_table_id)
+            .chain(&n.private_route_table_ids)
+            .collect(),
+    );
     let checks = [
-        ("vpc", unknown(vec![&n.vpc_id], ids(&actual.vpcs))),
+        ("vpc", unknown(adopted(vec![&n.vpc_id]), ids(&actual.vpcs))),
         ("subnet", unknown(subnets, ids(&actual.subnets))),
         (
             "internet gateway",
