@@ -54,7 +54,12 @@ async fn settle_one(
 ) -> Result<String> {
     let ecr = &c.ecr;
     if s.image_given {
-        check_exists(ecr, repositories, s).await?;
+        // An image the latest revision already runs was there when it was
+        // deployed: a re-run reads ECR only for a new one.
+        let latest = found.taskdefs.get(&ctx.name(&s.name));
+        if latest.and_then(|h| h.shape["image"].as_str()) != Some(s.image.as_str()) {
+            check_exists(ecr, repositories, s).await?;
+        }
         return Ok(s.image.clone());
     }
     if let Some(image) = running(ctx, &c.ecs, s, found).await? {
