@@ -28,7 +28,8 @@ The plan is set and read over HTTP by the test harness:
     GET  /_faults/state  {"calls": n, "mutations": n, "tripped": bool, "injected": {"throttle": n, ...},
                           "mutation_log": ["logs CreateLogGroup /fargate-pipes/locks/a/dev", ...],
                           "calls_by_service": {"ec2": n, ...}, "peak_in_flight": n,
-                          "peak_in_flight_by_service": {"ec2": n, ...}, "sequential": n}
+                          "peak_in_flight_by_service": {"ec2": n, ...}, "sequential": n,
+                          "calls_by_action": {"ec2:DescribeVpcs": n, ...}}
 
 `sequential` counts the calls that started while no other call was in flight:
 at a fixed latency, the part of a run's wall time that concurrency could not
@@ -101,6 +102,7 @@ class Lane:
         self.injected = {}
         self.mutation_log = []
         self.by_service = {}
+        self.by_action = {}
         self.in_flight = {}
         self.peak = 0
         self.peak_by_service = {}
@@ -111,10 +113,13 @@ class Lane:
         return {"calls": self.calls, "mutations": self.mutations, "tripped": self.tripped,
                 "injected": dict(self.injected), "mutation_log": list(self.mutation_log),
                 "calls_by_service": dict(self.by_service), "peak_in_flight": self.peak,
-                "peak_in_flight_by_service": dict(self.peak_by_service), "sequential": self.sequential}
+                "peak_in_flight_by_service": dict(self.peak_by_service), "sequential": self.sequential,
+                "calls_by_action": dict(self.by_action)}
 
-    def enter(self, service):
+    def enter(self, service, action=None):
         """Counts a call in flight; the throttling answer when it is one too many."""
+        key = f"{service}:{action}"
+        self.by_action[key] = self.by_action.get(key, 0) + 1
         total = sum(self.in_flight.values())
         if total == 0:
             self.sequential += 1
@@ -233,7 +238,7 @@ class FaultInjector:
             return respond_error(start_response, service, 500, "InternalError", "released after a simulated crash",
                                  cbor=is_cbor(environ))
         with self.lock:
-            fault = lane.enter(service) or fault
+            fault = lane.enter(service, action) or fault
         try:
             latency = lane.plan.get("latency_ms")
             if latency:
