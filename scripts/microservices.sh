@@ -6,8 +6,8 @@
 #   ENV=dev scripts/microservices.sh      -> out/microservices-dev.json
 . "$(dirname "$0")/lib/stack.sh" microservices
 
-# One document through every layer: network, registries, secrets (never their
-# values), cluster, load balancer, services, auto scaling.
-net-up --env "$ENV" "${region[@]}" < "$spec" \
-  | ecr-up | secrets-up | cluster-up | alb-up | svc-up | scale-up > "$tmp"
+# Every layer: network, registries, secrets (never their values), cluster, load
+# balancer, services, auto scaling (`up`, scripts/lib/stack.sh: the layers that
+# need only the spec run at once). The README's linear pipeline does the same.
+up
 save

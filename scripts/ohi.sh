@@ -9,6 +9,5 @@
 #   ENV=prod scripts/ohi.sh               -> out/ohi-prod.json
 . "$(dirname "$0")/lib/stack.sh" ohi
 
-net-up --env "$ENV" "${region[@]}" < "$spec" \
-  | ecr-up | secrets-up | cluster-up | alb-up | svc-up | scale-up > "$tmp"
+up
 save

@@ -8,8 +8,7 @@
 . "$(dirname "$0")/lib/stack.sh" payment-migration
 
 # The compliance tags sit in the spec; the seed's `environment` tag varies with
-# the env, so it is given here (net-up adds it to the document's tags, and every
-# later tool tags with it).
-net-up --env "$ENV" "${region[@]}" --tag environment="$ENV" < "$spec" \
-  | ecr-up | secrets-up | cluster-up | alb-up | svc-up | scale-up > "$tmp"
+# the env, so it is given here (the first tools add it to the document's tags,
+# and every later tool tags with it).
+up --tag environment="$ENV"
 save

@@ -8,6 +8,5 @@
 #   ENV=dev scripts/payment-processing.sh -> out/payment-processing-dev.json
 . "$(dirname "$0")/lib/stack.sh" payment-processing
 
-net-up --env "$ENV" "${region[@]}" < "$spec" \
-  | ecr-up | secrets-up | cluster-up | alb-up | svc-up | scale-up > "$tmp"
+up
 save

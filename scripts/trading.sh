@@ -9,6 +9,5 @@
 #   ENV=dev scripts/trading.sh            -> out/trading-dev.json
 . "$(dirname "$0")/lib/stack.sh" trading
 
-net-up --env "$ENV" "${region[@]}" < "$spec" \
-  | ecr-up | secrets-up | cluster-up | alb-up | svc-up | scale-up > "$tmp"
+up
 save

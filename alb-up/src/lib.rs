@@ -136,25 +136,27 @@ pub async fn run(args: Args, ctx: Context, mut doc: Document) -> Result<Document
         Prune::No
     };
     let hints: Option<Alb> = doc.layer("alb")?;
-    ctx.lock().await?;
-
     let c = discover::Clients::new(&ctx);
-    let actual = if is_planned(&network.vpc_id) {
-        // The VPC is still to be created: nothing of this layer can exist in it.
-        discover::Actual::default()
-    } else {
-        let mismatches = Mismatches::default();
-        let actual =
-            discover::discover(&c, &ctx, Some(&network.vpc_id), hints.as_ref(), &mismatches)
-                .await?;
-        mismatches.into_result(&ctx)?;
-        actual
+    let read = || async {
+        let actual = if is_planned(&network.vpc_id) {
+            // The VPC is still to be created: nothing of this layer can exist in it.
+            discover::Actual::default()
+        } else {
+            let mismatches = Mismatches::default();
+            let vpc = Some(network.vpc_id.as_str());
+            let actual = discover::discover(&c, &ctx, vpc, hints.as_ref(), &mismatches).await?;
+            mismatches.into_result(&ctx)?;
+            actual
+        };
+        let bucket_ops = match &logs {
+            Some(b) => access_logs::plan(&ctx, b, access_logs::discover(&c.s3, b).await?.as_ref())?,
+            None => Vec::new(),
+        };
+        Ok((bucket_ops, plan::plan(&ctx, &want, &actual, prune)?))
     };
-    let bucket_ops = match &logs {
-        Some(b) => access_logs::plan(&ctx, b, access_logs::discover(&c.s3, b).await?.as_ref())?,
-        None => Vec::new(),
-    };
-    let plan = plan::plan(&ctx, &want, &actual, prune)?;
+    let changes =
+        |(bucket, plan): &(Vec<_>, plan::Plan)| !bucket.is_empty() || !plan.ops.is_empty();
+    let (bucket_ops, plan) = ctx.read_then_lock(hints.is_none(), read, changes).await?;
     let mut alb = if ctx.plan_only {
         let bucket = bucket_ops.iter().map(|(_, change)| change.clone());
         for change in bucket.chain(plan.changes(&ctx)) {

@@ -114,11 +114,18 @@ pub async fn run(args: Args, ctx: Context, mut doc: Document) -> Result<Document
     let secrets: Option<Secrets> = doc.layer("secrets")?;
     let hints = discover::Hints::read(&doc)?;
     doc.set_spec("cluster", &spec.cluster);
-    ctx.lock().await?;
-    let mismatches = Mismatches::default();
-    let actual = discover::discover(&ctx, &desired, secrets.as_ref(), &hints, &mismatches).await?;
-    mismatches.into_result(&ctx)?;
-    let plan = plan::plan(&ctx, &desired, &actual)?;
+    let first_run = doc.get("cluster").is_none();
+    let read = || async {
+        let mismatches = Mismatches::default();
+        let actual =
+            discover::discover(&ctx, &desired, secrets.as_ref(), &hints, &mismatches).await?;
+        mismatches.into_result(&ctx)?;
+        let plan = plan::plan(&ctx, &desired, &actual)?;
+        Ok((actual, plan))
+    };
+    let (actual, plan) = ctx
+        .read_then_lock(first_run, read, |(_, plan)| !plan.changes().is_empty())
+        .await?;
     let cluster = if ctx.plan_only {
         plan.record(&ctx);
         plan.section(&ctx, &desired, &actual, &plan.planned_ids(&ctx))

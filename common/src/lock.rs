@@ -1,11 +1,19 @@
-//! One run per stack and env at a time: a lock held in AWS.
+//! One run per layer of a stack and env at a time: a lock held in AWS.
 //!
-//! Two runs of one stack and env at once would both find nothing and both create
-//! (two VPCs, two KMS keys), and every later run would be stuck between the
-//! duplicates. So a run that may change anything first takes the stack's lock;
-//! plans, dry runs and status reads take none.
+//! Two runs of one layer at once would both find nothing and both create (two
+//! VPCs, two KMS keys), and every later run would be stuck between the
+//! duplicates. So a run that changes anything first takes its layer's lock;
+//! plans, dry runs, status reads and re-runs with nothing to change take none
+//! (`Context::read_then_lock`).
 //!
-//! The lock is a CloudWatch Logs log group, `/fargate-pipes/locks/{stack}/{env}`:
+//! The lock is per layer, not per stack, because a layer creates only its own
+//! resources: duplicates can only come from two runs of one layer. Layers that
+//! need nothing from each other (net-up, ecr-up, secrets-up) can then run at
+//! once, which the stack scripts do. teardown deletes every layer, so it takes
+//! every layer's lock, one after another in its fixed order; a tool holds only
+//! its own, so no two runs can wait on each other in a cycle.
+//!
+//! A lock is a CloudWatch Logs log group, `/fargate-pipes/locks/{stack}/{env}/{layer}`:
 //! CreateLogGroup is a conditional write (it fails when the group exists), it is
 //! free, and every tool already speaks CloudWatch Logs. The group's tags name the
 //! holder (tool, pid, host) and a random run id; its creation time says when the
@@ -88,16 +96,21 @@ impl Holder {
     }
 }
 
-/// The lock's log group name.
-pub fn name(stack: &str, env: &str) -> String {
+/// The log group name of a layer's lock (`layer` is the tool: `net-up`).
+pub fn name(stack: &str, env: &str, layer: &str) -> String {
+    format!("{}/{layer}", prefix(stack, env))
+}
+
+/// What the names of every lock of a stack and env start with.
+pub fn prefix(stack: &str, env: &str) -> String {
     format!("/fargate-pipes/locks/{stack}/{env}")
 }
 
-/// Takes the stack's lock, waiting for another run's up to `opts.wait`.
-pub async fn acquire(ctx: &Context, opts: Options) -> Result<Lock> {
+/// Takes a layer's lock, waiting for another run's up to `opts.wait`.
+pub async fn acquire(ctx: &Context, layer: &str, opts: Options) -> Result<Lock> {
     let lock = Lock {
         client: Client::new(&ctx.sdk),
-        name: name(&ctx.stack, &ctx.env),
+        name: name(&ctx.stack, &ctx.env, layer),
         run: run_id(),
         taken: std::time::Instant::now(),
     };
@@ -353,7 +366,10 @@ mod tests {
 
     #[test]
     fn names_and_durations() {
-        assert_eq!(name("shop", "dev"), "/fargate-pipes/locks/shop/dev");
+        assert_eq!(
+            name("shop", "dev", "net-up"),
+            "/fargate-pipes/locks/shop/dev/net-up"
+        );
         assert_eq!(human(Duration::from_secs(7260)), "2h01m");
         assert_eq!(parse_who("a pid 9 on h-1"), Some((9, "h-1")));
         assert_eq!(parse_who("garbage"), None);

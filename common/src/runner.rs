@@ -96,15 +96,15 @@ pub struct Context {
     pub report: Report,
     /// `--plan`: record changes, make none.
     pub plan_only: bool,
-    /// The stack's lock once `lock` took it; the runner releases it.
+    /// The locks `lock` (or `lock_layers`) took; the runner releases them.
     pub held: Held,
     /// `--lock-wait` and `--break-lock`.
     pub lock_options: crate::lock::Options,
 }
 
-/// The lock a run holds, shared by the clones of its context.
+/// The locks a run holds, shared by the clones of its context.
 #[derive(Debug, Clone, Default)]
-pub struct Held(Arc<tokio::sync::Mutex<Option<crate::lock::Lock>>>);
+pub struct Held(Arc<tokio::sync::Mutex<Vec<crate::lock::Lock>>>);
 
 impl Context {
     /// A context with an empty SDK configuration, for unit tests of pure code
@@ -145,18 +145,59 @@ impl Context {
         }
     }
 
-    /// Takes the stack's lock (see `lock`), once the input is validated and
-    /// before the first read that decides what to change: two runs that both
+    /// Takes this tool's layer lock (see `lock`), once the input is validated
+    /// and before the read that decides what to change: two runs that both
     /// discovered "nothing yet" would both create. A plan takes none.
     pub async fn lock(&self) -> Result<()> {
+        self.lock_layers(&[self.tool.as_str()]).await
+    }
+
+    /// Takes the locks of `layers`, one after another in the order given
+    /// (teardown: every layer's, always in its fixed order). Idempotent.
+    pub async fn lock_layers(&self, layers: &[&str]) -> Result<()> {
         if self.plan_only {
             return Ok(());
         }
         let mut held = self.held.0.lock().await;
-        if held.is_none() {
-            *held = Some(crate::lock::acquire(self, self.lock_options).await?);
+        if held.is_empty() {
+            for layer in layers {
+                held.push(crate::lock::acquire(self, layer, self.lock_options).await?);
+            }
         }
         Ok(())
+    }
+
+    /// Discovers and plans (`read`), taking the lock only when the plan
+    /// changes something (`changes`).
+    ///
+    /// A re-run of a converged stack, the common case, then reads without the
+    /// lock: no lock calls, and no wait behind another run. When the plan does
+    /// change something, the lock is taken and `read` runs again under it,
+    /// because another run may have changed the layer between the first read
+    /// and the lock; only that second plan is applied. A run expected to change
+    /// something (`likely_changes`: its layer is not in the document yet) takes
+    /// the lock first and reads once. A plan never locks.
+    pub async fn read_then_lock<T, F, Fut>(
+        &self,
+        likely_changes: bool,
+        mut read: F,
+        changes: impl Fn(&T) -> bool,
+    ) -> Result<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T>>,
+    {
+        if likely_changes {
+            self.lock().await?;
+            return read().await;
+        }
+        let first = read().await?;
+        if self.plan_only || !changes(&first) {
+            return Ok(first);
+        }
+        tracing::debug!("changes to make: taking the lock and reading again");
+        self.lock().await?;
+        read().await
     }
 
     /// Ok when the tags say this is this stack's and env's `component`; the
@@ -387,9 +428,8 @@ where
         let (report, held) = (ctx.report.clone(), ctx.held.clone());
         let (stack, env) = (ctx.stack.clone(), ctx.env.clone());
         let result = crate::interrupt::guard(run(args, ctx, doc)).await;
-        if let Some(lock) = held.0.lock().await.take() {
-            lock.release().await;
-        }
+        let locks = std::mem::take(&mut *held.0.lock().await);
+        futures_util::future::join_all(locks.into_iter().map(crate::lock::Lock::release)).await;
         let mut doc = result?;
         if common.plan {
             append_plan(&mut doc, report.changes());

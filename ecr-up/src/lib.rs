@@ -115,11 +115,17 @@ pub async fn run(args: Args, ctx: Context, mut doc: Document) -> Result<Document
         doc.set_layer("ecr", &Ecr::default());
         return Ok(doc);
     }
-    ctx.lock().await?;
-    let mismatches = Mismatches::default();
-    let actual = discover::discover(&ctx, &desired, &hints, &mismatches).await?;
-    mismatches.into_result(&ctx)?;
-    let planned = plan::plan(&ctx, &desired, &actual)?;
+    let first_run = doc.get("ecr").is_none();
+    let read = || async {
+        let mismatches = Mismatches::default();
+        let actual = discover::discover(&ctx, &desired, &hints, &mismatches).await?;
+        mismatches.into_result(&ctx)?;
+        let planned = plan::plan(&ctx, &desired, &actual)?;
+        Ok((actual, planned))
+    };
+    let (actual, planned) = ctx
+        .read_then_lock(first_run, read, |(_, planned)| !planned.is_empty())
+        .await?;
     say_kept(&ctx, &desired, &actual, &planned);
     let made = if ctx.plan_only {
         planned_ids(&ctx, &planned)

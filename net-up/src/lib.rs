@@ -129,14 +129,21 @@ pub async fn run(args: Args, ctx: Context, mut doc: Document) -> Result<Document
     let zones = azs::select(&shape, &ctx.region, &aws.zones(&ctx).await?)?;
     let desired = desired::Desired::new(&shape, zones);
 
-    ctx.lock().await?;
-    let actual = discover::discover(&aws, &ctx, &desired).await?;
-    if let Some(hints) = &hints {
-        let mismatches = Mismatches::default();
-        discover::check_hints(&aws, &ctx, hints, &actual, &mismatches).await?;
-        mismatches.into_result(&ctx)?;
-    }
-    let plan = plan::plan(&ctx, &desired, &actual, prune)?;
+    let read = || async {
+        let actual = discover::discover(&aws, &ctx, &desired).await?;
+        if let Some(hints) = &hints {
+            let mismatches = Mismatches::default();
+            discover::check_hints(&aws, &ctx, hints, &actual, &mismatches).await?;
+            mismatches.into_result(&ctx)?;
+        }
+        let plan = plan::plan(&ctx, &desired, &actual, prune)?;
+        Ok((actual, plan))
+    };
+    // A NAT gateway still pending is waited for, under the lock, like a change.
+    let changes = |(actual, plan): &(actual::Actual, plan::Plan)| {
+        !plan.ops.is_empty() || actual.nats.iter().any(|n| !n.state.available)
+    };
+    let (actual, plan) = ctx.read_then_lock(hints.is_none(), read, changes).await?;
     for warning in &plan.warnings {
         tracing::warn!("{warning}");
     }

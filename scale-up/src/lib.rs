@@ -85,14 +85,10 @@ pub async fn run(_args: Args, ctx: Context, mut doc: Document) -> Result<Documen
         alb.as_ref(),
         scaling.as_ref(),
     );
-    ctx.lock().await?;
-
     let c = Clients::new(&ctx);
     let upstream_planned = cluster.as_ref().is_none_or(|cl| is_planned(&cl.arn));
-    let actual = if upstream_planned {
-        // No cluster yet (or only planned): nothing of this layer can exist.
+    if upstream_planned {
         want.mark_planned(|_| true);
-        Actual::default()
     } else {
         want.mark_planned(|s| {
             deployed
@@ -100,16 +96,25 @@ pub async fn run(_args: Args, ctx: Context, mut doc: Document) -> Result<Documen
                 .and_then(|d| d.get(s))
                 .is_none_or(|o| is_planned(&o.service_arn))
         });
-        let mismatches = Mismatches::default();
-        let scope = Scope {
-            want: &want,
-            sweep: prune == Prune::Yes,
+    }
+    let read = || async {
+        let actual = if upstream_planned {
+            // No cluster yet (or only planned): nothing of this layer can exist.
+            Actual::default()
+        } else {
+            let mismatches = Mismatches::default();
+            let scope = Scope {
+                want: &want,
+                sweep: prune == Prune::Yes,
+            };
+            let actual = discover::discover(&c, &ctx, scope, &hints, &mismatches).await?;
+            mismatches.into_result(&ctx)?;
+            actual
         };
-        let actual = discover::discover(&c, &ctx, scope, &hints, &mismatches).await?;
-        mismatches.into_result(&ctx)?;
-        actual
+        plan::plan(&ctx, &want, &actual, prune)
     };
-    let plan = plan::plan(&ctx, &want, &actual, prune)?;
+    let changes = |plan: &plan::Plan| !plan.changes().is_empty();
+    let plan = ctx.read_then_lock(scaling.is_none(), read, changes).await?;
     let mut out = if ctx.plan_only {
         for change in plan.changes() {
             ctx.report.change(change);

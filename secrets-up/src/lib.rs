@@ -129,11 +129,17 @@ pub async fn run(args: Args, ctx: Context, mut doc: Document) -> Result<Document
         prune,
         windows,
     };
-    ctx.lock().await?;
-    let mismatches = Mismatches::default();
-    let actual = discover::discover(&ctx, &desired.wanted, &given, &hints, &mismatches).await?;
-    mismatches.into_result(&ctx)?;
-    let planned = plan::plan(&ctx, &desired, &given, &actual)?;
+    let first_run = doc.get("secrets").is_none();
+    let read = || async {
+        let mismatches = Mismatches::default();
+        let actual = discover::discover(&ctx, &desired.wanted, &given, &hints, &mismatches).await?;
+        mismatches.into_result(&ctx)?;
+        let planned = plan::plan(&ctx, &desired, &given, &actual)?;
+        Ok((actual, planned))
+    };
+    let (actual, planned) = ctx
+        .read_then_lock(first_run, read, |(_, planned)| !planned.is_empty())
+        .await?;
     say_unchanged_and_unpruned(&ctx, &desired, &actual, &planned);
     let made = if ctx.plan_only {
         planned_ids(&ctx, &planned)

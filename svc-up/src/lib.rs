@@ -117,18 +117,25 @@ pub async fn run(args: Args, ctx: Context, mut doc: Document) -> Result<Document
         );
         return Ok(doc);
     }
-    ctx.lock().await?;
     let c = aws::Clients::new(&ctx);
     let hints = actual::Hints {
         services: doc.layer::<Services>("services")?,
         namespace_id: doc.layer::<Discovery>("discovery")?.map(|d| d.namespace_id),
     };
-    let mismatches = Mismatches::default();
-    let found = actual::discover(&c, &ctx, &desired, &hints, &mismatches).await?;
-    mismatches.into_result(&ctx)?;
     let ecr: Option<Ecr> = doc.layer("ecr")?;
-    images::settle(&ctx, &c, ecr.as_ref(), &mut desired.services, &found).await?;
-    let plan = plan::plan(&ctx, &desired, &found)?;
+    let read = || async {
+        let mismatches = Mismatches::default();
+        let found = actual::discover(&c, &ctx, &desired, &hints, &mismatches).await?;
+        mismatches.into_result(&ctx)?;
+        // The images depend on what runs: settled on a copy, read by read.
+        let mut settled = desired.clone();
+        images::settle(&ctx, &c, ecr.as_ref(), &mut settled.services, &found).await?;
+        let plan = plan::plan(&ctx, &settled, &found)?;
+        Ok((settled, plan))
+    };
+    let first_run = hints.services.is_none();
+    let changes = |(_, plan): &(desired::Desired, plan::Plan)| !plan.ops.is_empty();
+    let (desired, plan) = ctx.read_then_lock(first_run, read, changes).await?;
     let (mut services, mut discovery) = (plan.services.clone(), plan.discovery.clone());
     if ctx.plan_only {
         for change in plan.ops.iter().filter_map(|op| op.change(&ctx)) {

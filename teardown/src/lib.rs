@@ -86,8 +86,10 @@ async fn discover(ctx: &Context, doc: &Document) -> Result<Vec<Vec<Box<dyn Owned
     for layer in layers() {
         layer.check(doc)?;
     }
-    // The document is read (a malformed section stops above, exit 3): now the lock.
-    ctx.lock().await?;
+    // The document is read (a malformed section stops above, exit 3): now the
+    // locks, every layer's, since teardown deletes them all.
+    let tools: Vec<&str> = layers().map(|layer| layer.tool()).collect();
+    ctx.lock_layers(&tools).await?;
     let mismatches = Mismatches::default();
     let found =
         common::try_join_all(layers().map(|layer| layer.discover(ctx, doc, &mismatches))).await?;

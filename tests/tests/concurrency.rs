@@ -117,7 +117,7 @@ fn a_held_lock_is_named_and_refused_and_never_broken_while_alive() {
     };
     std::mem::forget(
         session
-            .block_on(common::lock::acquire(&ctx, opts))
+            .block_on(common::lock::acquire(&ctx, "net-up", opts))
             .expect("the lock"),
     );
     for extra in [&[][..], &["--break-lock"][..]] {
@@ -177,6 +177,53 @@ fn a_lock_left_by_a_dead_process_is_broken_only_with_break_lock() {
     em.tool("teardown")
         .args(["-n", "--stack", &stack, "--env", "dev"])
         .succeeds();
+    let left = em.inventory("us-east-1", &stack, "dev");
+    assert!(left.is_empty(), "{:?}", left.counts());
+}
+
+/// A re-run with nothing to change reads without the lock: it neither waits
+/// for another run's lock nor takes one, so it makes no mutating call at all.
+/// A run with a change still needs the lock, and exits 11 while it is held.
+#[test]
+fn a_no_op_rerun_takes_no_lock_and_a_change_still_does() {
+    let em = Emulator::shared();
+    let stack = unique_stack("nolock");
+    let doc = em
+        .tool("net-up")
+        .args(["-n", "--stack", &stack, "--env", "dev", "--nat", "none"])
+        .succeeds()
+        .stdout();
+    let session = em.session(&stack, "dev", "us-east-1");
+    let ctx = session.context(&stack, "dev");
+    let opts = common::lock::Options {
+        wait: Duration::ZERO,
+        break_stale: false,
+    };
+    let held = session
+        .block_on(common::lock::acquire(&ctx, "net-up", opts))
+        .expect("the lock");
+
+    let lane = em.lane();
+    lane.tool("net-up")
+        .args(["--lock-wait", "0", "-q"])
+        .stdin(&doc)
+        .succeeds();
+    let log = &lane.fault_state()["mutation_log"];
+    assert_eq!(
+        log,
+        &serde_json::json!([]),
+        "a no-op re-run changes nothing, the lock included"
+    );
+    let err = em
+        .tool("net-up")
+        .args(["--lock-wait", "0", "-q", "--tag", "team=pay"])
+        .stdin(&doc)
+        .fails()
+        .code(11);
+    assert!(err.contains("is locked by"), "{err}");
+
+    session.block_on(held.release());
+    em.tool("teardown").stdin(&doc).succeeds();
     let left = em.inventory("us-east-1", &stack, "dev");
     assert!(left.is_empty(), "{:?}", left.counts());
 }

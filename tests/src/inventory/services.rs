@@ -95,18 +95,16 @@ pub(super) async fn read(sdk: &aws_config::SdkConfig, inv: &mut Inventory, stack
         }
     }
 
-    // The stack's lock: a finished run (or teardown) leaves none.
-    let lock = format!("/fargate-pipes/locks/{stack}/{env}");
+    // The layers' locks: a finished run (or teardown) leaves none.
+    let prefix = format!("{}/", common::lock::prefix(stack, env));
     let locks = logs
         .describe_log_groups()
-        .log_group_name_prefix(&lock)
+        .log_group_name_prefix(&prefix)
         .send()
         .await
         .expect("DescribeLogGroups (lock)");
     for g in locks.log_groups() {
-        if g.log_group_name() == Some(lock.as_str()) {
-            inv.add("lock", g.log_group_name());
-        }
+        inv.add("lock", g.log_group_name());
     }
 
     let sd = aws_sdk_servicediscovery::Client::new(sdk);
