@@ -5,6 +5,7 @@
 #   scripts/bench.sh                    the debug build
 #   PROFILE=release scripts/bench.sh    target/release (make bench builds it)
 #   LATENCY_MS=50 MAX_IN_FLIGHT=16 SERVICES=50 scripts/bench.sh
+#   UNSCALED=1 scripts/bench.sh         also AWS's waits unscaled (NAT 90 s): 4 more minutes
 #
 # The emulator runs behind the fault proxy (tests/faults.py), which adds
 # LATENCY_MS to every call, answers "Rate exceeded" past MAX_IN_FLIGHT calls at
@@ -48,16 +49,20 @@ plan() {
 state() { curl -sf "$AWS_ENDPOINT_URL/_faults/state"; }
 
 # measure LABEL CMD...: one row. A failed run measures nothing: the benchmark stops.
+# With LONGEST (seconds: the longest single wait on the run's critical path),
+# the row also gives wall time / LONGEST.
 measure() {
   local label=$1 s e; shift
   plan "${TIMING:-}"
   s=$(date +%s%N)
   "$@" >/dev/null 2>"$work/last.log" || { echo "bench: $label failed:" >&2; tail -5 "$work/last.log" >&2; exit 1; }
   e=$(date +%s%N)
-  state | jq -r --arg run "$label" --arg wall "$(((e - s) / 1000000))" '
+  state | jq -r --arg run "$label" --arg wall "$(((e - s) / 1000000))" --arg longest "${LONGEST:-}" '
     (.peak_in_flight_by_service | to_entries | max_by(.value) // {key: "-", value: 0}) as $p
-    | [$run, (($wall | tonumber) / 1000 | tostring | .[0:6]) + " s", .calls,
-       .mutations, .sequential, .peak_in_flight, "\($p.value) (\($p.key))", (.injected.over_limit // 0)]
+    | ($wall | tonumber / 1000) as $w
+    | [$run, ($w | tostring | .[0:6]) + " s", .calls,
+       .mutations, .sequential, .peak_in_flight, "\($p.value) (\($p.key))", (.injected.over_limit // 0),
+       (if $longest == "" then "-" else ($w / ($longest | tonumber) * 100 | round / 100 | tostring) + "x" end)]
     | @tsv'
 }
 
@@ -81,7 +86,7 @@ echo "fargate-pipes benchmark, $(date -u '+%Y-%m-%d %H:%M UTC'), $cores cores ($
 echo "injected latency: $latency ms per call; more than $limit calls in flight to one AWS service answered \"Rate exceeded\""
 echo
 {
-  printf 'run\twall\tcalls\tmutating\tsequential\tpeak in flight\tpeak per service\tover limit\n'
+  printf 'run\twall\tcalls\tmutating\tsequential\tpeak in flight\tpeak per service\tover limit\tvs longest wait\n'
   measure "microservices: up, linear pipeline" pipeline bench1 "$stack"
   measure "microservices: no-op re-run" rerun bench1
   measure "microservices: teardown" down bench1
@@ -92,8 +97,12 @@ echo
   measure "$many services: no-op re-run" rerun bench3
   measure "$many services: teardown" down bench3
   nat=$(awk -v s="$scale" 'BEGIN {printf "%.1f", 90 * s}')
-  TIMING="{\"scale\": $scale}" measure "microservices: make, AWS waits x$scale (NAT $nat s)" script_up bench4
-  TIMING="{\"scale\": $scale}" measure "trading: make, AWS waits x$scale (NAT $nat s)" script_up bench5 trading
+  TIMING="{\"scale\": $scale}" LONGEST=$nat measure "microservices: make, AWS waits x$scale (NAT $nat s)" script_up bench4
+  TIMING="{\"scale\": $scale}" LONGEST=$nat measure "trading: make, AWS waits x$scale (NAT $nat s)" script_up bench5 trading
+  if [[ -n ${UNSCALED:-} ]]; then
+    TIMING='{"scale": 1}' LONGEST=90 measure "microservices: make, AWS waits unscaled (NAT 90 s)" script_up bench6
+    TIMING='{"scale": 1}' LONGEST=90 measure "trading: make, AWS waits unscaled (NAT 90 s)" script_up bench7 trading
+  fi
 } | column -t -s $'\t'
 echo
 echo "sequential: calls started while no other call was in flight. AWS waits: NAT 90 s, ALB 150 s and"

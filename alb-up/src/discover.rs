@@ -136,15 +136,25 @@ pub async fn discover(
         .iter()
         .filter(|l| names::our_component(ctx, &l.tags) == Some(names::LB))
         .collect();
-    if let [lb] = ours.as_slice() {
-        let arn = lb.arn().to_owned();
-        let (attributes, (listeners, rules)) =
-            tokio::try_join!(lb_attributes(c, &arn), listeners_and_rules(c, &arn))?;
+    let lb_arn = match ours.as_slice() {
+        [lb] => Some(lb.arn().to_owned()),
+        _ => None,
+    };
+    // The load balancer's parts and the target groups' attributes at once.
+    let lb_parts = async {
+        match &lb_arn {
+            Some(arn) => {
+                tokio::try_join!(lb_attributes(c, arn), listeners_and_rules(c, arn)).map(Some)
+            }
+            None => Ok(None),
+        }
+    };
+    let (lb_parts, ()) = tokio::try_join!(lb_parts, tg_attributes(c, ctx, &mut actual.tgs))?;
+    if let Some((attributes, (listeners, rules))) = lb_parts {
         actual.lb_attributes = attributes;
         actual.listeners = listeners;
         actual.rules = rules;
     }
-    tg_attributes(c, ctx, &mut actual.tgs).await?;
     if let Some(alb) = hints {
         check_hints(c, ctx, &actual, alb, mismatches).await?;
     }

@@ -71,6 +71,11 @@ pub struct Args {
     /// Days flow log records are kept [spec.network.flow_logs_retention_days; default 365]
     #[arg(long, value_name = "DAYS")]
     pub flow_logs_retention: Option<i32>,
+    /// Do not wait for NAT gateways still pending: stop before the routes to them
+    /// (and any removal after those), which the next run without this flag makes.
+    /// svc-up starts no task until the private subnets have their route out.
+    #[arg(long)]
+    pub no_wait: bool,
 }
 
 impl common::Tool for Args {
@@ -160,7 +165,12 @@ pub async fn run(args: Args, ctx: Context, mut doc: Document) -> Result<Document
             .filter(|n| !n.state.available)
             .map(|n| n.id.clone())
             .collect();
-        apply::apply(&ctx, &aws, &desired, &plan, pending).await?
+        let wait = if args.no_wait {
+            apply::Wait::No
+        } else {
+            apply::Wait::ForNats
+        };
+        apply::apply(&ctx, &aws, &desired, &plan, pending, wait).await?
     };
     doc.set_layer("network", &output::network(&ctx, &desired, &ids));
     Ok(doc)

@@ -22,6 +22,7 @@ scale-up relies on each of these, so the emulator must behave like AWS:
   reads every ECS target of the region.
 """
 import json
+import threading
 
 from moto.applicationautoscaling import models, responses
 from moto.core.exceptions import JsonRESTError
@@ -36,6 +37,11 @@ class ResourceNotFound(JsonRESTError):
     def __init__(self, message):
         super().__init__("ResourceNotFoundException", message)
 
+
+# The Tags of the RegisterScalableTarget request being served, per server
+# thread: the backend is shared by every thread, and a tag list left on it was
+# read by a concurrent registration (an untagged target, now and then).
+_request = threading.local()
 
 Backend = models.ApplicationAutoscalingBackend
 Response = responses.ApplicationAutoScalingResponse
@@ -66,7 +72,7 @@ def install():
         existed = self._scalable_target_exists(r_id, dimension)
         target = register(self, namespace, r_id, dimension, *args, **kwargs)
         if not existed:
-            _tags(self)[target.arn] = dict(getattr(self, "fp_pending_tags", None) or {})
+            _tags(self)[target.arn] = dict(getattr(_request, "tags", None) or {})
         return target
 
     def deregister_scalable_target(self, namespace, r_id, dimension):
@@ -106,12 +112,11 @@ def install():
     respond_register = Response.register_scalable_target
 
     def register_with_tags(self):
-        backend = self.applicationautoscaling_backend
-        backend.fp_pending_tags = self._get_param("Tags") or {}
+        _request.tags = self._get_param("Tags") or {}
         try:
             return respond_register(self)
         finally:
-            backend.fp_pending_tags = None
+            _request.tags = None
 
     def describe_scaling_policies(self):
         backend = self.applicationautoscaling_backend

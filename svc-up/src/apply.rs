@@ -13,20 +13,33 @@ use common::plan::Leftovers;
 use common::{Context, Error, Result};
 
 use crate::aws::Clients;
+use crate::egress::Egress;
 use crate::ops::{Ids, Op, Phase};
 
 /// Calls in flight per AWS service: well under every API's burst rate, so a
 /// large stack is not throttled into the SDK's backoff.
 pub const IN_FLIGHT: usize = common::bounded::PER_SERVICE;
 
-/// Runs every op; `ids` maps the placeholders of what was created.
-pub async fn apply(ctx: &Context, c: &Clients, ops: &[Op], ids: &Ids) -> Result<()> {
+/// Runs every op; `ids` maps the placeholders of what was created. The phases
+/// that start tasks wait for the private subnets' way out first (`egress`).
+pub async fn apply(
+    ctx: &Context,
+    c: &Clients,
+    ops: &[Op],
+    ids: &Ids,
+    egress: &Egress,
+) -> Result<()> {
     let mut phases: BTreeMap<Phase, Vec<&Op>> = BTreeMap::new();
     for op in ops {
         phases.entry(op.phase()).or_default().push(op);
     }
     let limits = Limits::default();
-    for (_, ops) in phases {
+    let mut way_out = false;
+    for (phase, ops) in phases {
+        if !way_out && matches!(phase, Phase::Services | Phase::Deployments) {
+            egress.ready(&c.ec2).await?;
+            way_out = true;
+        }
         let results =
             common::join_all(ops.into_iter().map(|op| run(ctx, c, ids, &limits, op))).await;
         if let Some(e) = results.into_iter().find_map(Result::err) {

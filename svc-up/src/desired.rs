@@ -11,6 +11,8 @@
 use common::document::Document;
 use common::plan::holds_planned;
 use common::sections::{Alb, Cluster, Ecr, Network, Secrets};
+
+use crate::egress::Egress;
 use common::spec::Spec;
 use common::{Context, Error, Result};
 
@@ -40,6 +42,8 @@ pub struct Desired {
     pub stated: bool,
     /// Upstream layers that a `--plan` run has not made yet.
     pub planned: PlannedUpstream,
+    /// The routes out that must exist before a task starts.
+    pub egress: Egress,
 }
 
 /// Which upstream sections are `--plan` placeholders.
@@ -93,6 +97,7 @@ impl Desired {
             target_groups: target_groups(alb.as_ref()),
             stated: common::spec::stated(doc, "services"),
             planned,
+            egress: Egress::of(&network),
         })
     }
 

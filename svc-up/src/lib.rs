@@ -31,6 +31,7 @@ mod codedeploy;
 mod deploy;
 mod desired;
 mod ecs;
+mod egress;
 mod groups;
 mod images;
 mod logs;
@@ -143,7 +144,7 @@ pub async fn run(args: Args, ctx: Context, mut doc: Document) -> Result<Document
         }
     } else {
         let ids = ops::Ids::default();
-        apply::apply(&ctx, &c, &plan.ops, &ids).await?;
+        apply::apply(&ctx, &c, &plan.ops, &ids, &desired.egress).await?;
         (services, discovery) = resolved(&ids, services, discovery);
         if args.wait {
             let targets = wait_targets(&desired, &services);

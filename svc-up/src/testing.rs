@@ -49,5 +49,6 @@ pub fn desired(services: Vec<Planned>) -> Desired {
         target_groups: vec![],
         stated: true,
         planned: PlannedUpstream::default(),
+        egress: Default::default(),
     }
 }

@@ -56,6 +56,14 @@ pub(crate) struct Applier<'a> {
     pub pending_nats: Mutex<Vec<String>>,
 }
 
+/// Whether the apply waits for pending NAT gateways (`--no-wait`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wait {
+    ForNats,
+    /// Stop before the routes when a NAT gateway is still pending.
+    No,
+}
+
 /// Applies the plan; the ids of everything, for the output.
 pub async fn apply(
     ctx: &Context,
@@ -63,6 +71,7 @@ pub async fn apply(
     desired: &Desired,
     plan: &Plan,
     pending: Vec<String>,
+    wait: Wait,
 ) -> Result<Ids> {
     let a = Applier {
         ctx,
@@ -76,6 +85,16 @@ pub async fn apply(
     };
     for phase in 0..=5u8 {
         if phase == 3 && plan.ops.iter().any(|op| op.phase() == 3) {
+            if wait == Wait::No && a.nats_pending() {
+                // Everything from the routes on is left to the next run: a
+                // removal after them could take a running task's way out.
+                let left = plan.ops.iter().filter(|op| op.phase() >= 3).count();
+                tracing::info!(
+                    "--no-wait: NAT gateway(s) still pending; {left} change(s) from the routes on \
+                     are left to the next run"
+                );
+                break;
+            }
             a.wait_for_nats().await?;
         }
         let ops: Vec<&Op> = plan.ops.iter().filter(|op| op.phase() == phase).collect();
@@ -150,6 +169,10 @@ impl Applier<'_> {
             .expect("ids lock")
             .ids
             .insert(Key::new(kind, component), id.to_owned());
+    }
+
+    fn nats_pending(&self) -> bool {
+        !self.pending_nats.lock().expect("nats lock").is_empty()
     }
 
     /// Waits for the NAT gateways not yet available: AWS refuses a route to a
