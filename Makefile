@@ -76,10 +76,7 @@ uninstall:
 	    $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/$$t.fish; \
 	done
 
-# The emulator installs while the tools build: on a fresh machine that hides
-# the install (about 45 s) behind the build.
-demo:
-	scripts/local-aws install & cargo build --workspace; built=$$?; wait $$! && exit $$built
+demo: build
 	scripts/demo.sh
 
 # Speed, measured: figures from the release build against the emulator.

@@ -159,8 +159,20 @@ fn jitter(delay: Duration) -> Duration {
     delay + delay.mul_f64(f64::from(nanos % 1000) / 4000.0)
 }
 
-/// Polls `check` every `every` until it returns `Some`, for at most `max`.
-/// For the states no SDK waiter covers.
+/// The first poll interval of `wait_for`; each next one doubles, up to `every`.
+const FIRST_POLL: Duration = Duration::from_millis(250);
+
+/// The pause before poll number `n` (0-based) of a wait that polls at most
+/// every `every`: 0.25 s, 0.5 s, 1 s, 2 s, then `every`. A wait that is over
+/// in a few seconds (a NAT gateway on a fast day, a scaled test) is seen
+/// within a fraction of a second; a long one costs a call per `every`.
+fn poll_delay(n: u32, every: Duration) -> Duration {
+    FIRST_POLL.saturating_mul(2u32.saturating_pow(n)).min(every)
+}
+
+/// Polls `check` until it returns `Some`, for at most `max`: quickly at
+/// first, then every `every` (`poll_delay`). For the states no SDK waiter
+/// covers.
 pub async fn wait_for<T, F, Fut>(
     what: &str,
     max: Duration,
@@ -173,6 +185,7 @@ where
 {
     let start = Instant::now();
     let mut waiting = crate::progress::waiting(what);
+    let mut polls = 0;
     loop {
         if let Some(v) = check().await? {
             waiting.done();
@@ -185,7 +198,8 @@ where
                 secs: max.as_secs(),
             });
         }
-        tokio::time::sleep(every).await;
+        tokio::time::sleep(poll_delay(polls, every)).await;
+        polls += 1;
     }
 }
 
@@ -325,6 +339,16 @@ mod tests {
         .await;
         assert!(r.is_err());
         assert_eq!(calls.get(), MIN_ATTEMPTS);
+    }
+
+    #[test]
+    fn polls_start_fast_and_settle_at_their_interval() {
+        let every = Duration::from_secs(3);
+        let delays: Vec<u128> = (0..7).map(|n| poll_delay(n, every).as_millis()).collect();
+        assert_eq!(delays, [250, 500, 1000, 2000, 3000, 3000, 3000]);
+        assert_eq!(poll_delay(u32::MAX, every), every, "no overflow");
+        let short = Duration::from_millis(100);
+        assert_eq!(poll_delay(0, short), short, "never above the interval");
     }
 
     #[tokio::test(start_paused = true)]

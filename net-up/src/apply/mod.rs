@@ -28,8 +28,9 @@ mod update;
 const IN_FLIGHT: usize = common::bounded::PER_SERVICE;
 /// Real NAT gateways take one to five minutes to become available.
 const NAT_WAIT: Duration = Duration::from_secs(900);
-/// How often a pending NAT gateway is read: a few seconds past ready at most,
-/// some 30 calls for a 90-second NAT.
+/// How often a pending NAT gateway is read once the wait is a few seconds old
+/// (`retry::wait_for` starts at 0.25 s): a few seconds past ready at most, some
+/// 30 calls for a 90-second NAT.
 const NAT_POLL: Duration = Duration::from_secs(3);
 
 /// The ids of the network's resources once applied (or planned).
@@ -176,7 +177,7 @@ impl Applier<'_> {
     }
 
     /// Waits for the NAT gateways not yet available: AWS refuses a route to a
-    /// pending one. Polled every `NAT_POLL` rather than by the SDK's waiter,
+    /// pending one. Polled up to every `NAT_POLL` rather than by the SDK's waiter,
     /// whose 15 s minimum delay and backoff to 120 s would idle up to a minute
     /// past the moment a NAT (one to two minutes) is ready.
     async fn wait_for_nats(&self) -> Result<()> {
